@@ -1,0 +1,67 @@
+// swift-tools-version:6.0
+// depot: a storage appliance that keeps, understands and shares dropped files.
+// The targets follow the pipeline in ../shared/DESIGN.md: one per part.
+import PackageDescription
+
+let package = Package(
+    name: "depot",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "depot", targets: ["Depot"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+    ],
+    targets: [
+        // C libraries: a module map and a shim each, nothing else.
+        .systemLibrary(
+            name: "CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]
+        ),
+        .systemLibrary(
+            name: "CCrypto",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]
+        ),
+
+        // Shared ground: errno → errors, configuration, logging, systemd notify.
+        .target(
+            name: "DepotCore",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ]
+        ),
+        // Blobs, catalog, versions, ingest.
+        .target(
+            name: "DepotStore",
+            dependencies: ["DepotCore", "CSQLite", "CCrypto",
+                           .product(name: "Logging", package: "swift-log")]
+        ),
+        // inotify, rescans, stability, ignore rules, collection settings.
+        .target(
+            name: "DepotWatch",
+            dependencies: ["DepotCore", .product(name: "Logging", package: "swift-log")]
+        ),
+        // The `depot` command and the service.
+        .executableTarget(
+            name: "Depot",
+            dependencies: [
+                "DepotCore", "DepotStore", "DepotWatch",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+
+        .testTarget(name: "DepotCoreTests", dependencies: ["DepotCore"]),
+        .testTarget(name: "DepotStoreTests", dependencies: ["DepotStore", "DepotCore"]),
+        .testTarget(name: "DepotWatchTests", dependencies: ["DepotWatch", "DepotCore"]),
+        // End-to-end: runs the built `depot` binary against real folders.
+        .testTarget(name: "DepotTests", dependencies: ["DepotStore", "DepotCore", "Depot"]),
+    ]
+)

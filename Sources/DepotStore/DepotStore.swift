@@ -1,0 +1,1 @@
+// DepotStore: blobs, catalog, versions, ingest.
