@@ -28,6 +28,9 @@ let package = Package(
             providers: [.apt(["libssl-dev"])]
         ),
 
+        // Linux calls Swift's Glibc module does not declare (syncfs, renameat2).
+        .target(name: "CLinux"),
+
         // Shared ground: errno → errors, configuration, logging, systemd notify.
         .target(
             name: "DepotCore",
@@ -39,7 +42,7 @@ let package = Package(
         // Blobs, catalog, versions, ingest.
         .target(
             name: "DepotStore",
-            dependencies: ["DepotCore", "CSQLite", "CCrypto",
+            dependencies: ["DepotCore", "CSQLite", "CCrypto", "CLinux",
                            .product(name: "Logging", package: "swift-log")]
         ),
         // inotify, rescans, stability, ignore rules, collection settings.

@@ -1,0 +1,21 @@
+#ifndef CLINUX_H
+#define CLINUX_H
+/* Linux calls that glibc declares only under _GNU_SOURCE, which Swift's Glibc module
+   does not see. Thin wrappers, nothing else. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <unistd.h>
+#include <fcntl.h>
+#include <stdio.h>
+
+/* syncfs(2): one durability barrier for every dirty file of a filesystem. */
+static inline int clinux_syncfs(int fd) { return syncfs(fd); }
+
+/* renameat2(2) with RENAME_NOREPLACE / RENAME_EXCHANGE. */
+static inline int clinux_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned int flags) {
+    return renameat2(olddirfd, oldpath, newdirfd, newpath, flags);
+}
+static inline unsigned int clinux_rename_noreplace(void) { return RENAME_NOREPLACE; }
+static inline unsigned int clinux_rename_exchange(void) { return RENAME_EXCHANGE; }
+#endif

@@ -1,0 +1,95 @@
+import ArgumentParser
+import DepotCore
+import DepotStore
+import Foundation
+
+/// `depot init ROOT`: lays out a new depot root.
+struct InitCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "init",
+        abstract: "Create a depot root: inbox/, outbox/, store/, state/, a config and example collections.")
+
+    @Argument(help: "The folder to create or complete (e.g. /srv/depot or ./demo).")
+    var root: String
+
+    func run() throws {
+        let layout = RootLayout(root: absolutePath(root))
+        // inbox is group-writable and setgid so a share's users can drop files (tmpfiles does
+        // the same under systemd); the store and the state are depot's alone.
+        for (path, mode) in [(layout.root, 0o755), (layout.inbox, 0o2775), (layout.outbox, 0o755),
+                             (layout.store, 0o750), (layout.blobs, 0o750), (layout.storeTemp, 0o750),
+                             (layout.state, 0o750)] as [(String, mode_t)] {
+            if try makeDirectories(path, mode: mode).contains(path) {
+                chmod(path, mode)  // mkdir's mode is filtered by the umask
+            }
+        }
+        _ = try LocalBlobStore(layout: layout)
+        _ = try SQLiteCatalog(path: layout.catalog)
+
+        var notes: [String] = []
+        if let template = shareFile("inbox-layout") {
+            let copied = try copyTree(from: template, to: layout.inbox)
+            notes.append("laid out \(copied) example files in \(layout.inbox)")
+        } else {
+            try makeDirectories(layout.inbox(collection: "documents"))
+            notes.append("inbox template not found; created \(layout.inbox(collection: "documents"))")
+        }
+        if try statIfExists(layout.configFile) == nil {
+            try writeConfig(to: layout.configFile, root: layout.root)
+            notes.append("wrote \(layout.configFile)")
+        }
+        print("depot root ready at \(layout.root)")
+        for note in notes { print("  " + note) }
+        print("drop files into \(layout.inbox)/<collection>/, then run: depot serve --root \(layout.root)")
+    }
+
+    /// The documented default config with this root filled in.
+    private func writeConfig(to path: String, root: String) throws {
+        var text = "root = \"/srv/depot\"\n"
+        if let template = shareFile("config/depot.toml") {
+            text = try readTextFile(template)
+        }
+        let escaped = root.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
+            line.hasPrefix("root = ") ? "root = \"\(escaped)\"" : String(line)
+        }
+        let result = lines.joined(separator: "\n")
+        _ = try DepotConfig.parse(toml: result, source: path)
+        try Data(result.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+    }
+
+    /// Copies files that are not there yet; never overwrites what a user changed.
+    private func copyTree(from source: String, to destination: String) throws -> Int {
+        let fm = FileManager.default
+        var copied = 0
+        guard let walker = fm.enumerator(atPath: source) else { return 0 }
+        while let relative = walker.nextObject() as? String {
+            let from = source + "/" + relative, to = destination + "/" + relative
+            var isDirectory: ObjCBool = false
+            guard fm.fileExists(atPath: from, isDirectory: &isDirectory) else { continue }
+            if isDirectory.boolValue {
+                try makeDirectories(to, mode: 0o2775)
+            } else if !fm.fileExists(atPath: to) {
+                try fm.copyItem(atPath: from, toPath: to)
+                copied += 1
+            }
+        }
+        return copied
+    }
+}
+
+/// Finds a file shipped with depot: $DEPOT_SHARE, then <exe>/../share/depot (an install),
+/// then the source checkout this binary was built from (a development build).
+func shareFile(_ relative: String) -> String? {
+    var bases: [String] = []
+    if let share = ProcessInfo.processInfo.environment["DEPOT_SHARE"] { bases.append(share) }
+    let exe = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+    bases.append(exe.appendingPathComponent("../share/depot").standardized.path)
+    let checkout = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().path
+    bases.append(checkout)
+    for base in bases where FileManager.default.fileExists(atPath: base + "/" + relative) {
+        return base + "/" + relative
+    }
+    return nil
+}

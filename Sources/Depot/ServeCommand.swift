@@ -1,0 +1,218 @@
+import ArgumentParser
+import DepotCore
+import DepotStore
+import DepotWatch
+import Foundation
+import Logging
+import ServiceLifecycle
+import UnixSignals
+
+/// `depot serve`: the daemon. Recovery, then the watcher and the ingest on their own thread,
+/// under systemd's notify protocol.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Watch the inbox and keep every file dropped into it (runs in the foreground).")
+
+    @OptionGroup var rootOptions: RootOptions
+
+    func run() async throws {
+        let context = try Context.resolve(rootOptions)
+        bootstrapLogging(level: logLevel(context.config.logLevel))
+        let logger = Logger(label: "depot")
+        let notifier = SystemdNotifier()
+        try context.requireInitialised()
+
+        // Recovery: the catalog migrates, and what a crash left half-staged goes. Nothing in
+        // the inbox was removed before its catalog row was durable, so nothing else is needed.
+        _ = notifier.status("recovering")
+        let ingestor = try context.ingestor(logger: Logger(label: "depot.ingest"))
+        let leftovers = try ingestor.store.removeLeftovers()
+        if leftovers > 0 { logger.notice("removed staging left by an earlier run", metadata: ["files": "\(leftovers)"]) }
+
+        let watcher = InboxWatcher(inbox: context.layout.inbox, config: context.config, logger: Logger(label: "depot.watch"))
+        try watcher.start()
+        let loop = IngestLoop(watcher: watcher, ingestor: ingestor, config: context.config, logger: logger)
+        let status = loop.statusLine()
+        logger.info("depot is serving", metadata: ["root": "\(context.layout.root)", "status": "\(status)"])
+        _ = notifier.ready(status: status)
+
+        let group = ServiceGroup(configuration: .init(
+            services: [
+                .init(service: IngestService(loop: loop)),
+                .init(service: ReloadService(loop: loop, options: rootOptions, notifier: notifier, logger: logger),
+                      successTerminationBehavior: .ignore),
+                .init(service: WatchdogService(loop: loop, notifier: notifier), successTerminationBehavior: .ignore),
+            ],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+        try await group.run()
+        _ = notifier.stopping()
+        logger.info("depot stopped")
+    }
+}
+
+/// The watcher and the ingest, run on one dedicated thread: every call in here blocks
+/// (inotify, hashing, fsync, SQLite), so none of it may run on the concurrency pool.
+///
+/// `@unchecked Sendable`: `watcher` and `ingestor` are used only by the loop's thread;
+/// the fields other threads touch (`stopRequested`, `pendingConfig`, `lastStatus`) are
+/// guarded by `lock`.
+final class IngestLoop: @unchecked Sendable {
+    private let watcher: InboxWatcher
+    private let ingestor: Ingestor
+    private let logger: Logger
+    private var config: DepotConfig
+    private let lock = NSLock()
+    private var stopRequested = false
+    private var pendingConfig: DepotConfig?
+    private var lastStatus = ""
+    private var stored = 0
+
+    init(watcher: InboxWatcher, ingestor: Ingestor, config: DepotConfig, logger: Logger) {
+        self.watcher = watcher
+        self.ingestor = ingestor
+        self.config = config
+        self.logger = logger
+        lastStatus = Self.describe(watcher.status, stored: 0)
+    }
+
+    /// Runs until `stop()`; the batch in hand is always finished first.
+    func run() {
+        while true {
+            let (stop, newConfig) = lock.withLock { (stopRequested, pendingConfig) }
+            if stop { break }
+            if let newConfig {
+                lock.withLock { pendingConfig = nil }
+                config = newConfig
+                watcher.reload(config: newConfig)
+                setLogLevel(logLevel(newConfig.logLevel))
+            }
+            let ready = watcher.poll(timeout: .milliseconds(250))
+            var start = 0
+            while start < ready.count {
+                var end = start
+                var bytes: Int64 = 0
+                while end < ready.count && end - start < config.store.batchFiles
+                        && (bytes < config.store.batchBytes || end == start) {
+                    bytes += ready[end].size
+                    end += 1
+                }
+                ingest(Array(ready[start..<end]))
+                start = end
+            }
+            let status = Self.describe(watcher.status, stored: stored)
+            lock.withLock { lastStatus = status }
+        }
+        watcher.close()
+    }
+
+    private func ingest(_ files: [InboxFile]) {
+        let items = files.map { file in
+            IngestItem(sourcePath: file.absolutePath, collection: file.collection, path: file.relativePath,
+                       tags: file.tags, disposition: file.mode == .consume ? .consume : .keep,
+                       origin: file.mode == .consume ? "inbox" : "mirror")
+        }
+        for (file, result) in zip(files, ingestor.ingest(items)) {
+            switch result {
+            case .stored(let outcome, let newBlob):
+                stored += 1
+                watcher.completed(file)
+                let what: String
+                switch outcome {
+                case .created: what = "new document"
+                case .versioned: what = "new version"
+                case .unchanged: what = "unchanged"
+                }
+                logger.info("stored \(what)", metadata: [
+                    "collection": "\(file.collection)", "path": "\(file.relativePath)",
+                    "version": "\(outcome.version.number)", "sha256": "\(outcome.version.digest.hex)",
+                    "size": "\(outcome.version.size)", "dedup": "\(!newBlob)"])
+            case .skipped:
+                watcher.completed(file)
+            case .changed:
+                watcher.changed(file)
+            case .vanished:
+                watcher.completed(file)
+            case .failed(let reason, _):
+                watcher.failed(file, reason: reason)
+            }
+        }
+    }
+
+    func stop() { lock.withLock { stopRequested = true } }
+
+    func reload(_ config: DepotConfig) { lock.withLock { pendingConfig = config } }
+
+    func statusLine() -> String { lock.withLock { lastStatus } }
+
+    static func describe(_ status: WatcherStatus, stored: Int) -> String {
+        var text = "watching \(status.watchedFolders) folders, \(status.pendingFiles) files pending, \(stored) stored"
+        if status.pollingTrees > 0 { text += ", \(status.pollingTrees) trees polled" }
+        if status.failingFiles > 0 { text += ", \(status.failingFiles) failing" }
+        return text
+    }
+}
+
+/// Runs the ingest loop's thread; a graceful shutdown (SIGTERM) lets it finish its batch.
+struct IngestService: Service {
+    let loop: IngestLoop
+
+    func run() async throws {
+        await withGracefulShutdownHandler {
+            await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+                let thread = Thread {
+                    loop.run()
+                    done.resume()
+                }
+                thread.name = "depot-ingest"
+                thread.start()
+            }
+        } onGracefulShutdown: {
+            loop.stop()
+        }
+    }
+}
+
+/// SIGHUP: re-read the config and hand it to the loop.
+struct ReloadService: Service {
+    let loop: IngestLoop
+    let options: RootOptions
+    let notifier: SystemdNotifier
+    let logger: Logger
+
+    func run() async throws {
+        for await _ in await UnixSignalsSequence(trapping: .sighup).cancelOnGracefulShutdown() {
+            _ = notifier.reloading()
+            do {
+                let context = try Context.resolve(options)
+                loop.reload(context.config)
+                logger.notice("configuration reloaded", metadata: ["config": "\(context.configPath ?? "defaults")"])
+            } catch {
+                logger.error("configuration not reloaded; keeping the old one", metadata: ["error": "\(error)"])
+            }
+            _ = notifier.reloaded()
+        }
+    }
+}
+
+/// WATCHDOG=1 at half systemd's interval, with a fresh STATUS= line (every 5 s without a watchdog).
+struct WatchdogService: Service {
+    let loop: IngestLoop
+    let notifier: SystemdNotifier
+
+    func run() async throws {
+        guard notifier.isActive else { return }
+        let interval = notifier.watchdogInterval.map { $0 / 2 } ?? .seconds(5)
+        var last = ""
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            try? await Task.sleep(for: interval)
+            if notifier.watchdogInterval != nil { _ = notifier.watchdog() }
+            let status = loop.statusLine()
+            if status != last {
+                _ = notifier.status(status)
+                last = status
+            }
+        }
+    }
+}

@@ -1,0 +1,125 @@
+import DepotCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Where the bytes of a blob come from when it is stored.
+public struct BlobSource: Sendable {
+    /// The file to read.
+    public var path: String
+    /// The store may hard-link the file instead of copying it (consume mode on one
+    /// filesystem): the bytes are then read once, for hashing, and never copied.
+    public var mayLink: Bool
+
+    public init(path: String, mayLink: Bool) {
+        self.path = path
+        self.mayLink = mayLink
+    }
+}
+
+/// A blob that has been hashed and staged but is not yet durable nor visible.
+public struct StagedBlob: Sendable {
+    public let digest: Digest
+    public let size: Int64
+    /// The identity of the source file when it was read (to tell if it changed since).
+    public let sourceDevice: UInt64
+    public let sourceInode: UInt64
+    public let sourceMtimeNanoseconds: Int64
+    /// Whether the staged copy is the source's own inode (hard link) rather than a copy.
+    public let linked: Bool
+    /// The implementation's handle on the staged bytes (a temp path, a memory key).
+    let token: String
+}
+
+/// Why a blob could not be stored.
+public struct BlobStoreError: Error, CustomStringConvertible, Sendable, Equatable {
+    public enum Value: Sendable, Equatable {
+        case notRegularFile
+        case changedWhileReading
+        case missing
+    }
+
+    public let value: Value
+    public let path: String
+
+    public static func notRegularFile(_ path: String) -> Self { .init(value: .notRegularFile, path: path) }
+    public static func changedWhileReading(_ path: String) -> Self { .init(value: .changedWhileReading, path: path) }
+    public static func missing(_ path: String) -> Self { .init(value: .missing, path: path) }
+
+    public var description: String {
+        switch value {
+        case .notRegularFile: return "\(path): not a regular file"
+        case .changedWhileReading: return "\(path): changed while it was being read"
+        case .missing: return "blob \(path) is missing"
+        }
+    }
+}
+
+/// Reads one stored blob, front to back.
+public protocol BlobReader: AnyObject {
+    var size: Int64 { get }
+    /// Fills `buffer` from the current position; 0 at the end.
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int
+}
+
+/// Immutable, content-addressed bytes. The local filesystem is the first implementation;
+/// S3-compatible object storage can follow behind the same protocol.
+public protocol BlobStore: AnyObject, Sendable {
+    /// Reads the source once, hashing it, and stages its bytes.
+    /// - Throws: `SystemError` for I/O, `BlobStoreError` for files that are not plain or
+    ///   that changed while being read. The source is never modified.
+    func stage(_ source: BlobSource) throws -> StagedBlob
+
+    /// Makes staged blobs durable and visible under their digests, as one batch (one
+    /// durability barrier for all of them). Returns, per blob, whether it was new (false:
+    /// the same bytes were stored already). The staged copies are released either way.
+    func commit(_ staged: [StagedBlob]) throws -> [Bool]
+
+    /// Drops a staged blob that will not be committed.
+    func discard(_ staged: StagedBlob)
+
+    func contains(_ digest: Digest) throws -> Bool
+    /// The size of a stored blob, or nil when it is absent.
+    func size(of digest: Digest) throws -> Int64?
+    func open(_ digest: Digest) throws -> BlobReader
+    /// Every stored digest, in no particular order.
+    func allDigests() throws -> [Digest]
+    func remove(_ digest: Digest) throws
+    /// Removes what a crash left half-staged; returns how many entries went.
+    @discardableResult
+    func removeLeftovers() throws -> Int
+}
+
+extension BlobStore {
+    /// Re-hashes a stored blob and tells whether its bytes still match its name.
+    public func verify(_ digest: Digest, progress: (Int) -> Void = { _ in }) throws -> Bool {
+        let reader = try open(digest)
+        let hasher = SHA256Hasher()
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 4096)
+        defer { buffer.deallocate() }
+        var total: Int64 = 0
+        while true {
+            let n = try reader.read(into: buffer)
+            if n == 0 { break }
+            hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+            total += Int64(n)
+            progress(n)
+        }
+        return total == reader.size && hasher.finish() == digest
+    }
+
+    /// Reads a whole blob into memory (small blobs and tests only).
+    public func readAll(_ digest: Digest) throws -> [UInt8] {
+        let reader = try open(digest)
+        var bytes = [UInt8](repeating: 0, count: Int(reader.size))
+        var done = 0
+        try bytes.withUnsafeMutableBytes { raw in
+            while done < raw.count {
+                let n = try reader.read(into: UnsafeMutableRawBufferPointer(rebasing: raw[done...]))
+                if n == 0 { break }
+                done += n
+            }
+        }
+        return Array(bytes[0..<done])
+    }
+}

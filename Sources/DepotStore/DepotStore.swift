@@ -1,1 +1,0 @@
-// DepotStore: blobs, catalog, versions, ingest.

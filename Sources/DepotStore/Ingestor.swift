@@ -1,0 +1,151 @@
+import DepotCore
+import Logging
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One file to take into the store.
+public struct IngestItem: Sendable, Equatable {
+    /// What happens to the source once it is safely stored.
+    public enum Disposition: Sendable, Equatable {
+        /// Removed after the catalog commit is durable (an inbox in consume mode, `ingest --move`).
+        case consume
+        /// Left where it is (a mirror-mode inbox, a plain `depot ingest`).
+        case keep
+    }
+
+    public var sourcePath: String
+    public var collection: String
+    /// Path inside the collection.
+    public var path: String
+    public var tags: [String]
+    public var disposition: Disposition
+    public var origin: String
+
+    public init(sourcePath: String, collection: String, path: String, tags: [String],
+                disposition: Disposition, origin: String) {
+        self.sourcePath = sourcePath
+        self.collection = collection
+        self.path = path
+        self.tags = tags
+        self.disposition = disposition
+        self.origin = origin
+    }
+}
+
+/// What became of one `IngestItem`.
+public enum IngestResult: Sendable, Equatable {
+    /// Stored and recorded (possibly as "unchanged"); `newBlob` is false on a dedup hit.
+    case stored(RecordOutcome, newBlob: Bool)
+    /// A kept file whose size and mtime match its current version: not even read.
+    case skipped(VersionInfo)
+    /// The file changed while it was read; take it again once it is quiet.
+    case changed
+    /// The file is gone.
+    case vanished
+    /// It could not be stored; the source is untouched. `transient`: worth a retry.
+    case failed(reason: String, transient: Bool)
+}
+
+/// Takes files into the store in the order that loses nothing: blobs durable → catalog
+/// committed → sources removed (consume only).
+///
+/// Blocking I/O: call it from a dedicated thread, never from the Swift concurrency pool.
+public final class Ingestor: Sendable {
+    public let store: BlobStore
+    public let catalog: Catalog
+    let logger: Logger
+
+    public init(store: BlobStore, catalog: Catalog, logger: Logger = Logger(label: "depot.ingest")) {
+        self.store = store
+        self.catalog = catalog
+        self.logger = logger
+    }
+
+    /// Ingests a batch: every blob in it shares one durability barrier and every record one
+    /// catalog transaction. A failure of one file fails only that file, except a failure of
+    /// the barrier or the transaction, which fails the whole batch (nothing is removed).
+    public func ingest(_ items: [IngestItem]) -> [IngestResult] {
+        var results = [IngestResult?](repeating: nil, count: items.count)
+        var staged: [(index: Int, blob: StagedBlob)] = []
+
+        for (index, item) in items.enumerated() {
+            do {
+                if item.disposition == .keep, let current = try unchangedVersion(of: item) {
+                    results[index] = .skipped(current)
+                    continue
+                }
+                let blob = try store.stage(BlobSource(path: item.sourcePath, mayLink: item.disposition == .consume))
+                staged.append((index, blob))
+            } catch {
+                results[index] = Self.classify(error)
+            }
+        }
+
+        if !staged.isEmpty {
+            do {
+                let isNew = try store.commit(staged.map(\.blob))
+                let records = staged.map { entry -> IngestRecord in
+                    let item = items[entry.index]
+                    return IngestRecord(collection: item.collection, path: item.path, digest: entry.blob.digest,
+                                        size: entry.blob.size, sourceMtimeNanoseconds: entry.blob.sourceMtimeNanoseconds,
+                                        origin: item.origin, tags: item.tags)
+                }
+                let outcomes = try catalog.record(records)
+                for (n, entry) in staged.enumerated() {
+                    results[entry.index] = .stored(outcomes[n], newBlob: isNew[n])
+                    if items[entry.index].disposition == .consume {
+                        removeSource(items[entry.index], as: entry.blob)
+                    }
+                }
+            } catch {
+                // fsync failed, disk full, catalog busy…: every source stays; the next try
+                // stages again from the source (a failed fsync is never retried in place).
+                for entry in staged {
+                    store.discard(entry.blob)
+                    results[entry.index] = Self.classify(error)
+                }
+            }
+        }
+        return results.map { $0! }
+    }
+
+    /// The current version when a kept file still has its size and mtime (no need to read it).
+    private func unchangedVersion(of item: IngestItem) throws -> VersionInfo? {
+        guard let current = try catalog.currentVersion(collection: item.collection, path: item.path),
+              let st = try statIfExists(item.sourcePath) else { return nil }
+        if Int64(st.st_size) == current.size && nanoseconds(st.st_mtim) == current.sourceMtimeNanoseconds {
+            return current
+        }
+        return nil
+    }
+
+    /// Removes a consumed source, but only if it is still the file that was stored: a file
+    /// written anew under the same name in the meantime stays for the next round.
+    private func removeSource(_ item: IngestItem, as blob: StagedBlob) {
+        var st = stat()
+        guard lstat(item.sourcePath, &st) == 0 else { return }
+        guard UInt64(st.st_ino) == blob.sourceInode, UInt64(st.st_dev) == blob.sourceDevice,
+              Int64(st.st_size) == blob.size, nanoseconds(st.st_mtim) == blob.sourceMtimeNanoseconds else {
+            logger.info("file changed after it was stored; keeping it for the next round",
+                        metadata: ["path": "\(item.sourcePath)"])
+            return
+        }
+        if unlink(item.sourcePath) != 0 {
+            logger.warning("stored, but could not remove it from the inbox",
+                           metadata: ["path": "\(item.sourcePath)", "error": "\(SystemError(call: "unlink", errno: errno, path: item.sourcePath))"])
+        }
+    }
+
+    static func classify(_ error: Error) -> IngestResult {
+        if let e = error as? BlobStoreError, e.value == .changedWhileReading { return .changed }
+        if let e = error as? SystemError, e.errno == ENOENT { return .vanished }
+        if let e = error as? SystemError {
+            return .failed(reason: e.description, transient: true)
+        }
+        if let e = error as? SQLiteError {
+            return .failed(reason: e.description, transient: true)
+        }
+        return .failed(reason: "\(error)", transient: false)
+    }
+}

@@ -1,0 +1,271 @@
+import CLinux
+import DepotCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Blobs as read-only files under `store/blobs/sha256/ab/cd/<hex>`, staged in `store/tmp`
+/// on the same filesystem.
+///
+/// The write protocol is restic's: temp file → fsync → link into place (never replacing:
+/// an existing name means the bytes are stored already) → fsync the directory. A batch of
+/// blobs shares its barriers (one `syncfs` before and one after linking) instead of paying
+/// two fsyncs per file.
+public final class LocalBlobStore: BlobStore {
+    public let blobsRoot: String
+    public let tempRoot: String
+    private static let chunkSize = 1 << 20
+
+    /// - Parameters:
+    ///   - blobs: the `store/blobs` folder.
+    ///   - temp: the staging folder, on the same filesystem as `blobs`.
+    public init(blobs: String, temp: String) throws {
+        blobsRoot = blobs
+        tempRoot = temp
+        try makeDirectories(blobs + "/sha256")
+        try makeDirectories(temp)
+    }
+
+    public convenience init(layout: RootLayout) throws {
+        try self.init(blobs: layout.blobs, temp: layout.storeTemp)
+    }
+
+    /// The file that holds a blob.
+    public func path(of digest: Digest) -> String {
+        let hex = digest.hex
+        let a = hex.prefix(2), b = hex.dropFirst(2).prefix(2)
+        return "\(blobsRoot)/sha256/\(a)/\(b)/\(hex)"
+    }
+
+    public func stage(_ source: BlobSource) throws -> StagedBlob {
+        // O_NONBLOCK: opening a FIFO must not hang the ingest; O_NOFOLLOW: a symlink in the
+        // inbox is not followed out of it.
+        let fd = try sysCall("open", path: source.path) {
+            Glibc.open(source.path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
+        }
+        defer { close(fd) }
+        var before = stat()
+        try sysCall("fstat", path: source.path) { fstat(fd, &before) }
+        guard (before.st_mode & S_IFMT) == S_IFREG else { throw BlobStoreError.notRegularFile(source.path) }
+        _ = posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL)
+
+        let token = tempRoot + "/" + Self.randomName()
+        var linked = false
+        if source.mayLink {
+            // Link the very inode we opened (not whatever the name points to now).
+            linked = linkat(AT_FDCWD, "/proc/self/fd/\(fd)", AT_FDCWD, token, AT_SYMLINK_FOLLOW) == 0
+            // EXDEV (other filesystem), EPERM (fs.protected_hardlinks on another user's file),
+            // EMLINK, ENOTSUP: fall back to copying.
+        }
+        let out: Int32
+        if linked {
+            out = -1
+        } else {
+            // Read-only from birth; the descriptor we write through is still writable.
+            out = try sysCall("open", path: token) {
+                Glibc.open(token, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o444)
+            }
+        }
+
+        do {
+            defer { if out >= 0 { close(out) } }
+            let hasher = SHA256Hasher()
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.chunkSize, alignment: 4096)
+            defer { buffer.deallocate() }
+            var total: Int64 = 0
+            while true {
+                let n = try sysCall("read", path: source.path) { read(fd, buffer.baseAddress, buffer.count) }
+                if n == 0 { break }
+                let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
+                hasher.update(chunk)
+                if out >= 0 { try writeFully(out, chunk, path: token) }
+                total += Int64(n)
+            }
+            var after = stat()
+            try sysCall("fstat", path: source.path) { fstat(fd, &after) }
+            guard after.st_size == before.st_size, total == Int64(after.st_size),
+                  nanoseconds(after.st_mtim) == nanoseconds(before.st_mtim) else {
+                throw BlobStoreError.changedWhileReading(source.path)
+            }
+            return StagedBlob(
+                digest: hasher.finish(), size: total,
+                sourceDevice: UInt64(before.st_dev), sourceInode: UInt64(before.st_ino),
+                sourceMtimeNanoseconds: nanoseconds(before.st_mtim),
+                linked: linked, token: token)
+        } catch {
+            unlink(token)
+            throw error
+        }
+    }
+
+    public func commit(_ staged: [StagedBlob]) throws -> [Bool] {
+        guard !staged.isEmpty else { return [] }
+        defer { for blob in staged { unlink(blob.token) } }
+
+        // Barrier 1: the staged bytes are on disk before any name points at them.
+        if staged.count == 1 {
+            let fd = try sysCall("open", path: staged[0].token) { Glibc.open(staged[0].token, O_RDONLY | O_CLOEXEC) }
+            defer { close(fd) }
+            try fsyncOnce(fd, path: staged[0].token)
+        } else {
+            try syncFilesystem(of: tempRoot)
+        }
+
+        var isNew: [Bool] = []
+        var directoriesToSync: Set<String> = []
+        for blob in staged {
+            let final = path(of: blob.digest)
+            let directory = directoryName(final)
+            if blob.linked {
+                // The inbox file and the blob share this inode until the inbox name goes.
+                _ = chmod(blob.token, 0o444)
+            }
+            if link(blob.token, final) != 0 {
+                var code = errno
+                if code == ENOENT {
+                    // A new fan-out directory: its parents' entries must be made durable too.
+                    for created in try makeDirectories(directory) {
+                        directoriesToSync.insert(directoryName(created))
+                    }
+                    code = link(blob.token, final) == 0 ? 0 : errno
+                }
+                if code == EEXIST {
+                    isNew.append(false)
+                    continue
+                }
+                if code != 0 { throw SystemError(call: "link", errno: code, path: final) }
+            }
+            directoriesToSync.insert(directory)
+            isNew.append(true)
+        }
+
+        // Barrier 2: the new names are durable.
+        if !directoriesToSync.isEmpty {
+            if staged.count == 1 {
+                for directory in directoriesToSync.sorted(by: { $0.count > $1.count }) {
+                    try fsyncDirectory(directory)
+                }
+            } else {
+                try syncFilesystem(of: blobsRoot)
+            }
+        }
+        return isNew
+    }
+
+    public func discard(_ staged: StagedBlob) {
+        unlink(staged.token)
+    }
+
+    public func contains(_ digest: Digest) throws -> Bool {
+        try statIfExists(path(of: digest)) != nil
+    }
+
+    public func size(of digest: Digest) throws -> Int64? {
+        try statIfExists(path(of: digest)).map { Int64($0.st_size) }
+    }
+
+    public func open(_ digest: Digest) throws -> BlobReader {
+        let file = path(of: digest)
+        let fd = Glibc.open(file, O_RDONLY | O_CLOEXEC)
+        if fd < 0 {
+            if errno == ENOENT { throw BlobStoreError.missing(digest.hex) }
+            throw SystemError(call: "open", errno: errno, path: file)
+        }
+        var st = stat()
+        if fstat(fd, &st) != 0 {
+            let code = errno
+            Glibc.close(fd)
+            throw SystemError(call: "fstat", errno: code, path: file)
+        }
+        _ = posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL)
+        return LocalBlobReader(fd: fd, size: Int64(st.st_size), path: file)
+    }
+
+    public func allDigests() throws -> [Digest] {
+        var result: [Digest] = []
+        let top = blobsRoot + "/sha256"
+        for a in try listDirectory(top) {
+            for b in try listDirectory(top + "/" + a) {
+                for name in try listDirectory(top + "/" + a + "/" + b) {
+                    if let digest = Digest(hex: name) { result.append(digest) }
+                }
+            }
+        }
+        return result
+    }
+
+    public func remove(_ digest: Digest) throws {
+        let file = path(of: digest)
+        try sysCall("unlink", path: file) { unlink(file) }
+        try fsyncDirectory(directoryName(file))
+    }
+
+    /// Removes staged files whose process is gone. Each staged name carries its writer's pid,
+    /// so a `depot ingest` running beside `depot serve` never loses its staging to the other's
+    /// start-up clean-up.
+    @discardableResult
+    public func removeLeftovers() throws -> Int {
+        var removed = 0
+        for name in try listDirectory(tempRoot) {
+            if let pid = Self.writerPID(of: name), pid != getpid(), kill(pid, 0) == 0 || errno == EPERM {
+                continue
+            }
+            if unlink(tempRoot + "/" + name) == 0 { removed += 1 }
+        }
+        return removed
+    }
+
+    private func syncFilesystem(of directory: String) throws {
+        let fd = try sysCall("open", path: directory) { Glibc.open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
+        defer { close(fd) }
+        try sysCall("syncfs", path: directory) { clinux_syncfs(fd) }
+    }
+
+    static func randomName() -> String {
+        var rng = SystemRandomNumberGenerator()
+        let n = rng.next() as UInt64
+        return "stage-\(getpid())-" + String(n, radix: 36)
+    }
+
+    static func writerPID(of name: String) -> pid_t? {
+        let parts = name.split(separator: "-")
+        guard parts.count == 3, parts[0] == "stage", let pid = pid_t(parts[1]), pid > 0 else { return nil }
+        return pid
+    }
+}
+
+/// Reads one blob file; owns its descriptor.
+final class LocalBlobReader: BlobReader {
+    let fd: Int32
+    let size: Int64
+    let path: String
+
+    init(fd: Int32, size: Int64, path: String) {
+        self.fd = fd
+        self.size = size
+        self.path = path
+    }
+
+    deinit { close(fd) }
+
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        try sysCall("read", path: path) { Glibc.read(fd, buffer.baseAddress, buffer.count) }
+    }
+}
+
+/// The names in a directory, without "." and ".."; empty when it does not exist.
+func listDirectory(_ path: String) throws -> [String] {
+    guard let dir = opendir(path) else {
+        if errno == ENOENT { return [] }
+        throw SystemError(call: "opendir", errno: errno, path: path)
+    }
+    defer { closedir(dir) }
+    var names: [String] = []
+    while let entry = readdir(dir) {
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+            String(cString: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
+        }
+        if name != "." && name != ".." { names.append(name) }
+    }
+    return names
+}

@@ -1,0 +1,160 @@
+import DepotCore
+@testable import DepotStore
+import Foundation
+import Testing
+
+/// The contract every `BlobStore` keeps, run against each implementation.
+@Suite struct BlobStoreContract {
+    @Test(arguments: StoreKind.allCases)
+    func storedBlobIsNamedByItsSHA256(kind: StoreKind) throws {
+        let dir = TemporaryDirectory()
+        let store = try kind.make(in: dir)
+        let file = try dir.write("in/abc.txt", "abc")
+        let staged = try store.stage(BlobSource(path: file, mayLink: false))
+        // FIPS 180-2 test vector for "abc".
+        #expect(staged.digest.hex == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(staged.size == 3)
+        #expect(try store.commit([staged]) == [true])
+        #expect(try store.contains(staged.digest))
+        #expect(try store.size(of: staged.digest) == 3)
+        #expect(try store.readAll(staged.digest) == Array("abc".utf8))
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func emptyAndLargeFilesHashLikeCoreutils(kind: StoreKind) throws {
+        let dir = TemporaryDirectory()
+        let store = try kind.make(in: dir)
+        for (name, bytes) in [("empty", [UInt8]()), ("big", noise(3 << 20 + 17, seed: 7))] {
+            let file = try dir.write(name, bytes)
+            let staged = try store.stage(BlobSource(path: file, mayLink: false))
+            #expect(staged.digest.hex == (try coreutilsSHA256(file)))
+            #expect(staged.size == Int64(bytes.count))
+            _ = try store.commit([staged])
+            #expect(try store.readAll(staged.digest) == bytes)
+        }
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func sameBytesAreStoredOnce(kind: StoreKind) throws {
+        let dir = TemporaryDirectory()
+        let store = try kind.make(in: dir)
+        let a = try dir.write("a", noise(5000, seed: 1))
+        let b = try dir.write("b", noise(5000, seed: 1))
+        let c = try dir.write("c", noise(5000, seed: 2))
+        let first = try store.commit([try store.stage(BlobSource(path: a, mayLink: false))])
+        // In one batch: a duplicate of a stored blob, a new blob.
+        let second = try store.commit([try store.stage(BlobSource(path: b, mayLink: false)),
+                                       try store.stage(BlobSource(path: c, mayLink: false))])
+        #expect(first == [true])
+        #expect(second == [false, true])
+        #expect(try store.allDigests().count == 2)
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func verifyFindsDamage(kind: StoreKind) throws {
+        let dir = TemporaryDirectory()
+        let store = try kind.make(in: dir)
+        let file = try dir.write("f", noise(70_000, seed: 3))
+        let staged = try store.stage(BlobSource(path: file, mayLink: false))
+        _ = try store.commit([staged])
+        #expect(try store.verify(staged.digest))
+        var damaged = noise(70_000, seed: 3)
+        damaged[12_345] ^= 0x01
+        if let local = store as? LocalBlobStore {
+            let path = local.path(of: staged.digest)
+            chmod(path, 0o644)
+            try Data(damaged).write(to: URL(fileURLWithPath: path))
+        } else if let memory = store as? MemoryBlobStore {
+            memory.corrupt(staged.digest, with: damaged)
+        }
+        #expect(try !store.verify(staged.digest))
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func aFIFOIsRefusedWithoutHanging(kind: StoreKind) throws {
+        let dir = TemporaryDirectory()
+        let store = try kind.make(in: dir)
+        let fifo = dir.path + "/pipe"
+        #expect(mkfifo(fifo, 0o644) == 0)
+        #expect(throws: BlobStoreError.notRegularFile(fifo)) {
+            _ = try store.stage(BlobSource(path: fifo, mayLink: false))
+        }
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func discardedStagingLeavesNoBlob(kind: StoreKind) throws {
+        let dir = TemporaryDirectory()
+        let store = try kind.make(in: dir)
+        let staged = try store.stage(BlobSource(path: try dir.write("f", "x"), mayLink: false))
+        store.discard(staged)
+        #expect(try !store.contains(staged.digest))
+        #expect(try store.removeLeftovers() == 0)
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func removedBlobIsGone(kind: StoreKind) throws {
+        let dir = TemporaryDirectory()
+        let store = try kind.make(in: dir)
+        let staged = try store.stage(BlobSource(path: try dir.write("f", "gone"), mayLink: false))
+        _ = try store.commit([staged])
+        try store.remove(staged.digest)
+        #expect(try !store.contains(staged.digest))
+        #expect(throws: BlobStoreError.missing(staged.digest.hex)) { _ = try store.open(staged.digest) }
+    }
+}
+
+/// What only the filesystem store does.
+@Suite struct LocalBlobStoreTests {
+    @Test func blobLivesAtFanOutPathAndIsReadOnly() throws {
+        let dir = TemporaryDirectory()
+        let store = try LocalBlobStore(blobs: dir.path + "/blobs", temp: dir.path + "/tmp")
+        let staged = try store.stage(BlobSource(path: try dir.write("f", "abc"), mayLink: false))
+        _ = try store.commit([staged])
+        let expected = dir.path + "/blobs/sha256/ba/78/ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        #expect(store.path(of: staged.digest) == expected)
+        let st = try #require(try statIfExists(expected))
+        #expect(st.st_mode & 0o777 == 0o444)
+        #expect(try listDirectory(dir.path + "/tmp").isEmpty)
+    }
+
+    @Test func consumeOnOneFilesystemLinksInsteadOfCopying() throws {
+        let dir = TemporaryDirectory()
+        let store = try LocalBlobStore(blobs: dir.path + "/blobs", temp: dir.path + "/tmp")
+        let source = try dir.write("inbox/c/f.bin", noise(100_000, seed: 9))
+        let staged = try store.stage(BlobSource(path: source, mayLink: true))
+        #expect(staged.linked)
+        _ = try store.commit([staged])
+        let blob = try #require(try statIfExists(store.path(of: staged.digest)))
+        let original = try #require(try statIfExists(source))
+        #expect(blob.st_ino == original.st_ino)
+        // Copy mode never shares the inode: a mirror's file may be rewritten in place later.
+        let copy = try dir.write("inbox/c/g.bin", noise(100_001, seed: 9))
+        let copied = try store.stage(BlobSource(path: copy, mayLink: false))
+        _ = try store.commit([copied])
+        #expect(try statIfExists(store.path(of: copied.digest))!.st_ino != (try statIfExists(copy))!.st_ino)
+    }
+
+    @Test func leftoversOfDeadWritersGoButALiveWritersStay() throws {
+        let dir = TemporaryDirectory()
+        let store = try LocalBlobStore(blobs: dir.path + "/blobs", temp: dir.path + "/tmp")
+        // pid 1 is always alive; a pid above pid_max never is.
+        try dir.write("tmp/stage-1-abc", "live writer")
+        try dir.write("tmp/stage-99999999-abc", "dead writer")
+        try dir.write("tmp/stray", "no pid")
+        #expect(try store.removeLeftovers() == 2)
+        #expect(try listDirectory(dir.path + "/tmp") == ["stage-1-abc"])
+    }
+
+    @Test func newBlobIsDurableBeforeCommitReturns() throws {
+        // The fan-out folders and the blob exist on return; the staging is gone.
+        let dir = TemporaryDirectory()
+        let store = try LocalBlobStore(blobs: dir.path + "/blobs", temp: dir.path + "/tmp")
+        let files = try (0..<20).map { try dir.write("src/\($0)", noise(1000 + $0, seed: UInt64($0))) }
+        let staged = try files.map { try store.stage(BlobSource(path: $0, mayLink: false)) }
+        #expect(try store.commit(staged) == Array(repeating: true, count: 20))
+        for blob in staged {
+            #expect(try store.verify(blob.digest))
+        }
+        #expect(try listDirectory(dir.path + "/tmp").isEmpty)
+    }
+}
