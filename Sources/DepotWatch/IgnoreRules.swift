@@ -6,22 +6,22 @@ import Glibc
 ///
 /// Matching per component (rather than the whole path with FNM_PATHNAME) is what makes
 /// `.*` also hide everything inside `.git/` and a pattern such as `*.part` apply at any depth.
-struct IgnoreRules: Sendable, Equatable {
-    let patterns: [String]
+public struct IgnoreRules: Sendable, Equatable {
+    public let patterns: [String]
 
-    init(_ patterns: [String]) {
+    public init(_ patterns: [String]) {
         self.patterns = patterns
     }
 
     /// Whether one file or folder name matches any pattern.
-    func ignores(name: String) -> Bool {
+    public func ignores(name: String) -> Bool {
         // No flags: `*` may match a leading dot, so `*.tmp` also hides `.x.tmp`, and
         // backslash escapes work as users of shell globs expect.
         patterns.contains { fnmatch($0, name, 0) == 0 }
     }
 
     /// Whether any component of a path relative to the collection matches.
-    func ignores(relativePath: String) -> Bool {
+    public func ignores(relativePath: String) -> Bool {
         relativePath.split(separator: "/").contains { ignores(name: String($0)) }
     }
 }

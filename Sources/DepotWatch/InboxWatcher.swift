@@ -264,6 +264,12 @@ public final class InboxWatcher: @unchecked Sendable {
             counters.overflows += 1
             logger.warning("inotify queue overflowed; rescanning the inbox")
             rescanRequested = true
+            // A lost IN_CLOSE_WRITE would leave a file "open" for `openTimeout`: treat every open
+            // file as found by the rescan instead. A writer still at work sends IN_MODIFY again.
+            for (key, candidate) in candidates where candidate.open {
+                candidates[key]?.open = false
+                candidates[key]?.quietUntil = now
+            }
             return
         }
         // Unknown: a watch removed a moment ago (its IN_IGNORED, or events queued before).

@@ -4,14 +4,14 @@ import Glibc
 import DepotCore
 
 /// One entry met while walking a folder tree, with its `lstat`.
-struct ScanEntry {
+public struct ScanEntry {
     /// The path relative to the inbox, e.g. "lectures/physics/a.mp4".
-    var relativePath: String
-    var name: String
-    var status: stat
+    public var relativePath: String
+    public var name: String
+    public var status: stat
 
-    var isDirectory: Bool { status.st_mode & S_IFMT == S_IFDIR }
-    var isRegularFile: Bool { status.st_mode & S_IFMT == S_IFREG }
+    public var isDirectory: Bool { status.st_mode & S_IFMT == S_IFDIR }
+    public var isRegularFile: Bool { status.st_mode & S_IFMT == S_IFREG }
 }
 
 /// Walks a folder tree with openat/fdopendir/readdir/fstatat, never following symlinks.
@@ -20,14 +20,14 @@ struct ScanEntry {
 /// (STYLE.md, pitfall 3); this stats each entry once, relative to its open folder, so a
 /// rescan of a large inbox costs one `fstatat` per entry and cannot be led out of the
 /// tree by a symlink or a folder renamed during the walk.
-enum TreeScanner {
+public enum TreeScanner {
     /// Walks the folder at `absolutePath` (known to the caller as `relativePath`).
     ///
     /// `visit` is called for every entry, in each folder before its subfolders; for a folder
     /// it returns whether to walk into it. The root itself is not visited.
     /// - Parameters:
     ///   - onError: a folder that could not be opened or read; the walk goes on without it.
-    static func walk(absolutePath: String, relativePath: String,
+    public static func walk(absolutePath: String, relativePath: String,
                      visit: (ScanEntry) -> Bool, onError: (SystemError) -> Void) {
         let fd = open(absolutePath, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         guard fd >= 0 else {

@@ -24,11 +24,11 @@ final class NotifySocket {
         guard bound == 0 else { throw TestFailure("bind \(path): \(errno)") }
         var timeout = timeval(tv_sec: 0, tv_usec: 100_000)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        let fd = self.fd, messages = self.messages, stopped = self.stopped
+        let sock = self.fd, messages = self.messages, stopped = self.stopped
         thread = Thread {
             var buffer = [UInt8](repeating: 0, count: 4096)
             while !stopped.value {
-                let n = recv(fd, &buffer, buffer.count, 0)
+                let n = recv(sock, &buffer, buffer.count, 0)
                 if n > 0 { messages.set(messages.value + [String(decoding: buffer[0..<n], as: UTF8.self)]) }
             }
         }

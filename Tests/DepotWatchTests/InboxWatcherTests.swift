@@ -78,6 +78,38 @@ private let ms: Int64 = 1_000_000
     #expect(watcher.status.counters.rescans >= 4)
 }
 
+@Test func fileWrittenWithoutAVisibleCloseIsTakenAfterTheOpenTimeout() throws {
+    let box = try TempInbox()
+    try box.mkdir("c")
+    let watcher = InboxWatcher(inbox: box.inbox, config: testConfig(), logger: LogCapture().logger)
+    watcher.openTimeout = 800 * ms // ten minutes in production
+    try watcher.start()
+    defer { watcher.close() }
+
+    // Like a writer on NFS: IN_MODIFY, then nothing, and no IN_CLOSE_WRITE.
+    let path = box.path("c/nfs.bin")
+    let fd = try sysCall("open") { open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644) }
+    defer { close(fd) }
+    let wroteAt = monotonicNanoseconds()
+    try [UInt8](repeating: 1, count: 64).withUnsafeBytes { try writeFully(fd, $0) }
+    let got = try #require(waitFor(watcher, "nfs.bin", within: .seconds(3)))
+    #expect(got.at - wroteAt >= 800 * ms)
+    #expect(got.file.size == 64)
+}
+
+@Test func hardLinkIntoTheInboxIsTakenWithoutAClose() throws {
+    let box = try TempInbox()
+    try box.mkdir("c")
+    try writeFile(box.root + "/original.txt", bytes: [1, 2, 3, 4])
+    let watcher = InboxWatcher(inbox: box.inbox, config: testConfig(), logger: LogCapture().logger)
+    try watcher.start()
+    defer { watcher.close() }
+
+    #expect(link(box.root + "/original.txt", box.path("c/linked.txt")) == 0)
+    let got = try #require(waitFor(watcher, "linked.txt", within: .seconds(2)))
+    #expect(got.file.size == 4)
+}
+
 @Test func ignoredNamesAreNeverHandedOut() throws {
     let box = try TempInbox()
     let litter = [
@@ -309,7 +341,6 @@ private let ms: Int64 = 1_000_000
 
 @Test func depotTomlSwitchesItsCollectionToMirror() throws {
     let box = try TempInbox()
-    try writeFile(box.path(".") + "/../x", bytes: []) // harmless file outside inbox/
     try box.mkdir("kept")
     try writeFile(box.path("kept/.depot.toml"), bytes: Array("mode = \"mirror\"\n".utf8))
     try box.write("kept/a.txt")
