@@ -17,13 +17,15 @@ public struct SQLiteError: Error, CustomStringConvertible, Sendable {
 
 /// One SQLite connection; owns the `sqlite3*` handle and closes it in deinit.
 ///
-/// Not thread-safe by itself: `SQLiteCatalog` serialises every use behind a mutex.
-final class SQLiteConnection {
+/// Not thread-safe by itself. `@unchecked Sendable` so that it can live in a `Mutex`:
+/// `SQLiteCatalog` hands it out only inside its lock, and a connection opened elsewhere must
+/// stay with one thread.
+public final class SQLiteConnection: @unchecked Sendable {
     private(set) var handle: OpaquePointer?
     private var statements: [String: OpaquePointer] = [:]
 
     /// Opens (creating if needed) the database at `path`; ":memory:" for an in-memory one.
-    init(path: String, readOnly: Bool = false) throws {
+    public init(path: String, readOnly: Bool = false) throws {
         let flags = (readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE))
             | SQLITE_OPEN_NOMUTEX
         var db: OpaquePointer?
@@ -48,14 +50,14 @@ final class SQLiteConnection {
     }
 
     /// Runs one or more statements that return nothing.
-    func execute(_ sql: String) throws {
+    public func execute(_ sql: String) throws {
         let rc = sqlite3_exec(handle, sql, nil, nil, nil)
         if rc != SQLITE_OK { throw error(rc, sql) }
     }
 
     /// Runs a statement with bound values and returns every row.
     @discardableResult
-    func query(_ sql: String, _ values: [SQLValue] = []) throws -> [Row] {
+    public func query(_ sql: String, _ values: [SQLValue] = []) throws -> [Row] {
         let statement = try prepared(sql)
         defer { sqlite3_reset(statement); sqlite3_clear_bindings(statement) }
         for (i, value) in values.enumerated() {
@@ -92,12 +94,12 @@ final class SQLiteConnection {
         return rows
     }
 
-    var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
-    var changes: Int { Int(sqlite3_changes(handle)) }
+    public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
+    public var changes: Int { Int(sqlite3_changes(handle)) }
 
     /// Runs `body` in one transaction (BEGIN IMMEDIATE: the write lock is taken up front so
     /// that two writers never deadlock on an upgrade); rolls back if it throws.
-    func transaction<T>(_ body: () throws -> T) throws -> T {
+    public func transaction<T>(_ body: () throws -> T) throws -> T {
         try execute("BEGIN IMMEDIATE")
         do {
             let result = try body()
@@ -120,7 +122,7 @@ final class SQLiteConnection {
 }
 
 /// A value bound to or read from SQLite.
-enum SQLValue: Equatable {
+public enum SQLValue: Equatable, Sendable {
     case null
     case integer(Int64)
     case real(Double)
@@ -128,26 +130,26 @@ enum SQLValue: Equatable {
 }
 
 /// One result row.
-struct Row {
-    var values: [SQLValue] = []
+public struct Row: Sendable {
+    public var values: [SQLValue] = []
 
-    func int(_ i: Int) -> Int64 {
+    public func int(_ i: Int) -> Int64 {
         if case .integer(let v) = values[i] { return v }
         return 0
     }
 
-    func optionalInt(_ i: Int) -> Int64? {
+    public func optionalInt(_ i: Int) -> Int64? {
         if case .integer(let v) = values[i] { return v }
         return nil
     }
 
-    func text(_ i: Int) -> String {
+    public func text(_ i: Int) -> String {
         if case .text(let v) = values[i] { return v }
         return ""
     }
 }
 
 extension SQLValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral {
-    init(stringLiteral value: String) { self = .text(value) }
-    init(integerLiteral value: Int64) { self = .integer(value) }
+    public init(stringLiteral value: String) { self = .text(value) }
+    public init(integerLiteral value: Int64) { self = .integer(value) }
 }

@@ -1,6 +1,18 @@
 import DepotCore
 import Synchronization
 
+/// Tables of another part of depot kept in the catalog database, applied once by name.
+public struct CatalogMigration: Sendable {
+    /// Unique and stable, e.g. "jobs-1"; a released migration is never edited.
+    public let name: String
+    public let sql: String
+
+    public init(name: String, sql: String) {
+        self.name = name
+        self.sql = sql
+    }
+}
+
 /// The catalog in one SQLite database (WAL, foreign keys, numbered migrations).
 ///
 /// `@unchecked Sendable`: the connection is only touched inside `connection.withLock`.
@@ -47,10 +59,35 @@ public final class SQLiteCatalog: Catalog, @unchecked Sendable {
             tag_id INTEGER NOT NULL REFERENCES tags(id),
             PRIMARY KEY(document_id, tag_id)) WITHOUT ROWID;
         """,
+        // 2: the event log (EventLog) and the artifacts processors make from a version.
+        """
+        CREATE TABLE events(
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            id TEXT NOT NULL UNIQUE,
+            type TEXT NOT NULL,
+            timestamp_ns INTEGER NOT NULL,
+            data TEXT NOT NULL);
+        CREATE TABLE artifacts(
+            id INTEGER PRIMARY KEY,
+            version_id INTEGER NOT NULL REFERENCES versions(id),
+            kind TEXT NOT NULL,
+            mime_type TEXT NOT NULL,
+            blob_digest TEXT NOT NULL REFERENCES blobs(digest),
+            size INTEGER NOT NULL,
+            producer TEXT NOT NULL,
+            producer_version TEXT NOT NULL,
+            created_at_ns INTEGER NOT NULL,
+            UNIQUE(version_id, kind));
+        CREATE INDEX artifacts_by_blob ON artifacts(blob_digest);
+        """,
     ]
 
     /// Opens the catalog at `path` (":memory:" for one in memory), applying any pending migrations.
-    public init(path: String) throws {
+    /// - Parameters:
+    ///   - modules: the tables of other parts of depot (the job queue, the HTTP server's
+    ///     tokens) that live in the same database, so that their rows can be written in the
+    ///     same transaction as a version. Each is applied once, by name, after the core schema.
+    public init(path: String, modules: [CatalogMigration] = []) throws {
         self.path = path
         let db = try SQLiteConnection(path: path)
         // WAL lets `depot ls` read while `depot serve` writes; synchronous=FULL makes each
@@ -58,7 +95,36 @@ public final class SQLiteCatalog: Catalog, @unchecked Sendable {
         if path != ":memory:" { try db.query("PRAGMA journal_mode=WAL") }
         try db.execute("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")
         try Self.migrate(db)
+        try Self.migrate(db, modules: modules)
         connection = Mutex(db)
+    }
+
+    /// Runs `body` with the connection, under the catalog's lock. For the modules whose
+    /// tables live in the catalog (see `CatalogMigration`).
+    public func withConnection<T>(_ body: (SQLiteConnection) throws -> T) throws -> T {
+        try connection.withLock { try body($0) }
+    }
+
+    /// Runs inside every `record` transaction, once per created version, so that what must
+    /// follow a new version (a job, an event) commits together with it or not at all.
+    public func onVersionCreated(_ hook: @escaping @Sendable (VersionInfo, SQLiteConnection) throws -> Void) {
+        hooks.withLock { $0.append(hook) }
+    }
+
+    private let hooks = Mutex<[@Sendable (VersionInfo, SQLiteConnection) throws -> Void]>([])
+
+    static func migrate(_ db: SQLiteConnection, modules: [CatalogMigration]) throws {
+        guard !modules.isEmpty else { return }
+        try db.execute("CREATE TABLE IF NOT EXISTS schema_migrations(name TEXT PRIMARY KEY, applied_at_ns INTEGER NOT NULL)")
+        for module in modules {
+            let applied = try db.query("SELECT 1 FROM schema_migrations WHERE name = ?", [.text(module.name)])
+            guard applied.isEmpty else { continue }
+            try db.transaction {
+                try db.execute(module.sql)
+                try db.query("INSERT INTO schema_migrations(name, applied_at_ns) VALUES(?, ?)",
+                             [.text(module.name), .integer(wallClockNanoseconds())])
+            }
+        }
     }
 
     /// The schema version this build writes.
@@ -103,6 +169,7 @@ public final class SQLiteCatalog: Catalog, @unchecked Sendable {
             if let current = try versionRow(db, documentID: documentID, number: currentNumber, collection: r.collection, path: r.path),
                current.digest == r.digest {
                 try addTags(r.tags, documentID: documentID, db: db)
+                try EventLog.append("file.stored", data: Self.eventData(current, status: "unchanged"), in: db)
                 return .unchanged(current)
             }
             number = currentNumber + 1
@@ -125,7 +192,17 @@ public final class SQLiteCatalog: Catalog, @unchecked Sendable {
                                number: number, digest: r.digest, size: r.size,
                                sourceMtimeNanoseconds: r.sourceMtimeNanoseconds,
                                ingestedAtNanoseconds: now, origin: r.origin)
+        let status = isNewDocument ? "new_document" : "new_version"
+        try EventLog.append("file.stored", data: Self.eventData(info, status: status), in: db)
+        try EventLog.append("version.created", data: Self.eventData(info, status: status), in: db)
+        for hook in hooks.withLock({ $0 }) { try hook(info, db) }
         return isNewDocument ? .created(info) : .versioned(info)
+    }
+
+    /// The `data` of file.stored and version.created events.
+    static func eventData(_ v: VersionInfo, status: String) -> [String: Any] {
+        ["document_id": v.documentID, "version_id": v.id, "collection": v.collection, "path": v.path,
+         "version": v.number, "sha256": v.digest.hex, "size": v.size, "origin": v.origin, "status": status]
     }
 
     private func addTags(_ tags: [String], documentID: Int64, db: SQLiteConnection) throws {

@@ -1,5 +1,6 @@
 import DepotCore
 @testable import DepotStore
+import Foundation
 import Testing
 
 private func digest(_ text: String) -> Digest { SHA256Hasher.digest(Array(text.utf8)) }
@@ -121,5 +122,59 @@ private func record(_ collection: String, _ path: String, _ content: String, tag
         _ = try SQLiteCatalog(path: path)
         try SQLiteConnection(path: path).execute("PRAGMA user_version = 999")
         #expect(throws: SQLiteError.self) { _ = try SQLiteCatalog(path: path) }
+    }
+}
+
+@Suite struct CatalogEventsAndArtifactsTests {
+    @Test func recordingWritesEventsInTheSameTransaction() throws {
+        let dir = TemporaryDirectory()
+        let catalog = try SQLiteCatalog(path: dir.path + "/catalog.sqlite3")
+        _ = try catalog.record([record("docs", "a.txt", "one")])
+        _ = try catalog.record([record("docs", "a.txt", "one")])
+        _ = try catalog.record([record("docs", "a.txt", "two")])
+        let events = try catalog.withConnection { try EventLog.events(after: 0, limit: 100, in: $0) }
+        #expect(events.map(\.type) == ["file.stored", "version.created", "file.stored", "file.stored", "version.created"])
+        #expect(Set(events.map(\.id)).count == 5)
+        #expect(events.allSatisfy { $0.id.hasPrefix("evt_") && $0.id.count == 29 })
+        let envelope = try #require(try JSONSerialization.jsonObject(with: Data(events[4].envelopeJSON.utf8)) as? [String: Any])
+        #expect(envelope["event"] as? String == "version.created")
+        let data = try #require(envelope["data"] as? [String: Any])
+        #expect(data["version"] as? Int == 2)
+        #expect(data["sha256"] as? String == digest("two").hex)
+        #expect(data["status"] as? String == "new_version")
+    }
+
+    @Test func aHookFailureRollsBackTheVersion() throws {
+        let dir = TemporaryDirectory()
+        let catalog = try SQLiteCatalog(path: dir.path + "/catalog.sqlite3")
+        struct Refused: Error {}
+        catalog.onVersionCreated { version, _ in if version.path == "b.txt" { throw Refused() } }
+        #expect(throws: Refused.self) { _ = try catalog.record([record("docs", "a.txt", "1"), record("docs", "b.txt", "2")]) }
+        #expect(try catalog.stats().versions == 0)
+        #expect(try catalog.withConnection { try EventLog.events(after: 0, limit: 10, in: $0) }.isEmpty)
+    }
+
+    @Test func artifactsOfAKindAreReplaced() throws {
+        let dir = TemporaryDirectory()
+        let catalog = try SQLiteCatalog(path: dir.path + "/catalog.sqlite3")
+        let v = try catalog.record([record("docs", "a.txt", "one")])[0].version
+        for text in ["first text", "second text"] {
+            let artifact = ArtifactInfo(versionID: v.id, kind: "text.txt", mimeType: "text/plain", digest: digest(text),
+                                        size: Int64(text.utf8.count), producer: "text", producerVersion: "1")
+            try catalog.withConnection { db in try db.transaction { try SQLiteCatalog.recordArtifacts([artifact], in: db) } }
+        }
+        let artifacts = try catalog.artifacts(versionID: v.id)
+        #expect(artifacts.map(\.kind) == ["text.txt"])
+        #expect(artifacts.first?.digest == digest("second text"))
+    }
+
+    @Test func moduleMigrationsApplyOnceByName() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.path + "/catalog.sqlite3"
+        let module = CatalogMigration(name: "test-1", sql: "CREATE TABLE module_things(id INTEGER PRIMARY KEY);")
+        _ = try SQLiteCatalog(path: path, modules: [module])
+        // A second open must not run it again (CREATE TABLE would fail).
+        let catalog = try SQLiteCatalog(path: path, modules: [module])
+        #expect(try catalog.withConnection { try $0.query("SELECT count(*) FROM schema_migrations WHERE name = 'test-1'")[0].int(0) } == 1)
     }
 }
