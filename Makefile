@@ -3,7 +3,7 @@
 
 SWIFT      ?= swift
 DEMO       ?= $(CURDIR)/demo
-DEB_BUILD  := libsqlite3-dev libssl-dev pkg-config
+DEB_BUILD  := libsqlite3-dev libssl-dev libcurl4-openssl-dev pkg-config
 # Tests also use: sqlite3 (inspecting catalogs), systemd (systemd-analyze security).
 DEB_TEST   := sqlite3 systemd
 BIN        := .build/release/depot

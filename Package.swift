@@ -14,6 +14,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
     targets: [
         // C libraries: a module map and a shim each, nothing else.
@@ -26,6 +29,11 @@ let package = Package(
             name: "CCrypto",
             pkgConfig: "libcrypto",
             providers: [.apt(["libssl-dev"])]
+        ),
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
         ),
 
         // Linux calls Swift's Glibc module does not declare (syncfs, renameat2).
@@ -50,11 +58,40 @@ let package = Package(
             name: "DepotWatch",
             dependencies: ["DepotCore", .product(name: "Logging", package: "swift-log")]
         ),
+        // Type detection and the processors, one file each; they run inside worker processes.
+        .target(
+            name: "DepotProcess",
+            dependencies: ["DepotCore", .product(name: "Logging", package: "swift-log")]
+        ),
+        // The durable job queue in the catalog, leases, retries, worker supervision.
+        .target(
+            name: "DepotJobs",
+            dependencies: ["DepotCore", "DepotStore", "DepotProcess",
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "Metrics", package: "swift-metrics")]
+        ),
+        // The outbox projection and event dispatch (events.jsonl, webhooks).
+        .target(
+            name: "DepotOutbox",
+            dependencies: ["DepotCore", "DepotStore", "CCurl", "CCrypto",
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "Metrics", package: "swift-metrics")]
+        ),
+        // The HTTP server: signed downloads, admin API, /metrics, health.
+        .target(
+            name: "DepotHTTP",
+            dependencies: ["DepotCore", "DepotStore", "CCrypto",
+                           .product(name: "Hummingbird", package: "hummingbird"),
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "Metrics", package: "swift-metrics"),
+                           .product(name: "Prometheus", package: "swift-prometheus")]
+        ),
         // The `depot` command and the service.
         .executableTarget(
             name: "Depot",
             dependencies: [
-                "DepotCore", "DepotStore", "DepotWatch",
+                "DepotCore", "DepotStore", "DepotWatch", "DepotProcess", "DepotJobs", "DepotOutbox", "DepotHTTP",
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -64,6 +101,10 @@ let package = Package(
         .testTarget(name: "DepotCoreTests", dependencies: ["DepotCore"]),
         .testTarget(name: "DepotStoreTests", dependencies: ["DepotStore", "DepotCore"]),
         .testTarget(name: "DepotWatchTests", dependencies: ["DepotWatch", "DepotCore"]),
+        .testTarget(name: "DepotJobsTests", dependencies: ["DepotJobs", "DepotProcess", "DepotStore", "DepotCore"]),
+        .testTarget(name: "DepotOutboxTests", dependencies: ["DepotOutbox", "DepotStore", "DepotCore"]),
+        .testTarget(name: "DepotHTTPTests", dependencies: ["DepotHTTP", "DepotStore", "DepotCore",
+                                                           .product(name: "HummingbirdTesting", package: "hummingbird")]),
         // End-to-end: runs the built `depot` binary against real folders.
         .testTarget(name: "DepotTests", dependencies: ["DepotStore", "DepotCore", "Depot"]),
     ]

@@ -51,7 +51,7 @@ struct Context {
 
     func openCatalog() throws -> SQLiteCatalog {
         try makeDirectories(layout.state, mode: 0o750)
-        return try SQLiteCatalog(path: layout.catalog)
+        return try SQLiteCatalog(path: layout.catalog, modules: catalogModules)
     }
 
     func ingestor(logger: Logger) throws -> Ingestor {
@@ -80,3 +80,8 @@ func splitDocumentPath(_ text: String) throws -> (collection: String, path: Stri
 func logLevel(_ name: String) -> Logger.Level {
     Logger.Level(rawValue: name) ?? .info
 }
+
+/// The tables other parts of depot keep in the catalog database (the job queue, the
+/// outbox's dispatch state, the HTTP server's tokens and links), applied by name.
+/// Each part adds its own migrations here.
+let catalogModules: [CatalogMigration] = []

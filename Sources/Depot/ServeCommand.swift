@@ -37,13 +37,18 @@ struct ServeCommand: AsyncParsableCommand {
         logger.info("depot is serving", metadata: ["root": "\(context.layout.root)", "status": "\(status)"])
         _ = notifier.ready(status: status)
 
+        // Each long-running part of the daemon is one Service in one group, stopped together
+        // and gracefully on SIGTERM. The parts that follow ingest (jobs, outbox, HTTP) each add
+        // theirs to this list.
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: IngestService(loop: loop)),
+            .init(service: ReloadService(loop: loop, options: rootOptions, notifier: notifier, logger: logger),
+                  successTerminationBehavior: .ignore),
+            .init(service: WatchdogService(loop: loop, notifier: notifier), successTerminationBehavior: .ignore),
+        ]
+
         let group = ServiceGroup(configuration: .init(
-            services: [
-                .init(service: IngestService(loop: loop)),
-                .init(service: ReloadService(loop: loop, options: rootOptions, notifier: notifier, logger: logger),
-                      successTerminationBehavior: .ignore),
-                .init(service: WatchdogService(loop: loop, notifier: notifier), successTerminationBehavior: .ignore),
-            ],
+            services: services,
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         try await group.run()

@@ -1,0 +1,1 @@
+// DepotHTTP: signed downloads, admin API, metrics, health.

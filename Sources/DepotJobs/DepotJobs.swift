@@ -1,0 +1,1 @@
+// DepotJobs: the durable job queue in the catalog, leases, retries, worker supervision.

@@ -1,0 +1,1 @@
+// DepotOutbox: the outbox projection and event dispatch.

@@ -1,0 +1,1 @@
+// DepotProcess: type detection from the bytes and the processors, one file each.
