@@ -55,6 +55,51 @@ public struct BlobStoreError: Error, CustomStringConvertible, Sendable, Equatabl
     }
 }
 
+/// A source file opened for staging: a regular file, never followed through a symlink,
+/// with its status from before the read.
+struct OpenedSource: ~Copyable {
+    let fd: Int32
+    let path: String
+    let before: stat
+
+    /// Opens `path` for reading. O_NONBLOCK: opening a FIFO must not hang the ingest;
+    /// O_NOFOLLOW: a symlink in the inbox is not followed out of it.
+    init(path: String) throws {
+        let fd = try sysCall("open", path: path) { Glibc.open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else {
+            let error = SystemError(call: "fstat", errno: errno, path: path)
+            close(fd)
+            throw error
+        }
+        guard (st.st_mode & S_IFMT) == S_IFREG else {
+            close(fd)
+            throw BlobStoreError.notRegularFile(path)
+        }
+        self.fd = fd
+        self.path = path
+        self.before = st
+    }
+
+    deinit { close(fd) }
+
+    /// Throws `changedWhileReading` unless the file still has the size and mtime it had when
+    /// opened and `bytesRead` of them were read.
+    func checkUnchanged(bytesRead: Int64) throws {
+        var after = stat()
+        try sysCall("fstat", path: path) { fstat(fd, &after) }
+        guard after.st_size == before.st_size, bytesRead == Int64(after.st_size),
+              nanoseconds(after.st_mtim) == nanoseconds(before.st_mtim) else {
+            throw BlobStoreError.changedWhileReading(path)
+        }
+    }
+
+    func staged(digest: Digest, size: Int64, linked: Bool, token: String) -> StagedBlob {
+        StagedBlob(digest: digest, size: size, sourceDevice: UInt64(before.st_dev), sourceInode: UInt64(before.st_ino),
+                   sourceMtimeNanoseconds: nanoseconds(before.st_mtim), linked: linked, token: token)
+    }
+}
+
 /// Reads one stored blob, front to back.
 public protocol BlobReader: AnyObject {
     var size: Int64 { get }

@@ -38,22 +38,14 @@ public final class LocalBlobStore: BlobStore {
     }
 
     public func stage(_ source: BlobSource) throws -> StagedBlob {
-        // O_NONBLOCK: opening a FIFO must not hang the ingest; O_NOFOLLOW: a symlink in the
-        // inbox is not followed out of it.
-        let fd = try sysCall("open", path: source.path) {
-            Glibc.open(source.path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
-        }
-        defer { close(fd) }
-        var before = stat()
-        try sysCall("fstat", path: source.path) { fstat(fd, &before) }
-        guard (before.st_mode & S_IFMT) == S_IFREG else { throw BlobStoreError.notRegularFile(source.path) }
-        _ = posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL)
+        let file = try OpenedSource(path: source.path)
+        _ = posix_fadvise(file.fd, 0, 0, POSIX_FADV_SEQUENTIAL)
 
         let token = tempRoot + "/" + Self.randomName()
         var linked = false
         if source.mayLink {
             // Link the very inode we opened (not whatever the name points to now).
-            linked = linkat(AT_FDCWD, "/proc/self/fd/\(fd)", AT_FDCWD, token, AT_SYMLINK_FOLLOW) == 0
+            linked = linkat(AT_FDCWD, "/proc/self/fd/\(file.fd)", AT_FDCWD, token, AT_SYMLINK_FOLLOW) == 0
             // EXDEV (other filesystem), EPERM (fs.protected_hardlinks on another user's file),
             // EMLINK, ENOTSUP: fall back to copying.
         }
@@ -74,24 +66,15 @@ public final class LocalBlobStore: BlobStore {
             defer { buffer.deallocate() }
             var total: Int64 = 0
             while true {
-                let n = try sysCall("read", path: source.path) { read(fd, buffer.baseAddress, buffer.count) }
+                let n = try sysCall("read", path: source.path) { read(file.fd, buffer.baseAddress, buffer.count) }
                 if n == 0 { break }
                 let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
                 hasher.update(chunk)
                 if out >= 0 { try writeFully(out, chunk, path: token) }
                 total += Int64(n)
             }
-            var after = stat()
-            try sysCall("fstat", path: source.path) { fstat(fd, &after) }
-            guard after.st_size == before.st_size, total == Int64(after.st_size),
-                  nanoseconds(after.st_mtim) == nanoseconds(before.st_mtim) else {
-                throw BlobStoreError.changedWhileReading(source.path)
-            }
-            return StagedBlob(
-                digest: hasher.finish(), size: total,
-                sourceDevice: UInt64(before.st_dev), sourceInode: UInt64(before.st_ino),
-                sourceMtimeNanoseconds: nanoseconds(before.st_mtim),
-                linked: linked, token: token)
+            try file.checkUnchanged(bytesRead: total)
+            return file.staged(digest: hasher.finish(), size: total, linked: linked, token: token)
         } catch {
             unlink(token)
             throw error

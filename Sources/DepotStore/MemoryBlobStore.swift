@@ -19,28 +19,17 @@ public final class MemoryBlobStore: BlobStore {
     public init() {}
 
     public func stage(_ source: BlobSource) throws -> StagedBlob {
-        let fd = try sysCall("open", path: source.path) {
-            Glibc.open(source.path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
-        }
-        defer { close(fd) }
-        var before = stat()
-        try sysCall("fstat", path: source.path) { fstat(fd, &before) }
-        guard (before.st_mode & S_IFMT) == S_IFREG else { throw BlobStoreError.notRegularFile(source.path) }
+        let file = try OpenedSource(path: source.path)
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65536)
         while true {
             let n = try chunk.withUnsafeMutableBytes { raw in
-                try sysCall("read", path: source.path) { read(fd, raw.baseAddress, raw.count) }
+                try sysCall("read", path: source.path) { read(file.fd, raw.baseAddress, raw.count) }
             }
             if n == 0 { break }
             bytes += chunk[0..<n]
         }
-        var after = stat()
-        try sysCall("fstat", path: source.path) { fstat(fd, &after) }
-        guard after.st_size == before.st_size, Int64(bytes.count) == Int64(after.st_size),
-              nanoseconds(after.st_mtim) == nanoseconds(before.st_mtim) else {
-            throw BlobStoreError.changedWhileReading(source.path)
-        }
+        try file.checkUnchanged(bytesRead: Int64(bytes.count))
         let digest = SHA256Hasher.digest(bytes)
         let token = state.withLock { s -> String in
             s.nextToken += 1
@@ -48,10 +37,7 @@ public final class MemoryBlobStore: BlobStore {
             s.staged[token] = bytes
             return token
         }
-        return StagedBlob(digest: digest, size: Int64(bytes.count),
-                          sourceDevice: UInt64(before.st_dev), sourceInode: UInt64(before.st_ino),
-                          sourceMtimeNanoseconds: nanoseconds(before.st_mtim),
-                          linked: false, token: token)
+        return file.staged(digest: digest, size: Int64(bytes.count), linked: false, token: token)
     }
 
     public func commit(_ staged: [StagedBlob]) throws -> [Bool] {
