@@ -3,9 +3,9 @@
 
 SWIFT      ?= swift
 DEMO       ?= $(CURDIR)/demo
-DEB_BUILD  := libsqlite3-dev libssl-dev libcurl4-openssl-dev pkg-config
-# Tests also use: sqlite3 (inspecting catalogs), systemd (systemd-analyze security).
-DEB_TEST   := sqlite3 systemd
+DEB_BUILD  := libsqlite3-dev libssl-dev libcurl4-openssl-dev pkg-config libpoppler-glib-dev libcairo2-dev libzip-dev libxml2-dev
+# Tests also use: sqlite3 (inspecting catalogs), systemd (systemd-analyze security), qpdf (encrypted PDFs), python3 (DOCX/PPTX fixtures), fonts-dejavu-core (text in test PDFs), python3-jsonschema (artifact schemas).
+DEB_TEST   := sqlite3 systemd qpdf python3 fonts-dejavu-core python3-jsonschema prometheus python3-pip
 BIN        := .build/release/depot
 
 .PHONY: all build run test deps test-deps demo clean bench
@@ -17,6 +17,10 @@ deps:
 
 test-deps: deps
 	@./scripts/apt-ensure.sh $(DEB_TEST)
+	@# The HTTP tests check the OpenAPI document and fuzz the API (PyPI; Debian 12's pip needs
+	@# --break-system-packages to install outside a venv).
+	@python3 -c 'import openapi_spec_validator, schemathesis' 2>/dev/null || \
+	  pip install -q --break-system-packages openapi-spec-validator schemathesis
 
 build: deps
 	$(SWIFT) build -c release --product depot

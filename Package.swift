@@ -17,6 +17,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        // Hummingbird's own dependencies (already resolved through it), named because DepotHTTP
+        // imports their modules: channel handlers (NIOCore), HTTP parts and fields.
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.0"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
     ],
     targets: [
         // C libraries: a module map and a shim each, nothing else.
@@ -34,6 +39,23 @@ let package = Package(
             name: "CCurl",
             pkgConfig: "libcurl",
             providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
+
+        // PDF (poppler-glib) and its renderer cairo: one module, poppler-glib's pkg-config pulls in cairo.
+        .systemLibrary(
+            name: "CPoppler",
+            pkgConfig: "poppler-glib",
+            providers: [.apt(["libpoppler-glib-dev", "libcairo2-dev"])]
+        ),
+        .systemLibrary(
+            name: "CZip",
+            pkgConfig: "libzip",
+            providers: [.apt(["libzip-dev"])]
+        ),
+        .systemLibrary(
+            name: "CXML2",
+            pkgConfig: "libxml-2.0",
+            providers: [.apt(["libxml2-dev"])]
         ),
 
         // Linux calls Swift's Glibc module does not declare (syncfs, renameat2).
@@ -61,7 +83,7 @@ let package = Package(
         // Type detection and the processors, one file each; they run inside worker processes.
         .target(
             name: "DepotProcess",
-            dependencies: ["DepotCore", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["DepotCore", "CPoppler", "CZip", "CXML2", .product(name: "Logging", package: "swift-log")]
         ),
         // The durable job queue in the catalog, leases, retries, worker supervision.
         .target(
@@ -73,7 +95,7 @@ let package = Package(
         // The outbox projection and event dispatch (events.jsonl, webhooks).
         .target(
             name: "DepotOutbox",
-            dependencies: ["DepotCore", "DepotStore", "CCurl", "CCrypto",
+            dependencies: ["DepotCore", "DepotStore", "CCurl", "CCrypto", "CLinux",
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "Metrics", package: "swift-metrics")]
         ),
@@ -82,6 +104,11 @@ let package = Package(
             name: "DepotHTTP",
             dependencies: ["DepotCore", "DepotStore", "CCrypto",
                            .product(name: "Hummingbird", package: "hummingbird"),
+                           .product(name: "HummingbirdCore", package: "hummingbird"),
+                           .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                           .product(name: "HTTPTypes", package: "swift-http-types"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "Metrics", package: "swift-metrics"),
                            .product(name: "Prometheus", package: "swift-prometheus")]
@@ -90,7 +117,7 @@ let package = Package(
         .executableTarget(
             name: "Depot",
             dependencies: [
-                "DepotCore", "DepotStore", "DepotWatch", "DepotProcess", "DepotJobs", "DepotOutbox", "DepotHTTP",
+                "DepotCore", "DepotStore", "DepotWatch", "DepotProcess", "DepotJobs", "DepotOutbox", "DepotHTTP", "CLinux",
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -101,6 +128,7 @@ let package = Package(
         .testTarget(name: "DepotCoreTests", dependencies: ["DepotCore"]),
         .testTarget(name: "DepotStoreTests", dependencies: ["DepotStore", "DepotCore"]),
         .testTarget(name: "DepotWatchTests", dependencies: ["DepotWatch", "DepotCore"]),
+        .testTarget(name: "DepotDocumentsTests", dependencies: ["DepotProcess", "DepotCore", "CPoppler"]),
         .testTarget(name: "DepotJobsTests", dependencies: ["DepotJobs", "DepotProcess", "DepotStore", "DepotCore"]),
         .testTarget(name: "DepotOutboxTests", dependencies: ["DepotOutbox", "DepotStore", "DepotCore"]),
         .testTarget(name: "DepotHTTPTests", dependencies: ["DepotHTTP", "DepotStore", "DepotCore",

@@ -1,5 +1,8 @@
 import ArgumentParser
 import DepotCore
+import DepotHTTP
+import DepotJobs
+import DepotOutbox
 import DepotStore
 import Foundation
 import Logging
@@ -51,7 +54,12 @@ struct Context {
 
     func openCatalog() throws -> SQLiteCatalog {
         try makeDirectories(layout.state, mode: 0o750)
-        return try SQLiteCatalog(path: layout.catalog, modules: catalogModules)
+        let catalog = try SQLiteCatalog(path: layout.catalog, modules: catalogModules)
+        // Every command that records versions (serve, ingest) opens the catalog here, so every
+        // new version gets its processing job in the same transaction.
+        let blobs = layout.blobs
+        JobQueue.enqueueOnNewVersions(of: catalog, blobPath: { blobPath(blobs, $0) }, settings: config.jobs)
+        return catalog
     }
 
     func ingestor(logger: Logger) throws -> Ingestor {
@@ -85,3 +93,12 @@ func logLevel(_ name: String) -> Logger.Level {
 /// outbox's dispatch state, the HTTP server's tokens and links), applied by name.
 /// Each part adds its own migrations here.
 let catalogModules: [CatalogMigration] = []
+    + JobQueue.migrations
+    + OutboxSchema.migrations
+    + [httpCatalogMigration]
+
+/// The file of a blob under `blobs` (LocalBlobStore's layout: sha256/ab/cd/<hex>).
+func blobPath(_ blobs: String, _ digest: Digest) -> String {
+    let hex = digest.hex
+    return "\(blobs)/sha256/\(hex.prefix(2))/\(hex.dropFirst(2).prefix(2))/\(hex)"
+}

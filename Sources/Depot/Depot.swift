@@ -12,6 +12,9 @@ struct DepotCommand: AsyncParsableCommand {
         subcommands: [
             InitCommand.self, ServeCommand.self, IngestCommand.self, ListCommand.self,
             LogCommand.self, GetCommand.self, VerifyCommand.self, ConfigCommand.self,
+            OutboxCommand.self, EventsCommand.self,
+            JobsCommand.self, WorkerCommand.self, ExtractCommand.self,
+            LinkCommand.self, TokenCommand.self,
         ])
 }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import DepotCore
+import DepotHTTP
 import DepotStore
 import Foundation
 
@@ -27,6 +28,11 @@ struct InitCommand: ParsableCommand {
         _ = try SQLiteCatalog(path: layout.catalog)
 
         var notes: [String] = []
+        // The keys that sign download links: mode 0600, never overwritten (that would void
+        // every link handed out).
+        if try LinkKeys.createFile(at: LinkKeys.defaultPath(layout: layout)) {
+            notes.append("created link-signing keys in \(LinkKeys.defaultPath(layout: layout))")
+        }
         if let template = shareFile("inbox-layout") {
             let copied = try copyTree(from: template, to: layout.inbox)
             notes.append("laid out \(copied) example files in \(layout.inbox)")

@@ -1,9 +1,11 @@
 import ArgumentParser
 import DepotCore
+import DepotHTTP
 import DepotStore
 import DepotWatch
 import Foundation
 import Logging
+import Metrics
 import ServiceLifecycle
 import UnixSignals
 
@@ -20,6 +22,10 @@ struct ServeCommand: AsyncParsableCommand {
         let context = try Context.resolve(rootOptions)
         bootstrapLogging(level: logLevel(context.config.logLevel))
         let logger = Logger(label: "depot")
+        // One Prometheus registry for the whole process: what the ingest loop and the job
+        // workers emit through swift-metrics shows up on the HTTP server's /metrics.
+        let metrics = ServerMetrics()
+        MetricsSystem.bootstrap(metrics.metricsFactory)
         let notifier = SystemdNotifier()
         try context.requireInitialised()
 
@@ -45,6 +51,16 @@ struct ServeCommand: AsyncParsableCommand {
             .init(service: ReloadService(loop: loop, options: rootOptions, notifier: notifier, logger: logger),
                   successTerminationBehavior: .ignore),
             .init(service: WatchdogService(loop: loop, notifier: notifier), successTerminationBehavior: .ignore),
+            .init(service: JobService(runner: try context.jobRunner(logger: Logger(label: "depot.jobs")))),
+            .init(service: OutboxService(dispatcher: try context.eventDispatcher(logger: Logger(label: "depot.outbox")))),
+            .init(service: HTTPService(environment: HTTPServerEnvironment(
+                // Its own catalog connection: downloads and API reads never queue behind an ingest batch.
+                config: context.config, layout: context.layout, catalog: try context.openCatalog(),
+                store: try context.openStore(),
+                signer: LinkSigner(keys: try LinkKeys.load(path: LinkKeys.location(settings: context.config.http, layout: context.layout))),
+                metrics: metrics,
+                probes: ServerProbes(watcherCounters: { loop.watcherCounters() }, watcherRunning: { loop.isRunning }),
+                logger: Logger(label: "depot.http")))),
         ]
 
         let group = ServiceGroup(configuration: .init(
@@ -73,6 +89,8 @@ final class IngestLoop: @unchecked Sendable {
     private var pendingConfig: DepotConfig?
     private var lastStatus = ""
     private var stored = 0
+    private var counters = WatcherStatus.Counters()
+    private var running = false
 
     init(watcher: InboxWatcher, ingestor: Ingestor, config: DepotConfig, logger: Logger) {
         self.watcher = watcher
@@ -106,11 +124,25 @@ final class IngestLoop: @unchecked Sendable {
                 ingest(Array(ready[start..<end]))
                 start = end
             }
-            let status = Self.describe(watcher.status, stored: stored)
-            lock.withLock { lastStatus = status }
+            let watcherStatus = watcher.status
+            let status = Self.describe(watcherStatus, stored: stored)
+            lock.withLock {
+                lastStatus = status
+                counters = watcherStatus.counters
+                running = true
+            }
         }
+        lock.withLock { running = false }
         watcher.close()
     }
+
+    /// The watcher's totals as of the loop's last turn (for /metrics).
+    func watcherCounters() -> (events: Int, overflows: Int, rescans: Int) {
+        lock.withLock { (counters.events, counters.overflows, counters.rescans) }
+    }
+
+    /// Whether the loop thread is turning (for /readyz).
+    var isRunning: Bool { lock.withLock { running } }
 
     private func ingest(_ files: [InboxFile]) {
         let items = files.map { file in
@@ -123,12 +155,16 @@ final class IngestLoop: @unchecked Sendable {
             case .stored(let outcome, let newBlob):
                 stored += 1
                 watcher.completed(file)
-                let what: String
+                let what: String, label: String
                 switch outcome {
-                case .created: what = "new document"
-                case .versioned: what = "new version"
-                case .unchanged: what = "unchanged"
+                case .created: (what, label) = ("new document", "created")
+                case .versioned: (what, label) = ("new version", "versioned")
+                case .unchanged: (what, label) = ("unchanged", "unchanged")
                 }
+                Counter(label: "depot_ingests_total", dimensions: [("collection", file.collection), ("outcome", label)]).increment()
+                Counter(label: "depot_ingested_bytes_total").increment(by: outcome.version.size)
+                if !newBlob { Counter(label: "depot_dedup_hits_total").increment() }
+                if label != "unchanged" { Counter(label: "depot_versions_created_total").increment() }
                 logger.info("stored \(what)", metadata: [
                     "collection": "\(file.collection)", "path": "\(file.relativePath)",
                     "version": "\(outcome.version.number)", "sha256": "\(outcome.version.digest.hex)",
@@ -140,6 +176,7 @@ final class IngestLoop: @unchecked Sendable {
             case .vanished:
                 watcher.completed(file)
             case .failed(let reason, _):
+                Counter(label: "depot_ingests_total", dimensions: [("collection", file.collection), ("outcome", "failed")]).increment()
                 watcher.failed(file, reason: reason)
             }
         }
@@ -164,16 +201,22 @@ struct IngestService: Service {
     let loop: IngestLoop
 
     func run() async throws {
-        await withGracefulShutdownHandler {
-            await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-                let thread = Thread {
-                    loop.run()
-                    done.resume()
+        // Cancelled too when another service fails (e.g. the HTTP port is taken): the group
+        // then cancels instead of shutting down gracefully, and the thread must still stop.
+        await withTaskCancellationHandler {
+            await withGracefulShutdownHandler {
+                await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+                    let thread = Thread {
+                        loop.run()
+                        done.resume()
+                    }
+                    thread.name = "depot-ingest"
+                    thread.start()
                 }
-                thread.name = "depot-ingest"
-                thread.start()
+            } onGracefulShutdown: {
+                loop.stop()
             }
-        } onGracefulShutdown: {
+        } onCancel: {
             loop.stop()
         }
     }

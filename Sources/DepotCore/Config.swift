@@ -41,6 +41,8 @@ public struct CollectionSettings: Sendable, Equatable {
     public var mode: CollectionMode
     public var quietPeriod: Duration
     public var ignore: [String]
+    /// The longest life a signed download link to this collection's files may have.
+    public var maxLinkLifetime: Duration = HTTPSettings().maxLinkLifetime
 
     public init(mode: CollectionMode, quietPeriod: Duration, ignore: [String]) {
         self.mode = mode
@@ -57,6 +59,8 @@ public struct CollectionOverrides: Sendable, Equatable {
     public var ignore: [String]?
     /// Adds to the ignore list.
     public var ignoreExtra: [String] = []
+    /// Caps the life of signed download links (below `http.max_link_lifetime` or above it).
+    public var maxLinkLifetime: Duration?
 
     public init() {}
 
@@ -68,11 +72,15 @@ public struct CollectionOverrides: Sendable, Equatable {
 
     init(table: TOMLTable, at prefix: String, source: String) throws {
         let reader = TableReader(table: table, prefix: prefix, source: source)
-        try reader.allow(["mode", "quiet_period", "ignore", "ignore_extra"])
+        try reader.allow(["mode", "quiet_period", "ignore", "ignore_extra", "max_link_lifetime"])
         mode = try reader.mode("mode")
         quietPeriod = try reader.duration("quiet_period")
         ignore = try reader.strings("ignore")
         ignoreExtra = try reader.strings("ignore_extra") ?? []
+        maxLinkLifetime = try reader.duration("max_link_lifetime")
+        if let maxLinkLifetime, maxLinkLifetime <= .zero {
+            throw reader.fail("max_link_lifetime", "must be positive")
+        }
     }
 
     /// These overrides laid over `base`.
@@ -82,6 +90,7 @@ public struct CollectionOverrides: Sendable, Equatable {
         if let quietPeriod { result.quietPeriod = quietPeriod }
         if let ignore { result.ignore = ignore }
         result.ignore += ignoreExtra
+        if let maxLinkLifetime { result.maxLinkLifetime = maxLinkLifetime }
         return result
     }
 }
@@ -96,16 +105,59 @@ public struct StoreSettings: Sendable, Equatable {
     public init() {}
 }
 
+/// Settings of the HTTP server: signed downloads, the admin API, /metrics and health.
+public struct HTTPSettings: Sendable, Equatable {
+    /// The address the server listens on; loopback unless an operator opens it up.
+    public var listen: String = "127.0.0.1"
+    /// The TCP port (0: any free port, logged at start-up).
+    public var port: Int = 8080
+    /// The URL links start with ("https://files.example.org"); empty: http://listen:port.
+    public var baseURL: String = ""
+    /// The life of a link when `depot link` or the API is not told otherwise.
+    public var linkExpiry: Duration = .seconds(24 * 3600)
+    /// The longest life a link may have (S3's presigned URLs stop at 7 days too).
+    public var maxLinkLifetime: Duration = .seconds(7 * 86400)
+    /// How far past its expiry a link is still accepted, for clocks that disagree a little.
+    public var clockSkew: Duration = .seconds(30)
+    /// Download requests per second per client IP (token bucket refill; 0: no limit) and the burst.
+    public var downloadRate: Int = 50
+    public var downloadBurst: Int = 100
+    /// API requests per second per client IP and the burst.
+    public var apiRate: Int = 20
+    public var apiBurst: Int = 50
+    /// Bad links from one client within `badLinkWindow` after which it gets 429 until the window passes.
+    public var badLinkLimit: Int = 20
+    public var badLinkWindow: Duration = .seconds(600)
+    /// The most connections open at once; more wait in the listen backlog.
+    public var maxConnections: Int = 2048
+    /// How long a client may take to send a request's headers (slowloris).
+    public var headerTimeout: Duration = .seconds(10)
+    /// How long a connection may sit with nothing read or written.
+    public var idleTimeout: Duration = .seconds(60)
+    /// The signing keys; empty: ROOT/state/link-keys. $CREDENTIALS_DIRECTORY/link-keys
+    /// (systemd's LoadCredential=) wins when it exists.
+    public var keysFile: String = ""
+
+    public init() {}
+}
+
 /// The whole configuration: `depot.toml`.
 public struct DepotConfig: Sendable, Equatable {
     /// The depot root (inbox/, outbox/, store/, state/).
     public var root: String = "/srv/depot"
     public var inbox = InboxSettings()
     public var store = StoreSettings()
+    public var http = HTTPSettings()
     /// `[collections.NAME]` tables.
     public var collections: [String: CollectionOverrides] = [:]
     /// Log level: trace, debug, info, notice, warning, error, critical.
     public var logLevel: String = "info"
+    /// `[outbox]`: how published folders are written and how events are dispatched.
+    public var outbox = OutboxSettings()
+    /// `[[webhooks]]`: where events are POSTed.
+    public var webhooks: [WebhookSettings] = []
+    /// `[jobs]`: the job queue and its worker processes.
+    public var jobs = JobsSettings()
 
     public init() {}
 
@@ -119,7 +171,7 @@ public struct DepotConfig: Sendable, Equatable {
         let table = try parseTOML(text, source: source)
         var config = DepotConfig()
         let top = TableReader(table: table, prefix: "", source: source)
-        try top.allow(["root", "inbox", "store", "collections", "log"])
+        try top.allow(["root", "inbox", "store", "collections", "log", "outbox", "webhooks", "jobs", "http"])
         if let root = try top.string("root") { config.root = root }
 
         if let inbox = try top.table("inbox") {
@@ -149,6 +201,10 @@ public struct DepotConfig: Sendable, Equatable {
             if let v = try r.int("batch_bytes", min: 1) { config.store.batchBytes = Int64(v) }
         }
 
+        if let http = try top.table("http") {
+            config.http = try parseHTTP(http, source: source)
+        }
+
         if let collections = try top.table("collections") {
             for name in collections.keys {
                 guard let sub = collections[name]?.table else {
@@ -170,15 +226,167 @@ public struct DepotConfig: Sendable, Equatable {
                 config.logLevel = level
             }
         }
+        try parseOutboxSections(top, into: &config, source: source)
+        if let jobs = try top.table("jobs") { config.jobs = try parseJobs(jobs, source: source) }
         return config
+    }
+
+    static func parseHTTP(_ table: TOMLTable, source: String) throws -> HTTPSettings {
+        let r = TableReader(table: table, prefix: "http.", source: source)
+        try r.allow(["listen", "port", "base_url", "link_expiry", "max_link_lifetime", "clock_skew",
+                     "download_rate", "download_burst", "api_rate", "api_burst", "bad_link_limit",
+                     "bad_link_window", "max_connections", "header_timeout", "idle_timeout", "keys_file"])
+        var s = HTTPSettings()
+        if let v = try r.string("listen") {
+            guard !v.isEmpty else { throw r.fail("listen", "must be an address such as \"127.0.0.1\" or \"::\"") }
+            s.listen = v
+        }
+        if let v = try r.int("port", min: 0) {
+            guard v <= 65535 else { throw r.fail("port", "must be at most 65535") }
+            s.port = v
+        }
+        if let v = try r.string("base_url") {
+            guard v.isEmpty || v.hasPrefix("http://") || v.hasPrefix("https://") else {
+                throw r.fail("base_url", "must start with http:// or https://")
+            }
+            s.baseURL = v.hasSuffix("/") ? String(v.dropLast()) : v
+        }
+        if let v = try r.duration("link_expiry") { s.linkExpiry = v }
+        if let v = try r.duration("max_link_lifetime") { s.maxLinkLifetime = v }
+        if let v = try r.duration("clock_skew") { s.clockSkew = v }
+        if let v = try r.int("download_rate", min: 0) { s.downloadRate = v }
+        if let v = try r.int("download_burst", min: 1) { s.downloadBurst = v }
+        if let v = try r.int("api_rate", min: 0) { s.apiRate = v }
+        if let v = try r.int("api_burst", min: 1) { s.apiBurst = v }
+        if let v = try r.int("bad_link_limit", min: 1) { s.badLinkLimit = v }
+        if let v = try r.duration("bad_link_window") { s.badLinkWindow = v }
+        if let v = try r.int("max_connections", min: 1) { s.maxConnections = v }
+        if let v = try r.duration("header_timeout") { s.headerTimeout = v }
+        if let v = try r.duration("idle_timeout") { s.idleTimeout = v }
+        if let v = try r.string("keys_file") { s.keysFile = v }
+        guard s.linkExpiry > .zero, s.maxLinkLifetime > .zero, s.headerTimeout > .zero, s.idleTimeout > .zero,
+              s.badLinkWindow > .zero else {
+            throw ConfigError(source: source, message: "http.link_expiry, max_link_lifetime, header_timeout, idle_timeout and bad_link_window must be positive")
+        }
+        guard s.linkExpiry <= s.maxLinkLifetime else {
+            throw ConfigError(source: source, message: "http.link_expiry must not exceed http.max_link_lifetime")
+        }
+        return s
     }
 
     /// A collection's settings from the global config and, if given, its `.depot.toml`.
     public func settings(forCollection name: String, overrideFile: CollectionOverrides? = nil) -> CollectionSettings {
         var settings = CollectionSettings(mode: inbox.mode, quietPeriod: inbox.quietPeriod, ignore: inbox.ignore)
+        settings.maxLinkLifetime = http.maxLinkLifetime
         if let global = collections[name] { settings = global.applied(to: settings) }
         if let local = overrideFile { settings = local.applied(to: settings) }
         return settings
+    }
+}
+
+/// `[outbox]`: how the outbox is written and how events are dispatched from the catalog.
+public struct OutboxSettings: Sendable, Equatable {
+    /// Mode of the files depot writes into the outbox (manifest.json, copied artifacts,
+    /// events.jsonl). Artifacts hard-linked from the store keep the blob's 0444 when that
+    /// is no wider than this mode; otherwise they are copied with this mode.
+    public var fileMode: UInt32 = 0o644
+    /// Mode of the folders depot creates in the outbox.
+    public var dirMode: UInt32 = 0o755
+    /// A group given to what depot writes in the outbox (a share's group), or nil to keep the process's.
+    public var group: String?
+    /// How often the dispatcher looks for new events in the catalog.
+    public var pollInterval: Duration = .milliseconds(250)
+    /// How long a replaced document folder is kept (in outbox/.depot-trash) so that a reader
+    /// that opened it before the swap can finish reading it.
+    public var gracePeriod: Duration = .seconds(60)
+    /// First delay before a failed webhook delivery is retried; it doubles (with jitter) up to `retryMax`.
+    public var retryInitial: Duration = .seconds(5)
+    public var retryMax: Duration = .seconds(3600)
+
+    public init() {}
+}
+
+/// One `[[webhooks]]` entry: a URL that receives every matching event as a signed POST.
+public struct WebhookSettings: Sendable, Equatable {
+    /// Names the webhook in the delivery state; defaults to the URL. Renaming it starts afresh.
+    public var name: String
+    public var url: String
+    /// The HMAC-SHA256 key for `X-Depot-Signature`; read from `secretFile` when that is set.
+    public var secret: String?
+    public var secretFile: String?
+    /// Event types to deliver; ["*"] for all.
+    public var events: [String] = ["*"]
+    /// Attempts before a delivery is given up (dead).
+    public var maxAttempts: Int = 10
+    /// The whole request, connection included, must finish within this.
+    public var timeout: Duration = .seconds(10)
+
+    public init(url: String, name: String? = nil, secret: String? = nil) {
+        self.url = url
+        self.name = name ?? url
+        self.secret = secret
+    }
+
+    /// Whether an event of this type goes to this webhook.
+    public func wants(_ type: String) -> Bool {
+        events.contains("*") || events.contains(type)
+    }
+}
+
+/// Reads `[outbox]` and `[[webhooks]]`.
+func parseOutboxSections(_ top: TableReader, into config: inout DepotConfig, source: String) throws {
+    if let outbox = try top.table("outbox") {
+        let r = TableReader(table: outbox, prefix: "outbox.", source: source)
+        try r.allow(["file_mode", "dir_mode", "group", "poll_interval", "grace_period", "retry_initial", "retry_max"])
+        var s = OutboxSettings()
+        if let v = try r.fileMode("file_mode") { s.fileMode = v }
+        if let v = try r.fileMode("dir_mode") { s.dirMode = v }
+        if let v = try r.string("group") { s.group = v.isEmpty ? nil : v }
+        if let v = try r.duration("poll_interval") { s.pollInterval = v }
+        if let v = try r.duration("grace_period") { s.gracePeriod = v }
+        if let v = try r.duration("retry_initial") { s.retryInitial = v }
+        if let v = try r.duration("retry_max") { s.retryMax = v }
+        guard s.pollInterval > .zero, s.retryInitial > .zero, s.retryMax >= s.retryInitial else {
+            throw ConfigError(source: source, message: "outbox.poll_interval and outbox.retry_initial must be positive and outbox.retry_max ≥ outbox.retry_initial")
+        }
+        config.outbox = s
+    }
+    guard let value = top.table["webhooks"] else { return }
+    guard let array = value.array else { throw top.fail("webhooks", "must be an array of tables ([[webhooks]])") }
+    var names = Set<String>()
+    for (index, item) in array.enumerated() {
+        guard let table = item.table else { throw top.fail("webhooks", "must be an array of tables ([[webhooks]])") }
+        let r = TableReader(table: table, prefix: "webhooks[\(index)].", source: source)
+        try r.allow(["name", "url", "secret", "secret_file", "events", "max_attempts", "timeout"])
+        guard let url = try r.string("url"), url.hasPrefix("http://") || url.hasPrefix("https://") else {
+            throw r.fail("url", "must be an http:// or https:// URL")
+        }
+        var hook = WebhookSettings(url: url, name: try r.string("name"), secret: try r.string("secret"))
+        hook.secretFile = try r.string("secret_file")
+        guard (hook.secret == nil) != (hook.secretFile == nil) else {
+            throw r.fail("secret", "or secret_file must be set (one of them)")
+        }
+        if let v = try r.strings("events") {
+            guard !v.isEmpty else { throw r.fail("events", "must name at least one event type, or \"*\"") }
+            hook.events = v
+        }
+        if let v = try r.int("max_attempts", min: 1) { hook.maxAttempts = v }
+        if let v = try r.duration("timeout") {
+            guard v > .zero else { throw r.fail("timeout", "must be positive") }
+            hook.timeout = v
+        }
+        guard names.insert(hook.name).inserted else { throw r.fail("name", "'\(hook.name)' is used by two webhooks") }
+        config.webhooks.append(hook)
+    }
+}
+
+extension TableReader {
+    /// A permission mode: a TOML integer (0o644) or a string of octal digits ("0644").
+    func fileMode(_ key: String) throws -> UInt32? {
+        guard let value = table[key] else { return nil }
+        if let i = value.int, (0...0o7777).contains(i) { return UInt32(i) }
+        if let s = value.string, !s.isEmpty, s.count <= 5, let i = UInt32(s, radix: 8), i <= 0o7777 { return i }
+        throw fail(key, "must be a permission mode such as \"0644\" or 0o644")
     }
 }
 

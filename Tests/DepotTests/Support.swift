@@ -84,6 +84,7 @@ final class DemoRoot {
             retry_initial = "300ms"
             retry_max = "1s"
             \(extra)
+            \(extra.contains("[http]") ? "" : "[http]\nport = 0  # any free port: tests run several daemons at once")
             """
         try Data(config.utf8).write(to: URL(fileURLWithPath: layout.configFile))
     }

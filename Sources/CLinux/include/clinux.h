@@ -18,4 +18,7 @@ static inline int clinux_renameat2(int olddirfd, const char *oldpath, int newdir
 }
 static inline unsigned int clinux_rename_noreplace(void) { return RENAME_NOREPLACE; }
 static inline unsigned int clinux_rename_exchange(void) { return RENAME_EXCHANGE; }
+
+/* close_range(2) from `first` up: a child closes whatever a parent leaked to it. */
+static inline int clinux_close_from(unsigned int first) { return close_range(first, ~0U, 0); }
 #endif

@@ -1,0 +1,149 @@
+import DepotCore
+import DepotStore
+import Foundation
+import HTTPTypes
+import Hummingbird
+
+extension Handlers {
+    /// GET/HEAD /d/{v|a}/{id}/{name}?exp=&kid=&lid=[&ip=]&sig=: a signed download.
+    func download(_ request: Request, context: DepotRequestContext) async throws -> Response {
+        let client = context.client
+        if let wait = badLinks.blocked(client) {
+            env.metrics.download(status: 429)
+            throw APIError.tooManyRequests(retryAfter: wait)
+        }
+        if let wait = downloadLimiter.take(client) {
+            env.metrics.download(status: 429)
+            throw APIError.tooManyRequests(retryAfter: wait)
+        }
+        let now = Int64(Date().timeIntervalSince1970)
+        guard let target = Self.target(path: request.uri.path), let link = Self.signedLink(request) ,
+              env.signer.verify(link, method: request.method == .head ? "HEAD" : request.method.rawValue,
+                                remoteIP: context.remoteIP, now: now, skew: env.config.http.clockSkew.components.seconds)
+        else { throw reject(client) }
+        let state = self.state
+        guard let resolved = try await blocking({ try state.resolveForDownload(target, linkID: link.linkID) }) else {
+            // Revoked, never minted here, or its version/artifact is gone: the same answer.
+            throw reject(client)
+        }
+        let response = try await serve(resolved, request: request, context: context, expires: link.expires, now: now)
+        env.metrics.download(status: Int(response.status.code))
+        return response
+    }
+
+    private func reject(_ client: String) -> APIError {
+        badLinks.record(client)
+        env.metrics.linkRejections.increment()
+        env.metrics.download(status: 403)
+        return .badLink
+    }
+
+    /// "/d/v/12/name" → .version(12).
+    static func target(path: String) -> LinkTarget? {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 5, parts[0].isEmpty, parts[1] == "d", !parts[4].isEmpty,
+              let id = Int64(parts[3]), id > 0 else { return nil }
+        switch parts[2] {
+        case "v": return .version(id)
+        case "a": return .artifact(id)
+        default: return nil
+        }
+    }
+
+    static func signedLink(_ request: Request) -> SignedLink? {
+        let q = request.uri.queryParameters
+        guard let exp = q["exp"].flatMap({ Int64(String($0)) }), let kid = q["kid"], let lid = q["lid"], let sig = q["sig"]
+        else { return nil }
+        return SignedLink(path: request.uri.path, expires: exp, keyID: String(kid), clientIP: q["ip"].map(String.init),
+                          linkID: String(lid), signature: String(sig))
+    }
+
+    /// The response for a resolved target: conditional requests, ranges and a streamed body.
+    func serve(_ target: DownloadTarget, request: Request, context: DepotRequestContext, expires: Int64, now: Int64) async throws -> Response {
+        let etag = "\"\(target.digest.hex)\""
+        let lastModified = httpDate(target.modifiedAtNanoseconds / 1_000_000_000)
+        var headers: HTTPFields = [:]
+        headers[.eTag] = etag
+        headers[.lastModified] = lastModified
+        headers[.acceptRanges] = "bytes"
+        // Never cached past the link's own life (a shared cache must not outlive the link either).
+        headers[.cacheControl] = "private, max-age=\(max(0, expires - now))"
+        headers[HTTPField.Name("X-Content-Type-Options")!] = "nosniff"
+        let isHead = request.method == .head
+
+        // RFC 9110 §13.2.2: If-None-Match is evaluated before Range; a match is 304 for GET/HEAD.
+        if let inm = request.headers[.ifNoneMatch], ifNoneMatchMatches(inm, etag: etag) {
+            return Response(status: .notModified, headers: headers)
+        }
+        headers[.contentType] = target.mimeType ?? mediaType(forFileName: target.fileName)
+        headers[.contentDisposition] = contentDisposition(fileName: target.fileName)
+
+        var range = RangeRequest.full
+        // Range is defined for GET only (RFC 9110 §14.2); If-Range that no longer matches means
+        // "send it all".
+        if request.method == .get, let header = request.headers[.range] {
+            if let ifRange = request.headers[.ifRange], !ifRangeMatches(ifRange, etag: etag, lastModified: lastModified) {
+                range = .full
+            } else {
+                range = parseRange(header, size: target.size)
+            }
+        }
+        let path = env.store.path(of: target.digest)
+        switch range {
+        case .unsatisfiable:
+            var e = APIError(status: .rangeNotSatisfiable, code: "range_not_satisfiable",
+                             message: "the range is outside the \(target.size) bytes of this file")
+            e.headers = headers
+            e.headers[.contentRange] = "bytes */\(target.size)"
+            e.headers[.contentDisposition] = nil
+            throw e
+        case .partial(let first, let last):
+            headers[.contentRange] = "bytes \(first)-\(last)/\(target.size)"
+            headers[.contentLength] = String(last - first + 1)
+            let body = isHead ? ResponseBody() : fileBody(path: path, first: first, last: last)
+            if !isHead { env.metrics.bytesServed.increment(by: last - first + 1) }
+            return Response(status: .partialContent, headers: headers, body: body)
+        case .full:
+            headers[.contentLength] = String(target.size)
+            let body = isHead || target.size == 0 ? ResponseBody() : fileBody(path: path, first: 0, last: target.size - 1)
+            if !isHead { env.metrics.bytesServed.increment(by: target.size) }
+            return Response(status: .ok, headers: headers, body: body)
+        }
+    }
+
+    /// The bytes first...last of a blob, streamed in chunks read on NIO's file thread pool
+    /// (never the whole file in memory). Offsets are Int64: files over 4 GiB work.
+    func fileBody(path: String, first: Int64, last: Int64) -> ResponseBody {
+        let fileIO = self.fileIO
+        return ResponseBody(contentLength: Int(last - first + 1)) { writer in
+            try await fileIO.stream(path: path, first: first, last: last, into: &writer)
+            try await writer.finish(nil)
+        }
+    }
+}
+
+/// An HTTP date (RFC 9110 §5.6.7): "Sun, 06 Nov 1994 08:49:37 GMT".
+func httpDate(_ seconds: Int64) -> String {
+    var t = time_t(seconds)
+    var tm = tm()
+    gmtime_r(&t, &tm)
+    let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+    let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+    func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : "\(v)" }
+    return "\(days[Int(tm.tm_wday)]), \(two(tm.tm_mday)) \(months[Int(tm.tm_mon)]) \(tm.tm_year + 1900) "
+        + "\(two(tm.tm_hour)):\(two(tm.tm_min)):\(two(tm.tm_sec)) GMT"
+}
+
+/// A Content-Type from the file name's extension; the bytes are never sniffed here.
+func mediaType(forFileName name: String) -> String {
+    guard let dot = name.lastIndex(of: "."), dot != name.startIndex else { return "application/octet-stream" }
+    let ext = name[name.index(after: dot)...].lowercased()
+    let known: [String: String] = [
+        "txt": "text/plain; charset=utf-8", "md": "text/markdown; charset=utf-8", "json": "application/json",
+        "vtt": "text/vtt; charset=utf-8", "srt": "application/x-subrip", "csv": "text/csv; charset=utf-8",
+        "html": "text/html; charset=utf-8", "xml": "application/xml",
+    ]
+    if let type = known[ext] { return type }
+    if let type = MediaType.getMediaType(forExtension: ext) { return type.description }
+    return "application/octet-stream"
+}

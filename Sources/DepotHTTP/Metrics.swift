@@ -1,0 +1,156 @@
+import CoreMetrics
+import DepotCore
+import DepotStore
+import Prometheus
+import Synchronization
+
+/// What the daemon lets the server read at scrape time and for /readyz. Every closure may
+/// block (SQLite, stat); the server calls them on its thread pool.
+public struct ServerProbes: Sendable {
+    /// Watcher totals since start: inotify events, queue overflows, full rescans.
+    public var watcherCounters: @Sendable () -> (events: Int, overflows: Int, rescans: Int)?
+    /// Whether the watcher and ingest thread are running.
+    public var watcherRunning: @Sendable () -> Bool
+
+    public init(watcherCounters: @escaping @Sendable () -> (events: Int, overflows: Int, rescans: Int)? = { nil },
+                watcherRunning: @escaping @Sendable () -> Bool = { true }) {
+        self.watcherCounters = watcherCounters
+        self.watcherRunning = watcherRunning
+    }
+}
+
+/// The metrics the HTTP server owns, in one Prometheus registry that `/metrics` renders.
+/// `depot serve` bootstraps swift-metrics with a factory over the same registry, so what the
+/// ingest loop and the job workers emit through the facade shows up here too.
+public final class ServerMetrics: Sendable {
+    public let registry: PrometheusCollectorRegistry
+    private let watcherSeen = Mutex<(events: Int, overflows: Int, rescans: Int)>((0, 0, 0))
+
+    let bytesServed: Prometheus.Counter
+    let linkRejections: Prometheus.Counter
+    let watcherEvents: Prometheus.Counter
+    let watcherOverflows: Prometheus.Counter
+    let watcherRescans: Prometheus.Counter
+    let logicalBytes: Prometheus.Gauge
+    let physicalBytes: Prometheus.Gauge
+    let documents: Prometheus.Gauge
+    let versions: Prometheus.Gauge
+
+    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+        self.registry = registry
+        func counter(_ name: String, _ help: String) -> Prometheus.Counter {
+            registry.makeCounter(descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help))
+        }
+        func gauge(_ name: String, _ help: String) -> Prometheus.Gauge {
+            registry.makeGauge(descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help))
+        }
+        bytesServed = counter("depot_download_bytes_total", "Bytes of blob bodies sent to download clients.")
+        linkRejections = counter("depot_link_rejections_total", "Download links refused: bad, tampered, expired or revoked.")
+        watcherEvents = counter("depot_watcher_events_total", "inotify events read by the inbox watcher.")
+        watcherOverflows = counter("depot_watcher_overflows_total", "inotify queue overflows (each forces a full rescan).")
+        watcherRescans = counter("depot_watcher_rescans_total", "Full rescans of the inbox, the one at start-up included.")
+        logicalBytes = gauge("depot_store_logical_bytes", "Sum of every version's size: the bytes without deduplication.")
+        physicalBytes = gauge("depot_store_physical_bytes", "Sum of the distinct blobs' sizes: the bytes the store holds.")
+        documents = gauge("depot_documents", "Documents in the catalog.")
+        versions = gauge("depot_versions", "Versions in the catalog.")
+    }
+
+    /// The swift-metrics factory over this registry: `depot serve` bootstraps the facade with it.
+    public var factory: PrometheusMetricsFactory { PrometheusMetricsFactory(registry: registry) }
+
+    /// The same, as the facade's protocol (for `MetricsSystem.bootstrap`).
+    public var metricsFactory: any CoreMetrics.MetricsFactory { factory }
+
+    /// Increments a counter the way a facade user does (no help text), for tests.
+    func incrementThroughFacade(_ label: String, _ dimensions: [(String, String)]) {
+        factory.makeCounter(label: label, dimensions: dimensions).increment(by: 1)
+    }
+
+    static let downloadsHelp = "Download requests answered, by HTTP status."
+    static let queueHelp = "Jobs in the queue, by state."
+
+    func download(status: Int) {
+        registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "depot_downloads_total", unitName: "", helpText: Self.downloadsHelp),
+                             labels: [("status", String(status))]).increment()
+    }
+
+    /// Brings the scrape-time figures up to date: catalog totals, queue depth, watcher totals.
+    /// Blocks (SQLite).
+    func refresh(catalog: SQLiteCatalog, probes: ServerProbes) {
+        if let stats = try? catalog.stats() {
+            logicalBytes.set(Int64(stats.logicalBytes))
+            physicalBytes.set(Int64(stats.storedBytes))
+            documents.set(Int64(stats.documents))
+            versions.set(Int64(stats.versions))
+        }
+        // Every state is exported (0 included) so that a dashboard's series never vanish.
+        var depth: [String: Int64] = [:]
+        for state in ["queued", "running", "failed", "dead", "done", "cancelled"] { depth[state] = 0 }
+        if let counts = try? JobsTable.countsByState(catalog: catalog) {
+            for (state, n) in counts { depth[state] = n }
+        }
+        for (state, n) in depth {
+            registry.makeGauge(descriptor: MetricNameDescriptor(metricName: "depot_queue_depth", unitName: "", helpText: Self.queueHelp),
+                               labels: [("state", state)]).set(n)
+        }
+        if let now = probes.watcherCounters() {
+            let before = watcherSeen.withLock { seen in
+                defer { seen = now }
+                return seen
+            }
+            // The watcher keeps totals; counters only go up, so add what is new since the last scrape.
+            if now.events > before.events { watcherEvents.increment(by: Int64(now.events - before.events)) }
+            if now.overflows > before.overflows { watcherOverflows.increment(by: Int64(now.overflows - before.overflows)) }
+            if now.rescans > before.rescans { watcherRescans.increment(by: Int64(now.rescans - before.rescans)) }
+        }
+    }
+
+    /// The registry in the Prometheus text format, with a HELP line added for every family that
+    /// came through the swift-metrics facade (which has no help text): `promtool check metrics`
+    /// requires one.
+    func render() -> String {
+        let text = registry.emitToString()
+        var out: [Substring] = []
+        var lastHelp: Substring?
+        var extra: [String] = []
+        for line in text.split(separator: "\n", omittingEmptySubsequences: true) {
+            if line.hasPrefix("# HELP ") {
+                lastHelp = line.dropFirst(7).split(separator: " ", maxSplits: 1).first
+            } else if line.hasPrefix("# TYPE ") {
+                let name = line.dropFirst(7).split(separator: " ").first ?? ""
+                if lastHelp != name {
+                    extra.append("# HELP \(name) \(Self.facadeHelp[String(name)] ?? "depot metric \(name).")")
+                    out.append(Substring(extra[extra.count - 1]))
+                }
+                lastHelp = nil
+            }
+            out.append(line)
+        }
+        return out.joined(separator: "\n") + "\n"
+    }
+
+    /// Help texts of the metrics other parts emit through the swift-metrics facade.
+    static let facadeHelp: [String: String] = [
+        "depot_ingests_total": "Files taken from the inbox, by collection and outcome (created, versioned, unchanged, failed).",
+        "depot_ingested_bytes_total": "Bytes of files ingested.",
+        "depot_dedup_hits_total": "Ingested files whose bytes were stored already.",
+        "depot_versions_created_total": "Versions created (new documents included).",
+        "depot_job_duration_seconds": "Job run time, by kind and media type.",
+        "depot_worker_crashes_total": "Worker processes that crashed.",
+        "depot_jobs_finished_total": "Jobs finished, by outcome.",
+    ]
+}
+
+/// Reads the job queue's table when that part of depot has created it.
+enum JobsTable {
+    static func exists(_ db: SQLiteConnection) throws -> Bool {
+        !(try db.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'jobs'")).isEmpty
+    }
+
+    static func countsByState(catalog: SQLiteCatalog) throws -> [(String, Int64)] {
+        try catalog.withConnection { db in
+            guard try exists(db) else { return [] }
+            return try db.query("SELECT state, count(*) FROM jobs GROUP BY state").map { ($0.text(0), $0.int(1)) }
+        }
+    }
+}

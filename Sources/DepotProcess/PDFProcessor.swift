@@ -1,0 +1,299 @@
+import CPoppler
+import DepotCore
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// PDF (poppler-glib, rendered with cairo) → metadata.json, text.txt (pages separated by form
+/// feeds, as `pdftotext` writes them), structure.json (outline with target pages, characters
+/// per page, `needs_ocr` when there is no text layer) and thumbnail.png of page 1.
+///
+/// An encrypted PDF that opens without a password is read like any other (and marked
+/// encrypted); one that needs a password yields metadata.json with `status:
+/// "password_required"` and nothing else: that is the document's state, not a failure to retry.
+public struct PDFProcessor: Processor {
+    public let name = "depot-pdf"
+    public let version = "1"
+    public let artifactKinds = [
+        "metadata.json": "application/json", "text.txt": "text/plain; charset=utf-8",
+        "structure.json": "application/json", "thumbnail.png": "image/png",
+    ]
+    let limits: DocumentLimits
+
+    public init(limits: DocumentLimits = DocumentLimits()) {
+        self.limits = limits
+    }
+
+    public func score(mediaType: String, head: [UInt8]) -> Int {
+        mediaType == "application/pdf" ? 20 : 0
+    }
+
+    public func process(_ input: ProcessorInput) throws -> [ProducedArtifact] {
+        try Self.extract(from: input.path, into: input.outputDirectory, limits: limits,
+                         producer: name, version: version, progress: input.progress)
+    }
+
+    /// Reads the PDF at `path` and writes its artifacts into `outputDirectory`.
+    /// - Throws: `DocumentError` when poppler cannot read it ("not a readable PDF: …").
+    public static func extract(from path: String, into outputDirectory: String, limits: DocumentLimits = DocumentLimits(),
+                               producer: String = "depot-pdf", version: String = "1",
+                               progress: (Int, String) -> Void = { _, _ in }) throws -> [ProducedArtifact] {
+        var writer = ArtifactWriter(directory: outputDirectory, producer: producer, version: version)
+        let encryptDictionary = try hasEncryptDictionary(path)
+        let document: PDFDocument
+        do {
+            document = try PDFDocument(path: path)
+        } catch PDFDocument.OpenError.passwordRequired {
+            var metadata: [String: Any] = ["format": "pdf", "encrypted": true, "status": "password_required",
+                                           "message": "encrypted: a password is needed to open this PDF"]
+            if let version = try headerVersion(path) { metadata["pdf_version"] = version }
+            try writer.writeJSON("metadata.json", metadata)
+            return writer.produced
+        }
+
+        let pageCount = document.pageCount
+        var metadata: [String: Any] = [
+            "format": "pdf",
+            "status": "ok",
+            "page_count": pageCount,
+            "encrypted": encryptDictionary || !document.hasAllPermissions,
+        ]
+        for (key, value) in [("title", document.title), ("author", document.author), ("subject", document.subject),
+                             ("keywords", document.keywords), ("creator", document.creator),
+                             ("producer", document.producer), ("pdf_version", document.pdfVersion)] {
+            if let value, !value.isEmpty { metadata[key] = value }
+        }
+        if let created = document.creationDate { metadata["created"] = isoDate(created) }
+        if let modified = document.modificationDate { metadata["modified"] = isoDate(modified) }
+
+        // Text, page by page, up to the page cap.
+        var text = ""
+        var pages: [[String: Any]] = []
+        var characters = 0
+        var budget = TextBudget(limit: limits.maxTextBytes)
+        let textPages = min(pageCount, limits.maxTextPages)
+        var firstPageSize: (Double, Double)?
+        for index in 0..<pageCount {
+            guard let page = document.page(index) else {
+                pages.append(["number": index + 1, "error": "page cannot be read"])
+                text += "\u{0C}"
+                continue
+            }
+            let size = page.size
+            if index == 0 { firstPageSize = size }
+            var entry: [String: Any] = ["number": index + 1, "width_pt": round2(size.0), "height_pt": round2(size.1)]
+            if index < textPages {
+                if index % 16 == 0 { progress(5 + 75 * index / max(pageCount, 1), "page \(index + 1) of \(pageCount)") }
+                var pageText = page.text
+                try budget.take(pageText)
+                let count = pageText.unicodeScalars.reduce(0) { $0 + ($1.properties.isWhitespace ? 0 : 1) }
+                characters += count
+                entry["characters"] = count
+                if !pageText.isEmpty && !pageText.hasSuffix("\n") { pageText += "\n" }
+                text += pageText + "\u{0C}"
+            }
+            pages.append(entry)
+        }
+        if let (width, height) = firstPageSize {
+            metadata["page_size"] = ["width_pt": round2(width), "height_pt": round2(height),
+                                     "width_mm": round2(width * 25.4 / 72), "height_mm": round2(height * 25.4 / 72)]
+        }
+        let needsOCR = pageCount > 0 && characters == 0
+        progress(85, "reading the outline")
+        var structure: [String: Any] = [
+            "schema": "depot.structure/1",
+            "media_type": "application/pdf",
+            "page_count": pageCount,
+            "pages": pages,
+            "outline": document.outline(maxEntries: limits.maxOutlineEntries, maxDepth: limits.maxOutlineDepth),
+            "needs_ocr": needsOCR,
+            "characters": characters,
+        ]
+        if textPages < pageCount {
+            structure["text_truncated_after_page"] = textPages
+            metadata["text_truncated_after_page"] = textPages
+        }
+        if needsOCR { metadata["needs_ocr"] = true }
+
+        try writer.writeJSON("metadata.json", metadata)
+        try writer.writeText(text)
+        try writer.writeJSON("structure.json", structure)
+        progress(90, "rendering the thumbnail")
+        if pageCount > 0, let page = document.page(0) {
+            try page.renderThumbnail(width: limits.thumbnailWidth, to: outputDirectory + "/thumbnail.png")
+            writer.adopt("thumbnail.png", mimeType: "image/png")
+        }
+        return writer.produced
+    }
+
+    /// The version in the `%PDF-x.y` header.
+    static func headerVersion(_ path: String) throws -> String? {
+        let head = try ReadOnlyFile(path: path).read(at: 0, count: 16)
+        let text = String(decoding: head, as: UTF8.self)
+        guard text.hasPrefix("%PDF-") else { return nil }
+        let version = text.dropFirst(5).prefix { $0.isNumber || $0 == "." }
+        return version.isEmpty ? nil : String(version)
+    }
+
+    /// Whether the file's trailer names an /Encrypt dictionary. poppler-glib does not say
+    /// whether a document it opened was encrypted (only its permissions), and a file that
+    /// opens with the empty user password still is encrypted; the trailer (or the
+    /// cross-reference stream's dictionary) sits in the file's last bytes.
+    static func hasEncryptDictionary(_ path: String) throws -> Bool {
+        let file = try ReadOnlyFile(path: path)
+        let count = Int(min(file.size, 64 * 1024))
+        let tail = try file.read(at: file.size - Int64(count), count: count)
+        return TypeDetector.contains(tail, Array("/Encrypt".utf8))
+    }
+
+    private static func round2(_ value: Double) -> Double { (value * 100).rounded() / 100 }
+}
+
+/// A poppler document; owns the GObject reference, released in deinit.
+final class PDFDocument {
+    enum OpenError: Error { case passwordRequired }
+
+    let handle: OpaquePointer
+
+    /// - Throws: `OpenError.passwordRequired`, or `DocumentError` for anything poppler refuses.
+    init(path: String) throws {
+        // poppler takes ownership of the descriptor (and closes it with the document).
+        let fd = try sysCall("open", path: path) { open(path, O_RDONLY | O_CLOEXEC) }
+        var error: UnsafeMutablePointer<GError>?
+        guard let document = poppler_document_new_from_fd(fd, nil, &error) else {
+            defer { if error != nil { g_error_free(error) } }
+            if cpoppler_error_is(error, POPPLER_ERROR_ENCRYPTED) != 0 { throw OpenError.passwordRequired }
+            let message = error.flatMap { $0.pointee.message.map { String(cString: $0) } } ?? "unknown error"
+            throw DocumentError("not a readable PDF: \(message)")
+        }
+        handle = document
+    }
+
+    deinit { cpoppler_document_unref(handle) }
+
+    var pageCount: Int { Int(poppler_document_get_n_pages(handle)) }
+    var title: String? { take(poppler_document_get_title(handle)) }
+    var author: String? { take(poppler_document_get_author(handle)) }
+    var subject: String? { take(poppler_document_get_subject(handle)) }
+    var keywords: String? { take(poppler_document_get_keywords(handle)) }
+    var creator: String? { take(poppler_document_get_creator(handle)) }
+    var producer: String? { take(poppler_document_get_producer(handle)) }
+    var pdfVersion: String? {
+        take(poppler_document_get_pdf_version_string(handle)).map { $0.hasPrefix("PDF-") ? String($0.dropFirst(4)) : $0 }
+    }
+    var creationDate: Int? { date(poppler_document_get_creation_date(handle)) }
+    var modificationDate: Int? { date(poppler_document_get_modification_date(handle)) }
+    var hasAllPermissions: Bool {
+        poppler_document_get_permissions(handle).rawValue & POPPLER_PERMISSIONS_FULL.rawValue == POPPLER_PERMISSIONS_FULL.rawValue
+    }
+
+    func page(_ index: Int) -> PDFPage? {
+        poppler_document_get_page(handle, Int32(index)).map(PDFPage.init)
+    }
+
+    /// The outline (bookmarks) as nested `title`/`page`/`children` entries.
+    func outline(maxEntries: Int, maxDepth: Int) -> [[String: Any]] {
+        guard let iterator = poppler_index_iter_new(handle) else { return [] }
+        defer { poppler_index_iter_free(iterator) }
+        var budget = maxEntries
+        return outlineLevel(iterator, depth: 1, maxDepth: maxDepth, budget: &budget)
+    }
+
+    private func outlineLevel(_ iterator: OpaquePointer, depth: Int, maxDepth: Int, budget: inout Int) -> [[String: Any]] {
+        var entries: [[String: Any]] = []
+        repeat {
+            guard budget > 0 else { break }
+            budget -= 1
+            var entry: [String: Any] = [:]
+            if let action = poppler_index_iter_get_action(iterator) {
+                defer { poppler_action_free(action) }
+                if let title = action.pointee.any.title { entry["title"] = String(cString: title) }
+                if action.pointee.type == POPPLER_ACTION_GOTO_DEST, let dest = action.pointee.goto_dest.dest {
+                    if let page = pageNumber(dest) { entry["page"] = page }
+                }
+            }
+            if depth < maxDepth, let child = poppler_index_iter_get_child(iterator) {
+                let children = outlineLevel(child, depth: depth + 1, maxDepth: maxDepth, budget: &budget)
+                poppler_index_iter_free(child)
+                if !children.isEmpty { entry["children"] = children }
+            }
+            entries.append(entry)
+        } while poppler_index_iter_next(iterator) != 0
+        return entries
+    }
+
+    /// A destination's 1-based page number, looking up named destinations.
+    private func pageNumber(_ dest: UnsafeMutablePointer<PopplerDest>) -> Int? {
+        if dest.pointee.type == POPPLER_DEST_NAMED, let name = dest.pointee.named_dest {
+            guard let found = poppler_document_find_dest(handle, name) else { return nil }
+            defer { poppler_dest_free(found) }
+            return found.pointee.page_num > 0 ? Int(found.pointee.page_num) : nil
+        }
+        return dest.pointee.page_num > 0 ? Int(dest.pointee.page_num) : nil
+    }
+
+    /// A gchar* that we own, as a String (freed).
+    private func take(_ value: UnsafeMutablePointer<gchar>?) -> String? {
+        guard let value else { return nil }
+        defer { g_free(value) }
+        return String(cString: value)
+    }
+
+    private func date(_ value: time_t) -> Int? { value > 0 ? Int(value) : nil }
+}
+
+/// A poppler page; owns the GObject reference, released in deinit.
+final class PDFPage {
+    let handle: OpaquePointer
+
+    init(_ handle: OpaquePointer) { self.handle = handle }
+
+    deinit { cpoppler_page_unref(handle) }
+
+    /// Width and height in points.
+    var size: (Double, Double) {
+        var width = 0.0, height = 0.0
+        poppler_page_get_size(handle, &width, &height)
+        return (width, height)
+    }
+
+    /// The page's text in reading order (poppler's text output device, as pdftotext uses).
+    var text: String {
+        guard let raw = poppler_page_get_text(handle) else { return "" }
+        defer { g_free(raw) }
+        return String(cString: raw)
+    }
+
+    /// Renders the page `width` pixels wide on white and writes it as PNG to `path`.
+    func renderThumbnail(width: Int, to path: String) throws {
+        let (pageWidth, pageHeight) = size
+        guard pageWidth > 0, pageHeight > 0 else { throw DocumentError("page 1 has no size") }
+        let scale = Double(width) / pageWidth
+        // A very tall page would make a huge image: cap the height at 4× the width.
+        let height = Int(min((pageHeight * scale).rounded(), Double(width * 4)))
+        let surface = CairoSurface(width: width, height: max(height, 1))
+        guard let context = cairo_create(surface.handle) else { throw DocumentError("cairo: cannot create a context") }
+        defer { cairo_destroy(context) }
+        cairo_set_source_rgb(context, 1, 1, 1)
+        cairo_paint(context)
+        cairo_scale(context, scale, scale)
+        poppler_page_render(handle, context)
+        cairo_surface_flush(surface.handle)
+        let status = cairo_surface_write_to_png(surface.handle, path)
+        guard status == CAIRO_STATUS_SUCCESS else {
+            throw DocumentError("thumbnail: \(String(cString: cairo_status_to_string(status)))")
+        }
+    }
+}
+
+/// A cairo image surface (RGB24); destroyed in deinit.
+final class CairoSurface {
+    let handle: OpaquePointer
+
+    init(width: Int, height: Int) {
+        handle = cairo_image_surface_create(CAIRO_FORMAT_RGB24, Int32(width), Int32(height))
+    }
+
+    deinit { cairo_surface_destroy(handle) }
+}

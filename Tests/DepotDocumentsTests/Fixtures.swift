@@ -1,0 +1,206 @@
+import CPoppler
+import DepotCore
+import DepotProcess
+import Foundation
+import Testing
+
+/// A temporary folder, removed when the value goes away.
+final class TempDir {
+    let path: String
+
+    init() throws {
+        var template = Array((NSTemporaryDirectory() + "/depot-docs-XXXXXX").utf8CString)
+        guard let made = mkdtemp(&template) else { throw SystemError(call: "mkdtemp", errno: errno) }
+        path = String(cString: made)
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+
+    /// A new empty folder inside, for one run's artifacts.
+    func folder(_ name: String) throws -> String {
+        let folder = path + "/" + name
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        return folder
+    }
+
+    func read(_ relative: String) throws -> String {
+        try String(contentsOfFile: path + "/" + relative, encoding: .utf8)
+    }
+
+    func json(_ relative: String) throws -> [String: Any] {
+        let data = try Data(contentsOf: URL(fileURLWithPath: path + "/" + relative))
+        return try #require(JSONSerialization.jsonObject(with: data) as? [String: Any])
+    }
+
+    /// Every file's bytes under the folder, concatenated (to assert something never appears).
+    func allOutput() throws -> String {
+        var all = ""
+        let enumerator = FileManager.default.enumerator(atPath: path)
+        while let name = enumerator?.nextObject() as? String {
+            if let data = FileManager.default.contents(atPath: path + "/" + name) {
+                all += String(decoding: data, as: UTF8.self)
+            }
+        }
+        return all
+    }
+}
+
+/// Runs a program and returns its exit status; stdin gets `input`.
+@discardableResult
+func run(_ program: String, _ arguments: [String], input: Data? = nil) throws -> Int32 {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = [program] + arguments
+    let stdin = Pipe()
+    process.standardInput = stdin
+    process.standardOutput = FileHandle.nullDevice
+    try process.run()
+    if let input { stdin.fileHandleForWriting.write(input) }
+    try stdin.fileHandleForWriting.close()
+    process.waitUntilExit()
+    return process.terminationStatus
+}
+
+/// Writes a ZIP with python3's zipfile: entries in order, as given (names are not checked,
+/// so hostile names go in as they are).
+func makeZip(_ path: String, _ entries: [(String, String)], stored: Bool = false) throws {
+    try makeZip(path, entries.map { ($0.0, Data($0.1.utf8)) }, stored: stored)
+}
+
+func makeZip(_ path: String, _ entries: [(String, Data)], stored: Bool = false) throws {
+    let script = """
+    import sys, json, zipfile, base64
+    spec = json.load(sys.stdin)
+    mode = zipfile.ZIP_STORED if sys.argv[2] == "stored" else zipfile.ZIP_DEFLATED
+    with zipfile.ZipFile(sys.argv[1], "w", mode) as z:
+        for name, content in spec:
+            info = zipfile.ZipInfo(name, date_time=(2024, 1, 1, 12, 0, 0))
+            info.compress_type = mode
+            z.writestr(info, base64.b64decode(content))
+    """
+    let spec = entries.map { [$0.0, $0.1.base64EncodedString()] }
+    let input = try JSONSerialization.data(withJSONObject: spec)
+    let status = try run("python3", ["-c", script, path, stored ? "stored" : "deflated"], input: input)
+    #expect(status == 0, "python3 zipfile failed")
+}
+
+/// Runs a python3 snippet with `argv[1...]`.
+func python(_ script: String, _ arguments: [String]) throws {
+    let status = try run("python3", ["-c", script] + arguments)
+    #expect(status == 0, "python3 snippet failed")
+}
+
+// MARK: OOXML parts
+
+let contentTypesDOCX = """
+<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">
+<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>
+<Default Extension="xml" ContentType="application/xml"/>
+<Default Extension="jpeg" ContentType="image/jpeg"/>
+<Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/>
+</Types>
+"""
+
+let packageRelsDOCX = """
+<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">
+<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="word/document.xml"/>
+<Relationship Id="rId2" Type="http://schemas.openxmlformats.org/package/2006/relationships/metadata/core-properties" Target="docProps/core.xml"/>
+<Relationship Id="rId3" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/extended-properties" Target="docProps/app.xml"/>
+<Relationship Id="rId4" Type="http://schemas.openxmlformats.org/package/2006/relationships/metadata/thumbnail" Target="docProps/thumbnail.jpeg"/>
+</Relationships>
+"""
+
+let coreXML = """
+<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<cp:coreProperties xmlns:cp="http://schemas.openxmlformats.org/package/2006/metadata/core-properties" xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:dcterms="http://purl.org/dc/terms/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+<dc:title>Quarterly Report</dc:title><dc:creator>Ada Lovelace</dc:creator><cp:lastModifiedBy>Charles Babbage</cp:lastModifiedBy>
+<dcterms:created xsi:type="dcterms:W3CDTF">2024-01-02T03:04:05Z</dcterms:created>
+<dcterms:modified xsi:type="dcterms:W3CDTF">2024-02-03T04:05:06Z</dcterms:modified>
+</cp:coreProperties>
+"""
+
+let appXML = """
+<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<Properties xmlns="http://schemas.openxmlformats.org/officeDocument/2006/extended-properties">
+<Pages>3</Pages><Words>120</Words><Application>Hand Written</Application>
+<HeadingPairs><vt:vector xmlns:vt="http://schemas.openxmlformats.org/officeDocument/2006/docPropsVTypes" size="1" baseType="variant"><vt:variant><vt:lpstr>Title</vt:lpstr></vt:variant></vt:vector></HeadingPairs>
+</Properties>
+"""
+
+let wordNS = #"xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships" xmlns:mc="http://schemas.openxmlformats.org/markup-compatibility/2006""#
+
+/// A document.xml around a body.
+func wordDocument(_ body: String) -> String {
+    "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n<w:document \(wordNS)><w:body>\(body)</w:body></w:document>"
+}
+
+/// A paragraph with an optional style and numbering.
+func wp(_ text: String, style: String? = nil, numID: Int? = nil, level: Int = 0) -> String {
+    var properties = ""
+    if let style { properties += "<w:pStyle w:val=\"\(style)\"/>" }
+    if let numID { properties += "<w:numPr><w:ilvl w:val=\"\(level)\"/><w:numId w:val=\"\(numID)\"/></w:numPr>" }
+    return "<w:p>\(properties.isEmpty ? "" : "<w:pPr>\(properties)</w:pPr>")<w:r><w:t xml:space=\"preserve\">\(text)</w:t></w:r></w:p>"
+}
+
+/// The parts of a minimal valid DOCX with `document` as word/document.xml.
+func docxParts(document: String, extra: [(String, String)] = []) -> [(String, String)] {
+    [("[Content_Types].xml", contentTypesDOCX), ("_rels/.rels", packageRelsDOCX),
+     ("docProps/core.xml", coreXML), ("docProps/app.xml", appXML),
+     ("word/document.xml", document)] + extra
+}
+
+/// Billion laughs: ten levels of ten references each (10^9 "lol"s if expanded).
+let billionLaughs: String = {
+    var dtd = "<!ENTITY lol \"lol\">"
+    for level in 1...9 {
+        dtd += "<!ENTITY lol\(level) \"" + String(repeating: "&lol\(level - 1 == 0 ? "" : String(level - 1));", count: 10) + "\">"
+    }
+    return "<?xml version=\"1.0\"?>\n<!DOCTYPE w:document [\(dtd)]>\n<w:document \(wordNS)><w:body><w:p><w:r><w:t>&lol9;</w:t></w:r></w:p></w:body></w:document>"
+}()
+
+/// XXE: an external entity naming /etc/passwd.
+let xxeDocument = """
+<?xml version="1.0"?>
+<!DOCTYPE w:document [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
+<w:document \(wordNS)><w:body><w:p><w:r><w:t>&xxe;</w:t></w:r></w:p></w:body></w:document>
+"""
+
+// MARK: PDFs made with cairo's PDF surface
+
+/// Writes a PDF: one page per entry of `pages` (lines of text; an empty list draws only a
+/// rectangle, so the page has no text layer), with metadata and an outline.
+func makePDF(_ path: String, pages: [[String]], title: String? = nil, author: String? = nil,
+             outline: [(title: String, page: Int, parent: Int)] = []) {
+    let surface = cairo_pdf_surface_create(path, 595, 842)!
+    let context = cairo_create(surface)!
+    if let title { cairo_pdf_surface_set_metadata(surface, CAIRO_PDF_METADATA_TITLE, title) }
+    if let author { cairo_pdf_surface_set_metadata(surface, CAIRO_PDF_METADATA_AUTHOR, author) }
+    cairo_pdf_surface_set_metadata(surface, CAIRO_PDF_METADATA_CREATE_DATE, "2024-01-02T03:04:05Z")
+    var ids: [Int32] = []
+    for entry in outline {
+        let parent = entry.parent < 0 ? Int32(CAIRO_PDF_OUTLINE_ROOT) : ids[entry.parent]
+        ids.append(cairo_pdf_surface_add_outline(surface, parent, entry.title, "page=\(entry.page)",
+                                                 CAIRO_PDF_OUTLINE_FLAG_OPEN))
+    }
+    for lines in pages {
+        if lines.isEmpty {
+            cairo_set_source_rgb(context, 0.2, 0.4, 0.6)
+            cairo_rectangle(context, 100, 100, 300, 200)
+            cairo_fill(context)
+        } else {
+            cairo_set_source_rgb(context, 0, 0, 0)
+            cairo_select_font_face(context, "DejaVu Sans", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL)
+            cairo_set_font_size(context, 14)
+            for (row, line) in lines.enumerated() {
+                cairo_move_to(context, 72, 100 + Double(row) * 24)
+                cairo_show_text(context, line)
+            }
+        }
+        cairo_show_page(context)
+    }
+    cairo_destroy(context)
+    cairo_surface_finish(surface)
+    cairo_surface_destroy(surface)
+}

@@ -1,0 +1,191 @@
+@testable import DepotHTTP
+import DepotCore
+import DepotStore
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Testing
+
+/// A depot root in a temp folder with one stored file, and the server's environment over it.
+final class Fixture: @unchecked Sendable {
+    let root: String
+    let layout: RootLayout
+    let store: LocalBlobStore
+    let catalog: SQLiteCatalog
+    let signer: LinkSigner
+    let state: HTTPState
+    let bytes: [UInt8]
+    var version: VersionInfo!
+
+    init(http: (inout HTTPSettings) -> Void = { _ in }, size: Int = 100_000) throws {
+        root = NSTemporaryDirectory() + "depot-http-\(UUID().uuidString)"
+        layout = RootLayout(root: root)
+        try makeDirectories(layout.state)
+        try makeDirectories(layout.inbox)
+        store = try LocalBlobStore(layout: layout)
+        catalog = try SQLiteCatalog(path: layout.catalog, modules: [httpCatalogMigration])
+        try LinkKeys.createFile(at: LinkKeys.defaultPath(layout: layout))
+        signer = LinkSigner(keys: try LinkKeys.load(path: LinkKeys.defaultPath(layout: layout)))
+        state = HTTPState(catalog: catalog)
+        var s = HTTPSettings()
+        s.port = 0
+        http(&s)
+        settings = s
+        var generator = SystemRandomNumberGenerator()
+        bytes = (0..<size).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        version = try add("lectures/physics/Übung 1.pdf", bytes)
+    }
+
+    var settings: HTTPSettings
+
+    deinit { try? FileManager.default.removeItem(atPath: root) }
+
+    /// Stores `bytes` as collection/path through the real store and catalog.
+    func add(_ documentPath: String, _ bytes: [UInt8]) throws -> VersionInfo {
+        let source = root + "/source-\(UUID().uuidString)"
+        try Data(bytes).write(to: URL(fileURLWithPath: source))
+        let staged = try store.stage(BlobSource(path: source, mayLink: false))
+        _ = try store.commit([staged])
+        let parts = documentPath.split(separator: "/", maxSplits: 1).map(String.init)
+        let outcome = try catalog.record([IngestRecord(collection: parts[0], path: parts[1], digest: staged.digest,
+                                                       size: staged.size, sourceMtimeNanoseconds: 0, origin: "inbox",
+                                                       tags: ["physics"])])
+        return outcome[0].version
+    }
+
+    func environment(metrics: ServerMetrics = ServerMetrics()) -> HTTPServerEnvironment {
+        var config = DepotConfig()
+        config.root = root
+        config.http = settings
+        return HTTPServerEnvironment(config: config, layout: layout, catalog: catalog, store: store, signer: signer,
+                                     metrics: metrics)
+    }
+
+    func link(_ target: LinkTarget? = nil, lifetime: Duration = .seconds(3600), ip: String? = nil) throws -> String {
+        try state.mintLink(target: target ?? .version(version.id), signer: signer, lifetime: lifetime,
+                           maxLifetime: .seconds(7 * 86400), clientIP: ip, createdBy: "test").link.pathAndQuery
+    }
+
+    func application(metrics: ServerMetrics = ServerMetrics()) -> some ApplicationProtocol {
+        makeApplication(environment: environment(metrics: metrics))
+    }
+}
+
+extension TestResponse {
+    var bytes: [UInt8] { Array(body.readableBytesView) }
+    func json() throws -> [String: Any] { try JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as! [String: Any] }
+}
+
+func header(_ name: String) -> HTTPField.Name { HTTPField.Name(name)! }
+
+struct DownloadTests {
+    @Test func signedLinkDownloadsTheBytesWithItsHeaders() async throws {
+        let f = try Fixture()
+        let url = try f.link()
+        try await f.application().test(.live) { client in
+            let r = try await client.execute(uri: url, method: .get)
+            #expect(r.status == .ok)
+            #expect(r.bytes == f.bytes)
+            #expect(r.headers[.eTag] == "\"\(f.version.digest.hex)\"")
+            #expect(r.headers[.acceptRanges] == "bytes")
+            #expect(r.headers[.contentType] == "application/pdf")
+            #expect(r.headers[.contentDisposition] == "attachment; filename=\"_bung 1.pdf\"; filename*=UTF-8''%C3%9Cbung%201.pdf")
+            #expect(r.headers[.lastModified]?.hasSuffix(" GMT") == true)
+            let maxAge = Int(r.headers[.cacheControl]!.split(separator: "=").last!)!
+            #expect(maxAge > 3500 && maxAge <= 3600)
+            let head = try await client.execute(uri: url, method: .head)
+            #expect(head.status == .ok && head.headers[.contentLength] == String(f.bytes.count) && head.body.readableBytes == 0)
+        }
+    }
+
+    @Test func rangesConditionalsAnd416() async throws {
+        let f = try Fixture()
+        let url = try f.link()
+        let size = f.bytes.count
+        let etag = "\"\(f.version.digest.hex)\""
+        try await f.application().test(.live) { client in
+            var r = try await client.execute(uri: url, method: .get, headers: [.range: "bytes=-10"])
+            #expect(r.status == .partialContent)
+            #expect(r.bytes == Array(f.bytes[(size - 10)...]))
+            #expect(r.headers[.contentRange] == "bytes \(size - 10)-\(size - 1)/\(size)")
+            r = try await client.execute(uri: url, method: .get, headers: [.range: "bytes=100-"])
+            #expect(r.status == .partialContent && r.bytes == Array(f.bytes[100...]))
+            r = try await client.execute(uri: url, method: .get, headers: [.range: "bytes=\(size)-"])
+            #expect(r.status == .rangeNotSatisfiable)
+            #expect(r.headers[.contentRange] == "bytes */\(size)")
+            #expect(try r.json()["code"] as? String == "range_not_satisfiable")
+            r = try await client.execute(uri: url, method: .get, headers: [.range: "bytes=0-0,-1"])
+            #expect(r.status == .ok && r.bytes.count == size)
+            r = try await client.execute(uri: url, method: .get, headers: [.ifNoneMatch: etag])
+            #expect(r.status == .notModified && r.body.readableBytes == 0)
+            r = try await client.execute(uri: url, method: .get, headers: [.range: "bytes=0-9", .ifRange: etag])
+            #expect(r.status == .partialContent && r.bytes == Array(f.bytes[0..<10]))
+            r = try await client.execute(uri: url, method: .get, headers: [.range: "bytes=0-9", .ifRange: "\"other\""])
+            #expect(r.status == .ok && r.bytes.count == size)
+        }
+    }
+
+    @Test func badTamperedExpiredAndRevokedLinksGetOneAnswerThen429() async throws {
+        let f = try Fixture { $0.badLinkLimit = 5 }
+        let good = try f.link()
+        let expired = try f.state.mintLink(target: .version(f.version.id), signer: f.signer, lifetime: .seconds(60),
+                                           maxLifetime: .seconds(3600), clientIP: nil, createdBy: "t",
+                                           now: Int64(Date().timeIntervalSince1970) - 3600).link.pathAndQuery
+        let revokedLink = try f.state.mintLink(target: .version(f.version.id), signer: f.signer, lifetime: .seconds(60),
+                                               maxLifetime: .seconds(3600), clientIP: nil, createdBy: "t")
+        #expect(try f.state.revokeLink(id: revokedLink.record.id))
+        let tampered = good.replacingOccurrences(of: "/d/v/\(f.version.id)/", with: "/d/v/\(f.version.id + 1)/")
+        let otherIP = try f.link(ip: "10.9.9.9")
+        try await f.application().test(.live) { client in
+            var bodies: Set<String> = []
+            for url in [tampered, expired, revokedLink.link.pathAndQuery, otherIP, "/d/v/1/x.pdf"] {
+                let r = try await client.execute(uri: url, method: .get)
+                #expect(r.status == .forbidden, "\(url)")
+                let json = try r.json()
+                bodies.insert("\(json["code"] ?? "") \(json["message"] ?? "") \(json.count) \(r.headers.count)")
+            }
+            #expect(bodies.count == 1, "\(bodies)")
+            // The limit is reached: even the good link is refused until the window passes.
+            let r = try await client.execute(uri: good, method: .get)
+            #expect(r.status == .tooManyRequests)
+            #expect(r.headers[.retryAfter] != nil)
+        }
+    }
+
+    @Test func downloadRateLimitIsPerClient() async throws {
+        let f = try Fixture { $0.downloadRate = 1; $0.downloadBurst = 2 }
+        let url = try f.link()
+        try await f.application().test(.live) { client in
+            // Burst 2 at 1/s: eight quick requests cannot all pass, even on a slow machine.
+            var statuses: [Int] = []
+            for _ in 0..<8 { statuses.append(Int(try await client.execute(uri: url, method: .head).status.code)) }
+            #expect(statuses.prefix(2).allSatisfy { $0 == 200 })
+            #expect(statuses.contains(429), "\(statuses)")
+        }
+    }
+
+    @Test func rangesPastFourGiBAreServedFromASparseBlob() async throws {
+        let f = try Fixture()
+        // A 5 GiB sparse file under a made-up digest: the serving path never re-hashes, so this
+        // pins the Int64 offsets without hashing 5 GiB.
+        let digest = Digest(hex: String(repeating: "ab", count: 32))!
+        let size: Int64 = 5 << 30
+        let path = f.store.path(of: digest)
+        try makeDirectories(directoryName(path))
+        let fd = open(path, O_WRONLY | O_CREAT, 0o644)
+        let tail = Array("end-of-a-5GiB-file".utf8)
+        _ = tail.withUnsafeBytes { pwrite(fd, $0.baseAddress, tail.count, off_t(size) - off_t(tail.count)) }
+        close(fd)
+        let v = try f.catalog.record([IngestRecord(collection: "big", path: "huge.bin", digest: digest, size: size,
+                                                   sourceMtimeNanoseconds: 0, origin: "inbox", tags: [])])[0].version
+        let url = try f.link(.version(v.id))
+        try await f.application().test(.live) { client in
+            var r = try await client.execute(uri: url, method: .get, headers: [.range: "bytes=-\(tail.count)"])
+            #expect(r.status == .partialContent && r.bytes == tail)
+            #expect(r.headers[.contentRange] == "bytes \(size - Int64(tail.count))-\(size - 1)/\(size)")
+            r = try await client.execute(uri: url, method: .head)
+            #expect(r.headers[.contentLength] == String(size))
+        }
+    }
+}

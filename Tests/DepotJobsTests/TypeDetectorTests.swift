@@ -1,0 +1,133 @@
+import DepotCore
+@testable import DepotProcess
+import Foundation
+import Testing
+
+/// Detection on real bytes: files written by python's own libraries or by hand to the format.
+@Suite struct TypeDetectorTests {
+    let dir = TempDir()
+
+    func detect(_ name: String, _ bytes: [UInt8], as stored: String? = nil) throws -> String {
+        // Stored under a neutral name: the type must come from the bytes.
+        let path = try dir.write(stored ?? "blob-\(name)", bytes)
+        return try TypeDetector.detect(path: path, name: name)
+    }
+
+    @Test func magicNumbersOfCommonFormats() throws {
+        let pdf = Array("%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n".utf8)
+        #expect(try detect("a.txt", pdf) == "application/pdf")
+        #expect(try detect("x", [0xFF, 0xD8, 0xFF, 0xE0, 0, 16] + Array("JFIF".utf8) + [0, 1, 1, 0, 0, 1, 0, 1, 0, 0, 0xFF, 0xD9]) == "image/jpeg")
+        #expect(try detect("x", Array("GIF89a".utf8) + [1, 0, 1, 0, 0, 0, 0, 0x2C, 0, 0, 0, 0, 1, 0, 1, 0, 0, 2, 2, 0x44, 1, 0, 0x3B]) == "image/gif")
+        #expect(try detect("x", Array("RIFF".utf8) + [26, 0, 0, 0] + Array("WEBPVP8L".utf8) + [13, 0, 0, 0, 0x2F, 0, 0, 0, 0x10, 7, 0x10, 0x11, 0x11, 0x88, 0x88, 0xFE, 0x07, 0]) == "image/webp")
+        #expect(try detect("x", [0, 0, 0, 0x18] + Array("ftypmp42".utf8) + [0, 0, 0, 0] + Array("mp42isom".utf8)) == "video/mp4")
+        #expect(try detect("x", [0, 0, 0, 0x14] + Array("ftypqt  ".utf8) + [0, 0, 2, 0] + Array("qt  ".utf8)) == "video/quicktime")
+        #expect(try detect("x", [0x1A, 0x45, 0xDF, 0xA3, 0x9F, 0x42, 0x86, 0x81, 1, 0x42, 0x82, 0x84] + Array("webm".utf8)) == "video/webm")
+        #expect(try detect("x", [0x1A, 0x45, 0xDF, 0xA3, 0xA3, 0x42, 0x86, 0x81, 1, 0x42, 0x82, 0x88] + Array("matroska".utf8)) == "video/x-matroska")
+        #expect(try detect("x", Array("ID3".utf8) + [4, 0, 0, 0, 0, 0, 0]) == "audio/mpeg")
+        #expect(try detect("x", [0xFF, 0xFB, 0x90, 0x64] + [UInt8](repeating: 0, count: 413)) == "audio/mpeg")
+        #expect(try detect("x", Array("OggS".utf8) + [0, 2] + [UInt8](repeating: 0, count: 22) + [1] + Array("vorbis".utf8)) == "audio/ogg")
+        #expect(try detect("x", Array("fLaC".utf8) + [0x80, 0, 0, 34] + [UInt8](repeating: 0, count: 34)) == "audio/flac")
+        #expect(try detect("x", noise(4096, seed: 7)) == TypeDetector.octetStream)
+    }
+
+    @Test func pngAndWavWrittenByPython() throws {
+        let png = dir.path + "/image.bin", wav = dir.path + "/sound.bin"
+        try python("""
+            import sys, zlib, struct, wave
+            def chunk(t, d): return struct.pack('>I', len(d)) + t + d + struct.pack('>I', zlib.crc32(t + d) & 0xffffffff)
+            raw = b''.join(b'\\x00' + bytes([x * 16, y * 16, 128]) * 1 for y in range(4) for x in range(1))
+            data = b'\\x89PNG\\r\\n\\x1a\\n' + chunk(b'IHDR', struct.pack('>IIBBBBB', 1, 4, 8, 2, 0, 0, 0)) + chunk(b'IDAT', zlib.compress(raw)) + chunk(b'IEND', b'')
+            open(sys.argv[1], 'wb').write(data)
+            w = wave.open(sys.argv[2], 'wb'); w.setnchannels(1); w.setsampwidth(2); w.setframerate(8000); w.writeframes(b'\\x00\\x01' * 800); w.close()
+            """, [png, wav])
+        #expect(try TypeDetector.detect(path: png, name: "photo.txt") == "image/png")
+        #expect(try TypeDetector.detect(path: wav, name: "x") == "audio/wav")
+    }
+
+    @Test func officeDocumentsByTheirZipParts() throws {
+        let docx = dir.path + "/d.bin", pptx = dir.path + "/p.bin", zip = dir.path + "/z.bin", xlsx = dir.path + "/x.bin"
+        try python("""
+            import sys, zipfile
+            ct = '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Override PartName="/%s" ContentType="%s"/></Types>'
+            def make(path, part, ctype):
+                with zipfile.ZipFile(path, 'w', zipfile.ZIP_DEFLATED) as z:
+                    z.writestr('[Content_Types].xml', ct % (part, ctype))
+                    z.writestr('_rels/.rels', '<Relationships/>')
+                    z.writestr(part, '<doc/>')
+            make(sys.argv[1], 'word/document.xml', 'application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml')
+            make(sys.argv[2], 'ppt/presentation.xml', 'application/vnd.openxmlformats-officedocument.presentationml.presentation.main+xml')
+            make(sys.argv[4], 'xl/workbook.xml', 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml')
+            with zipfile.ZipFile(sys.argv[3], 'w', zipfile.ZIP_DEFLATED) as z:
+                z.writestr('notes/readme.txt', 'hello' * 100)
+                z.comment = b'a comment that moves the end record'
+            """, [docx, pptx, zip, xlsx])
+        #expect(try TypeDetector.detect(path: docx, name: "report.zip") == TypeDetector.docx)
+        #expect(try TypeDetector.detect(path: pptx, name: "x") == TypeDetector.pptx)
+        #expect(try TypeDetector.detect(path: xlsx, name: "x") == TypeDetector.xlsx)
+        #expect(try TypeDetector.detect(path: zip, name: "talk.pptx") == "application/zip")
+        // A truncated ZIP (no central directory) is a zip, not a crash.
+        let whole = try Array(Data(contentsOf: URL(fileURLWithPath: docx)))
+        #expect(try detect("t.docx", Array(whole.prefix(whole.count / 2))) == "application/zip")
+    }
+
+    @Test func textMarkdownAndTheNameAsTieBreaker() throws {
+        #expect(try detect("notes", Array("# Title\n\nSome text.\n".utf8)) == "text/markdown")
+        #expect(try detect("notes", Array("Title\n=====\n\nbody\n".utf8)) == "text/markdown")
+        #expect(try detect("notes.txt", Array("```\ncode\n```\n".utf8)) == "text/markdown")
+        #expect(try detect("letter", Array("Dear reader,\nplain words only.\n".utf8)) == "text/plain")
+        // Plain text whose bytes do not decide: the .md name does.
+        #expect(try detect("readme.md", Array("plain words only.\n".utf8)) == "text/markdown")
+        // A name never makes binary into text.
+        #expect(try detect("readme.md", [0x00, 0x01, 0x02] + Array("# not text".utf8)) == TypeDetector.octetStream)
+        #expect(try detect("latin1", Array("caf".utf8) + [0xE9] + Array(" cr\u{00E8}me\n".utf8.map { $0 })) == "text/plain")
+        #expect(try detect("utf16", [0xFF, 0xFE, 0x68, 0, 0x69, 0]) == "text/plain")
+        #expect(try detect("empty", []) == "text/plain")
+    }
+
+    @Test func mediaClassesPickThePools() {
+        #expect(TypeDetector.mediaClass(of: "text/markdown") == "documents")
+        #expect(TypeDetector.mediaClass(of: TypeDetector.docx) == "documents")
+        #expect(TypeDetector.mediaClass(of: "application/pdf") == "documents")
+        #expect(TypeDetector.mediaClass(of: "video/webm") == "video")
+        #expect(TypeDetector.mediaClass(of: "audio/flac") == "audio")
+        #expect(TypeDetector.mediaClass(of: "image/png") == "images")
+        #expect(TypeDetector.mediaClass(of: "application/zip") == "other")
+    }
+
+    @Test func registryPicksTheHighestScoreThenTheFirstRegistered() {
+        struct Fixed: Processor {
+            let name: String
+            let version = "1"
+            let artifactKinds: [String: String] = [:]
+            let scores: [String: Int]
+            func score(mediaType: String, head: [UInt8]) -> Int { scores[mediaType] ?? 0 }
+            func process(_ input: ProcessorInput) throws -> [ProducedArtifact] { [] }
+        }
+        let registry = ProcessorRegistry(processors: [
+            Fixed(name: "a", scores: ["text/plain": 5, "image/png": 3]),
+            Fixed(name: "b", scores: ["text/plain": 5, "image/png": 7]),
+        ])
+        #expect(registry.select(mediaType: "text/plain")?.name == "a")
+        #expect(registry.select(mediaType: "image/png")?.name == "b")
+        #expect(registry.select(mediaType: "video/mp4") == nil)
+        let standard = ProcessorRegistry.standard()
+        #expect(standard.select(mediaType: "text/markdown")?.name == "depot-text")
+        #expect(standard.select(mediaType: "application/x-depot-unknown") == nil)
+        // The test processors only ever take their marked files, and only when enabled.
+        let testing = ProcessorRegistry.standard(testProcessors: true)
+        #expect(testing.select(mediaType: "text/plain", head: Array("DEPOT-TEST-CRASH".utf8))?.name == "depot-test")
+        #expect(testing.select(mediaType: "text/plain", head: Array("hello".utf8))?.name == "depot-text")
+        #expect(standard.select(mediaType: "text/plain", head: Array("DEPOT-TEST-CRASH".utf8))?.name == "depot-text")
+    }
+}
+
+/// Deterministic pseudo-random bytes.
+func noise(_ count: Int, seed: UInt64) -> [UInt8] {
+    var state = seed &+ 0x9E3779B97F4A7C15
+    return (0..<count).map { _ in
+        state ^= state << 13
+        state ^= state >> 7
+        state ^= state << 17
+        return UInt8(truncatingIfNeeded: state)
+    }
+}
