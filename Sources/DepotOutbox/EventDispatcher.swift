@@ -71,6 +71,8 @@ public final class EventDispatcher: @unchecked Sendable {
     /// backoff; the events stay in the catalog meanwhile.
     public func run() {
         logger.info("event dispatch started", metadata: ["webhooks": "\(webhooks.count)"])
+        let leftovers = publisher.removeLeftoverBuilds()
+        if leftovers > 0 { logger.notice("removed outbox builds left by an earlier run", metadata: ["folders": "\(leftovers)"]) }
         while !stopRequested.withLock({ $0 }) {
             var busy = false
             do {

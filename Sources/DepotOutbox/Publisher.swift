@@ -338,6 +338,30 @@ public final class OutboxPublisher {
         return removed
     }
 
+    /// Removes the half-built folders a killed publisher left beside documents; returns how
+    /// many went. Run once when dispatch starts, so a crash never leaves litter in the outbox
+    /// a share's users see.
+    @discardableResult
+    public func removeLeftoverBuilds() -> Int {
+        var removed = 0
+        var folders = [root]
+        while let folder = folders.popLast() {
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] {
+                let path = folder + "/" + name
+                if name == Self.trashName && folder == root { continue }
+                guard let st = try? statIfExists(path), (st.st_mode & S_IFMT) == S_IFDIR else { continue }
+                if name.hasPrefix(Self.tempPrefix) {
+                    if Self.builderIsGone(name), (try? FileManager.default.removeItem(atPath: path)) != nil {
+                        removed += 1
+                    }
+                } else {
+                    folders.append(path)
+                }
+            }
+        }
+        return removed
+    }
+
     /// Whether the process that was building `.depot-publish-<pid>-…` has gone.
     static func builderIsGone(_ name: String) -> Bool {
         let rest = name.dropFirst(tempPrefix.count)
