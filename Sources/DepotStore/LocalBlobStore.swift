@@ -15,6 +15,8 @@ public final class LocalBlobStore: BlobStore {
     public let blobsRoot: String
     public let tempRoot: String
     private static let chunkSize = 1 << 20
+    /// How long a file must have been unmodified before consume may link it instead of copying.
+    static let linkMinimumAgeNanoseconds: Int64 = 2_000_000_000
 
     /// - Parameters:
     ///   - blobs: the `store/blobs` folder.
@@ -43,7 +45,11 @@ public final class LocalBlobStore: BlobStore {
 
         let token = tempRoot + "/" + Self.randomName()
         var linked = false
-        if source.mayLink {
+        // Only a file that has been still for a while is linked: the blob and the inbox file
+        // share one inode until the inbox name goes, so a writer still at work would write into
+        // the stored blob. A younger file is copied (docs/DECISIONS.md).
+        let age = wallClockNanoseconds() - nanoseconds(file.before.st_mtim)
+        if source.mayLink && age >= Self.linkMinimumAgeNanoseconds {
             // Link the very inode we opened (not whatever the name points to now).
             linked = linkat(AT_FDCWD, "/proc/self/fd/\(file.fd)", AT_FDCWD, token, AT_SYMLINK_FOLLOW) == 0
             // EXDEV (other filesystem), EPERM (fs.protected_hardlinks on another user's file),

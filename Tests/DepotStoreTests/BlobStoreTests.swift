@@ -121,6 +121,12 @@ import Testing
         let dir = TemporaryDirectory()
         let store = try LocalBlobStore(blobs: dir.path + "/blobs", temp: dir.path + "/tmp")
         let source = try dir.write("inbox/c/f.bin", noise(100_000, seed: 9))
+        // A file written a moment ago may still have a writer: it is copied, not linked.
+        let fresh = try store.stage(BlobSource(path: source, mayLink: true))
+        #expect(!fresh.linked)
+        store.discard(fresh)
+        var times = [timespec(tv_sec: time(nil) - 10, tv_nsec: 0), timespec(tv_sec: time(nil) - 10, tv_nsec: 0)]
+        #expect(utimensat(AT_FDCWD, source, &times, 0) == 0)
         let staged = try store.stage(BlobSource(path: source, mayLink: true))
         #expect(staged.linked)
         _ = try store.commit([staged])
