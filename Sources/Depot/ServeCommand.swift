@@ -46,7 +46,7 @@ struct ServeCommand: AsyncParsableCommand {
         // Each long-running part of the daemon is one Service in one group, stopped together
         // and gracefully on SIGTERM. The parts that follow ingest (jobs, outbox, HTTP) each add
         // theirs to this list.
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+        let services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: IngestService(loop: loop)),
             .init(service: ReloadService(loop: loop, options: rootOptions, notifier: notifier, logger: logger),
                   successTerminationBehavior: .ignore),

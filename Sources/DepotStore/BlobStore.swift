@@ -29,6 +29,8 @@ public struct StagedBlob: Sendable {
     public let linked: Bool
     /// The implementation's handle on the staged bytes (a temp path, a memory key).
     let token: String
+    /// Held on a linked source until `settle`: keeps writers out of the shared inode.
+    var lease: SourceLease? = nil
 }
 
 /// Why a blob could not be stored.
@@ -36,6 +38,7 @@ public struct BlobStoreError: Error, CustomStringConvertible, Sendable, Equatabl
     public enum Value: Sendable, Equatable {
         case notRegularFile
         case changedWhileReading
+        case openForWriting
         case missing
     }
 
@@ -44,12 +47,14 @@ public struct BlobStoreError: Error, CustomStringConvertible, Sendable, Equatabl
 
     public static func notRegularFile(_ path: String) -> Self { .init(value: .notRegularFile, path: path) }
     public static func changedWhileReading(_ path: String) -> Self { .init(value: .changedWhileReading, path: path) }
+    public static func openForWriting(_ path: String) -> Self { .init(value: .openForWriting, path: path) }
     public static func missing(_ path: String) -> Self { .init(value: .missing, path: path) }
 
     public var description: String {
         switch value {
         case .notRegularFile: return "\(path): not a regular file"
         case .changedWhileReading: return "\(path): changed while it was being read"
+        case .openForWriting: return "\(path): another process has it open for writing"
         case .missing: return "blob \(path) is missing"
         }
     }
@@ -122,6 +127,9 @@ public protocol BlobStore: AnyObject, Sendable {
 
     /// Drops a staged blob that will not be committed.
     func discard(_ staged: StagedBlob)
+    /// Called once a committed blob's source has been removed (or kept): a blob that still
+    /// shares its inode with something a writer could reach is given bytes of its own.
+    func settle(_ staged: StagedBlob) throws
 
     func contains(_ digest: Digest) throws -> Bool
     /// The size of a stored blob, or nil when it is absent.
@@ -136,6 +144,8 @@ public protocol BlobStore: AnyObject, Sendable {
 }
 
 extension BlobStore {
+    public func settle(_ staged: StagedBlob) throws {}
+
     /// Re-hashes a stored blob and tells whether its bytes still match its name.
     public func verify(_ digest: Digest, progress: (Int) -> Void = { _ in }) throws -> Bool {
         let reader = try open(digest)

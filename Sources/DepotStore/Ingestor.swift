@@ -97,11 +97,19 @@ public final class Ingestor: Sendable {
                     if items[entry.index].disposition == .consume {
                         removeSource(items[entry.index], as: entry.blob)
                     }
+                    do {
+                        try store.settle(entry.blob)
+                    } catch {
+                        logger.error("stored blob may still share its file with the inbox; `depot verify` checks it",
+                                     metadata: ["path": "\(items[entry.index].sourcePath)", "error": "\(error)"])
+                    }
                 }
             } catch {
                 // fsync failed, disk full, catalog busy…: every source stays; the next try
                 // stages again from the source (a failed fsync is never retried in place).
                 for entry in staged {
+                    // A blob already linked into place keeps no inode with the inbox file.
+                    try? store.settle(entry.blob)
                     store.discard(entry.blob)
                     results[entry.index] = Self.classify(error)
                 }
@@ -139,6 +147,9 @@ public final class Ingestor: Sendable {
 
     static func classify(_ error: Error) -> IngestResult {
         if let e = error as? BlobStoreError, e.value == .changedWhileReading { return .changed }
+        if let e = error as? BlobStoreError, e.value == .openForWriting {
+            return .failed(reason: e.description, transient: true)
+        }
         if let e = error as? SystemError, e.errno == ENOENT { return .vanished }
         if let e = error as? SystemError {
             return .failed(reason: e.description, transient: true)

@@ -15,8 +15,6 @@ public final class LocalBlobStore: BlobStore {
     public let blobsRoot: String
     public let tempRoot: String
     private static let chunkSize = 1 << 20
-    /// How long a file must have been unmodified before consume may link it instead of copying.
-    static let linkMinimumAgeNanoseconds: Int64 = 2_000_000_000
 
     /// - Parameters:
     ///   - blobs: the `store/blobs` folder.
@@ -44,17 +42,20 @@ public final class LocalBlobStore: BlobStore {
         _ = posix_fadvise(file.fd, 0, 0, POSIX_FADV_SEQUENTIAL)
 
         let token = tempRoot + "/" + Self.randomName()
-        var linked = false
-        // Only a file that has been still for a while is linked: the blob and the inbox file
-        // share one inode until the inbox name goes, so a writer still at work would write into
-        // the stored blob. A younger file is copied (docs/DECISIONS.md).
-        let age = wallClockNanoseconds() - nanoseconds(file.before.st_mtim)
-        if source.mayLink && age >= Self.linkMinimumAgeNanoseconds {
+        var lease: SourceLease? = nil
+        // The blob and the inbox file share one inode until the inbox name goes, so only a
+        // file that nobody is writing, and that has no other name, is linked; a read lease
+        // keeps writers out until `settle` (docs/DECISIONS.md).
+        if source.mayLink && file.before.st_nlink == 1 {
+            lease = try SourceLease.take(on: file.fd, path: source.path)
             // Link the very inode we opened (not whatever the name points to now).
-            linked = linkat(AT_FDCWD, "/proc/self/fd/\(file.fd)", AT_FDCWD, token, AT_SYMLINK_FOLLOW) == 0
-            // EXDEV (other filesystem), EPERM (fs.protected_hardlinks on another user's file),
-            // EMLINK, ENOTSUP: fall back to copying.
+            if lease != nil, linkat(AT_FDCWD, "/proc/self/fd/\(file.fd)", AT_FDCWD, token, AT_SYMLINK_FOLLOW) != 0 {
+                // EXDEV (other filesystem), EPERM (fs.protected_hardlinks on another user's
+                // file), EMLINK, ENOTSUP: fall back to copying.
+                lease = nil
+            }
         }
+        let linked = lease != nil
         let out: Int32
         if linked {
             out = -1
@@ -80,7 +81,9 @@ public final class LocalBlobStore: BlobStore {
                 total += Int64(n)
             }
             try file.checkUnchanged(bytesRead: total)
-            return file.staged(digest: hasher.finish(), size: total, linked: linked, token: token)
+            var staged = file.staged(digest: hasher.finish(), size: total, linked: linked, token: token)
+            staged.lease = lease
+            return staged
         } catch {
             unlink(token)
             throw error
@@ -143,6 +146,48 @@ public final class LocalBlobStore: BlobStore {
 
     public func discard(_ staged: StagedBlob) {
         unlink(staged.token)
+        staged.lease?.release()
+    }
+
+    /// Lets go of a linked source. If a writer asked to open it while it was leased (it is
+    /// waiting), or the inode still has a name besides the blob's (the inbox name could not
+    /// be removed), the blob gets a copy of its own first: same bytes (the lease kept them
+    /// still), a new inode renamed over the blob's name, so the writer never reaches it.
+    public func settle(_ staged: StagedBlob) throws {
+        guard let lease = staged.lease else { return }
+        defer { lease.release() }
+        let final = path(of: staged.digest)
+        _ = try lease.withDescriptor { fd in
+            var mine = stat(), stored = stat()
+            try sysCall("fstat", path: final) { fstat(fd, &mine) }
+            // A dedup hit or a failed commit: the blob is another inode, nothing to do.
+            guard lstat(final, &stored) == 0, stored.st_ino == mine.st_ino, stored.st_dev == mine.st_dev else { return }
+            if clinux_read_lease_intact(fd) != 0 && mine.st_nlink <= 1 { return }
+            try detach(final, from: fd, digest: staged.digest)
+        }
+    }
+
+    /// Replaces the blob file `final` (whose inode `fd` refers to) with a copy of its bytes.
+    private func detach(_ final: String, from fd: Int32, digest: Digest) throws {
+        let token = tempRoot + "/" + Self.randomName()
+        let out = try sysCall("open", path: token) { Glibc.open(token, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o444) }
+        defer { close(out); unlink(token) }
+        let hasher = SHA256Hasher()
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.chunkSize, alignment: 4096)
+        defer { buffer.deallocate() }
+        var offset: off_t = 0
+        while true {
+            let n = try sysCall("pread", path: final) { pread(fd, buffer.baseAddress, buffer.count, offset) }
+            if n == 0 { break }
+            let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
+            hasher.update(chunk)
+            try writeFully(out, chunk, path: token)
+            offset += off_t(n)
+        }
+        guard hasher.finish() == digest else { throw BlobStoreError.changedWhileReading(final) }
+        try fsyncOnce(out, path: token)
+        try sysCall("rename", path: final) { rename(token, final) }
+        try fsyncDirectory(directoryName(final))
     }
 
     public func contains(_ digest: Digest) throws -> Bool {

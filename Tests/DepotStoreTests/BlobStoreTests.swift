@@ -120,24 +120,85 @@ import Testing
     @Test func consumeOnOneFilesystemLinksInsteadOfCopying() throws {
         let dir = TemporaryDirectory()
         let store = try LocalBlobStore(blobs: dir.path + "/blobs", temp: dir.path + "/tmp")
+        // Written and closed a moment ago: nobody writes it any more, so it is linked.
         let source = try dir.write("inbox/c/f.bin", noise(100_000, seed: 9))
-        // A file written a moment ago may still have a writer: it is copied, not linked.
-        let fresh = try store.stage(BlobSource(path: source, mayLink: true))
-        #expect(!fresh.linked)
-        store.discard(fresh)
-        var times = [timespec(tv_sec: time(nil) - 10, tv_nsec: 0), timespec(tv_sec: time(nil) - 10, tv_nsec: 0)]
-        #expect(utimensat(AT_FDCWD, source, &times, 0) == 0)
         let staged = try store.stage(BlobSource(path: source, mayLink: true))
         #expect(staged.linked)
         _ = try store.commit([staged])
         let blob = try #require(try statIfExists(store.path(of: staged.digest)))
         let original = try #require(try statIfExists(source))
         #expect(blob.st_ino == original.st_ino)
+        #expect(unlink(source) == 0)
+        try store.settle(staged)
+        // Nobody came to write while it was leased: the blob keeps the inode it was given.
+        #expect(try statIfExists(store.path(of: staged.digest))!.st_ino == original.st_ino)
         // Copy mode never shares the inode: a mirror's file may be rewritten in place later.
         let copy = try dir.write("inbox/c/g.bin", noise(100_001, seed: 9))
         let copied = try store.stage(BlobSource(path: copy, mayLink: false))
         _ = try store.commit([copied])
         #expect(try statIfExists(store.path(of: copied.digest))!.st_ino != (try statIfExists(copy))!.st_ino)
+    }
+
+    @Test func aFileOpenForWritingIsNotTaken() throws {
+        let dir = TemporaryDirectory()
+        let store = try LocalBlobStore(blobs: dir.path + "/blobs", temp: dir.path + "/tmp")
+        let source = try dir.write("inbox/c/growing.bin", noise(5_000, seed: 2))
+        let writer = open(source, O_WRONLY | O_APPEND)
+        #expect(writer >= 0)
+        #expect(throws: BlobStoreError.openForWriting(source)) { _ = try store.stage(BlobSource(path: source, mayLink: true)) }
+        #expect(try listDirectory(dir.path + "/tmp").isEmpty)
+        close(writer)
+        let staged = try store.stage(BlobSource(path: source, mayLink: true))
+        #expect(staged.linked)
+        store.discard(staged)
+    }
+
+    @Test func aFileWithAnotherNameIsCopied() throws {
+        // Whoever holds the other name could write into the blob later.
+        let dir = TemporaryDirectory()
+        let store = try LocalBlobStore(blobs: dir.path + "/blobs", temp: dir.path + "/tmp")
+        let source = try dir.write("inbox/c/f.bin", noise(4_000, seed: 3))
+        #expect(link(source, dir.path + "/elsewhere.bin") == 0)
+        let staged = try store.stage(BlobSource(path: source, mayLink: true))
+        #expect(!staged.linked)
+        _ = try store.commit([staged])
+        #expect(try statIfExists(store.path(of: staged.digest))!.st_ino != (try statIfExists(source))!.st_ino)
+    }
+
+    @Test func aWriterArrivingWhileLeasedNeverReachesTheBlob() throws {
+        let dir = TemporaryDirectory()
+        let store = try LocalBlobStore(blobs: dir.path + "/blobs", temp: dir.path + "/tmp")
+        let bytes = noise(300_000, seed: 5)
+        let source = try dir.write("inbox/c/report.pdf", bytes)
+        let staged = try store.stage(BlobSource(path: source, mayLink: true))
+        #expect(staged.linked)
+        _ = try store.commit([staged])
+        let lease = try #require(staged.lease)
+
+        // A late writer opens the inbox name before it is removed: its open waits on the lease.
+        let wrote = DispatchSemaphore(value: 0)
+        Thread {
+            let fd = open(source, O_WRONLY)
+            if fd >= 0 {
+                let junk = [UInt8](repeating: 0x41, count: 4096)
+                _ = junk.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+                close(fd)
+            }
+            wrote.signal()
+        }.start()
+        let deadline = Date().addingTimeInterval(10)
+        while lease.isIntact && Date() < deadline { usleep(1000) }
+        #expect(!lease.isIntact, "the writer's open should break the lease")
+        #expect(wrote.wait(timeout: .now()) == .timedOut, "the writer waits while the lease is held")
+
+        #expect(unlink(source) == 0)
+        try store.settle(staged)
+        #expect(wrote.wait(timeout: .now() + 10) == .success)
+        // The blob got an inode of its own with the original bytes; the writer wrote elsewhere.
+        #expect(try store.readAll(staged.digest) == bytes)
+        #expect(try store.verify(staged.digest))
+        #expect(try statIfExists(store.path(of: staged.digest))!.st_mode & 0o777 == 0o444)
+        #expect(try listDirectory(dir.path + "/tmp").isEmpty)
     }
 
     @Test func leftoversOfDeadWritersGoButALiveWritersStay() throws {

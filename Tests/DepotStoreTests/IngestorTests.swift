@@ -94,6 +94,28 @@ private struct Fixture {
         #expect(try statIfExists(b) != nil)
         #expect(try f.catalog.stats().versions == 0)
         #expect(try listDirectory(f.dir.path + "/store/tmp").isEmpty)
+        // The orphan blobs were linked from the sources, which stay: they got inodes of their own.
+        let sourceInodes = Set([a, b].map { (try? statIfExists($0))??.st_ino })
+        for digest in try f.store.allDigests() {
+            #expect(!sourceInodes.contains(try statIfExists(f.store.path(of: digest))?.st_ino))
+        }
+    }
+
+    @Test func aFileStillOpenForWritingStaysAndIsRetried() throws {
+        let f = try Fixture()
+        let source = try f.dir.write("inbox/docs/upload.bin", noise(8_000, seed: 6))
+        let writer = open(source, O_WRONLY | O_APPEND)
+        #expect(writer >= 0)
+        guard case .failed(let reason, transient: true) = f.ingestor.ingest([f.item("docs/upload.bin")])[0] else {
+            Issue.record("expected a transient failure")
+            return
+        }
+        #expect(reason.contains("open for writing"))
+        #expect(try statIfExists(source) != nil)
+        close(writer)
+        #expect(f.ingestor.ingest([f.item("docs/upload.bin")])[0].storedVersion != nil)
+        #expect(try statIfExists(source) == nil)
+        #expect(try f.catalogPointsOnlyAtGoodBlobs())
     }
 
     @Test func aFileThatCannotBeStoredStaysWithAClearReason() throws {

@@ -21,4 +21,10 @@ static inline unsigned int clinux_rename_exchange(void) { return RENAME_EXCHANGE
 
 /* close_range(2) from `first` up: a child closes whatever a parent leaked to it. */
 static inline int clinux_close_from(unsigned int first) { return close_range(first, ~0U, 0); }
+
+/* fcntl(2) read leases. Taken only while nobody has the file open for writing (EAGAIN
+   otherwise); while held, anyone's open for writing (or truncate) waits until the lease is
+   given up, and the holder sees the lease as broken. The holder is sent SIGIO. */
+static inline int clinux_take_read_lease(int fd) { return fcntl(fd, F_SETLEASE, F_RDLCK); }
+static inline int clinux_read_lease_intact(int fd) { return fcntl(fd, F_GETLEASE) == F_RDLCK; }
 #endif
