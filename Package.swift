@@ -65,6 +65,7 @@ let package = Package(
         .target(
             name: "DepotCore",
             dependencies: [
+                "CLinux",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ]

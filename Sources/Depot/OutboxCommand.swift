@@ -130,6 +130,8 @@ struct OutboxService: Service {
             await withGracefulShutdownHandler {
                 await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
                     let thread = Thread {
+                        // Publishing yields the CPU to ingest: a drop is stored first, shown after.
+                        lowerThisThreadPriority()
                         dispatcher.run()
                         done.resume()
                     }

@@ -1,5 +1,6 @@
 // DepotCore: what every part of depot shares — turning errno into errors,
 // the root layout, configuration, logging and the systemd notify protocol.
+import CLinux
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -148,4 +149,10 @@ public func monotonicNanoseconds() -> Int64 {
     var ts = timespec()
     clock_gettime(CLOCK_MONOTONIC, &ts)
     return nanoseconds(ts)
+}
+
+/// Gives the calling thread a lower CPU priority (a nice value, 1–19), so that background
+/// work on it (processing jobs, publishing the outbox) yields to ingest on a busy machine.
+public func lowerThisThreadPriority(nice: Int32 = 5) {
+    _ = clinux_renice_this_thread(nice)
 }

@@ -70,6 +70,8 @@ public final class JobRunner: @unchecked Sendable {
         lock.withLock { runningSlots = slots.count }
         for (mediaClass, index) in slots {
             let thread = Thread { [self] in
+                // Leasing and recording results yield the CPU to ingest.
+                lowerThisThreadPriority()
                 Slot(runner: self, mediaClass: mediaClass, index: index).run()
                 lock.withLock {
                     runningSlots -= 1

@@ -1,4 +1,7 @@
 import CSQLite
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// An error from SQLite, with its result code and message.
 public struct SQLiteError: Error, CustomStringConvertible, Sendable {
@@ -37,7 +40,7 @@ public final class SQLiteConnection: @unchecked Sendable {
         }
         handle = db
         sqlite3_extended_result_codes(db, 1)
-        sqlite3_busy_timeout(db, 10_000)
+        sqlite3_busy_handler(db, waitBriefly, nil)
     }
 
     deinit {
@@ -119,6 +122,15 @@ public final class SQLiteConnection: @unchecked Sendable {
         statements[sql] = statement
         return statement
     }
+}
+
+/// The busy handler: while another connection holds the write lock, try again every 0.2 ms,
+/// for up to about 10 s. (SQLite's own busy timeout sleeps in steps growing to 100 ms, so a
+/// writer whose lock frees after 1 ms could sleep 100 ms: the ingest's latency tail.)
+private let waitBriefly: @convention(c) (UnsafeMutableRawPointer?, Int32) -> Int32 = { _, attempts in
+    guard attempts < 50_000 else { return 0 }
+    usleep(200)
+    return 1
 }
 
 /// A value bound to or read from SQLite.

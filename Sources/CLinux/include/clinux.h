@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <sys/syscall.h>
 
 /* syncfs(2): one durability barrier for every dirty file of a filesystem. */
 static inline int clinux_syncfs(int fd) { return syncfs(fd); }
@@ -27,4 +28,9 @@ static inline int clinux_close_from(unsigned int first) { return close_range(fir
    given up, and the holder sees the lease as broken. The holder is sent SIGIO. */
 static inline int clinux_take_read_lease(int fd) { return fcntl(fd, F_SETLEASE, F_RDLCK); }
 static inline int clinux_read_lease_intact(int fd) { return fcntl(fd, F_GETLEASE) == F_RDLCK; }
+
+/* Linux keeps a nice value per thread: lowers the calling thread's CPU priority only.
+   (The raw call: <sys/resource.h> under _GNU_SOURCE clashes with Swift's Glibc module.)
+   0 is PRIO_PROCESS, which with a thread id means that thread. */
+static inline int clinux_renice_this_thread(int nice) { return (int)syscall(SYS_setpriority, 0, gettid(), nice); }
 #endif
