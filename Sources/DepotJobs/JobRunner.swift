@@ -339,12 +339,9 @@ final class Slot {
                                               digest: blob.digest, size: blob.size, producer: produced.producer,
                                               producerVersion: produced.producerVersion))
             }
-            // One blob at a time: a batch commit uses syncfs, which would also flush whatever
-            // the ingest and the outbox have in flight; two fsyncs per artifact are cheaper.
-            while let blob = staged.first {
-                _ = try runner.store.commit([blob])
-                staged.removeFirst()
-            }
+            // One commit for the job's artifacts (fsyncs of each file, then of their folders).
+            _ = try runner.store.commit(staged)
+            staged.removeAll()
             let completion = JobQueue.Completion(outcome: result.status == .unsupported ? "unsupported" : "processed",
                                                  processor: result.processor, processorVersion: result.processorVersion,
                                                  artifacts: artifacts, processingNanoseconds: result.processingNanoseconds ?? 0)

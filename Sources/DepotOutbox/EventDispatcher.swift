@@ -34,6 +34,8 @@ public final class EventDispatcher: @unchecked Sendable {
     let logger: Logger
     private var client: WebhookClient?
     private let stopRequested = Mutex(false)
+    /// How long a busy dispatcher waits between batches.
+    static let gatherWindow = Duration.milliseconds(100)
     /// Events read per batch: bounds memory and how much one crash replays.
     public var batchSize = 500
     private var failures = 0
@@ -85,7 +87,11 @@ public final class EventDispatcher: @unchecked Sendable {
                 continue
             }
             if (try? deliverDue()) ?? 0 > 0 { busy = true }
-            if !busy {
+            if busy {
+                // Let the next events gather: one batch then shares one sync of the outbox,
+                // one fsync of events.jsonl and one cursor commit, instead of one per trickle.
+                pause(Self.gatherWindow)
+            } else {
                 // Replaced folders past their grace period go even when nothing is published.
                 try? publisher.sweepTrash()
                 pause(settings.pollInterval)

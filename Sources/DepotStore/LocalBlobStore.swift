@@ -15,6 +15,9 @@ public final class LocalBlobStore: BlobStore {
     public let blobsRoot: String
     public let tempRoot: String
     private static let chunkSize = 1 << 20
+    /// Batches up to this many blobs are made durable with fsyncs of each file and folder;
+    /// larger ones with two `syncfs` barriers.
+    static let fsyncEachLimit = 4
 
     /// - Parameters:
     ///   - blobs: the `store/blobs` folder.
@@ -94,11 +97,17 @@ public final class LocalBlobStore: BlobStore {
         guard !staged.isEmpty else { return [] }
         defer { for blob in staged { unlink(blob.token) } }
 
-        // Barrier 1: the staged bytes are on disk before any name points at them.
-        if staged.count == 1 {
-            let fd = try sysCall("open", path: staged[0].token) { Glibc.open(staged[0].token, O_RDONLY | O_CLOEXEC) }
-            defer { close(fd) }
-            try fsyncOnce(fd, path: staged[0].token)
+        // Barrier 1: the staged bytes are on disk before any name points at them. A few blobs
+        // (a job's artifacts, a trickle of drops) are fsynced one by one: `syncfs` would also
+        // flush whatever else is in flight on the filesystem (the outbox, other writers).
+        let fewBlobs = staged.count <= Self.fsyncEachLimit
+        if fewBlobs {
+            // A blob stored already needs no flush: its link will find the existing name.
+            for blob in staged where try statIfExists(path(of: blob.digest)) == nil {
+                let fd = try sysCall("open", path: blob.token) { Glibc.open(blob.token, O_RDONLY | O_CLOEXEC) }
+                defer { close(fd) }
+                try fsyncOnce(fd, path: blob.token)
+            }
         } else {
             try syncFilesystem(of: tempRoot)
         }
@@ -133,7 +142,7 @@ public final class LocalBlobStore: BlobStore {
 
         // Barrier 2: the new names are durable.
         if !directoriesToSync.isEmpty {
-            if staged.count == 1 {
+            if fewBlobs {
                 for directory in directoriesToSync.sorted(by: { $0.count > $1.count }) {
                     try fsyncDirectory(directory)
                 }
