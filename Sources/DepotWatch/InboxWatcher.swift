@@ -358,13 +358,18 @@ public final class InboxWatcher: @unchecked Sendable {
         } else if event.has(IN_CLOSE_WRITE) || event.has(IN_MOVED_TO) {
             candidate.open = false
             candidate.lastChange = now
+            // A failed file that someone closes or replaces may be takeable now (a writer that
+            // held it open was the reason): after its quiet period, not after the backoff.
+            candidate.retryAt = nil
             guard startQuietPeriod(key, &candidate, now: now) else {
                 candidates[key] = nil
                 return
             }
         } else if event.has(IN_ATTRIB) {
-            // touch, chmod, or `cp -p` setting the mtime after its close: wait again.
+            // touch, chmod, or `cp -p` setting the mtime after its close: wait again. (A chmod
+            // may also have cured a failure: retry after the quiet period.)
             guard !candidate.open else { return }
+            candidate.retryAt = nil
             guard startQuietPeriod(key, &candidate, now: now) else {
                 candidates[key] = nil
                 return

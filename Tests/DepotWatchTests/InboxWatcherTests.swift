@@ -281,6 +281,27 @@ private let ms: Int64 = 1_000_000
     #expect(watcher.status.pendingFiles == 0)
 }
 
+@Test func aFailedFileClosedAgainIsRetriedWithoutWaitingOutItsBackoff() throws {
+    // The ingest refused it because a writer still had it open; the writer's close is the cue.
+    let box = try TempInbox()
+    try box.mkdir("c")
+    let watcher = InboxWatcher(inbox: box.inbox, config: testConfig { $0.retryInitial = .seconds(30) },
+                               logger: LogCapture().logger)
+    try watcher.start()
+    defer { watcher.close() }
+
+    try box.write("c/upload.bin")
+    let first = try #require(waitFor(watcher, "upload.bin"))
+    watcher.failed(first.file, reason: "another process has it open for writing")
+    let failedAt = monotonicNanoseconds()
+    try box.write("c/upload.bin")
+    let second = try #require(waitFor(watcher, "upload.bin", within: .seconds(5)))
+    #expect(second.at - failedAt < 5_000 * ms)
+    // Without a new close the backoff holds.
+    watcher.failed(second.file, reason: "disk full")
+    #expect(waitFor(watcher, "upload.bin", within: .seconds(1)) == nil)
+}
+
 @Test func failedFileThatVanishesIsForgotten() throws {
     let box = try TempInbox()
     try box.mkdir("c")
