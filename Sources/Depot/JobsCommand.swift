@@ -185,30 +185,3 @@ extension Context {
                          workerCommand: ["/proc/self/exe", "worker"] + JobRunner.workerArguments(config.jobs), logger: logger)
     }
 }
-
-/// Runs the job runner's supervising thread; a graceful shutdown stops the workers and queues
-/// the jobs in hand again.
-struct JobService: Service {
-    let runner: JobRunner
-
-    func run() async throws {
-        // Cancelled (not shut down gracefully) when another service fails, e.g. the HTTP
-        // port is taken: the thread must stop either way.
-        await withTaskCancellationHandler {
-            await withGracefulShutdownHandler {
-                await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-                    let thread = Thread {
-                        runner.run()
-                        done.resume()
-                    }
-                    thread.name = "depot-jobs"
-                    thread.start()
-                }
-            } onGracefulShutdown: {
-                runner.stop()
-            }
-        } onCancel: {
-            runner.stop()
-        }
-    }
-}

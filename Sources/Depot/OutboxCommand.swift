@@ -118,31 +118,3 @@ extension Context {
                                    settings: config.outbox, webhooks: config.webhooks, logger: logger)
     }
 }
-
-/// Runs the event dispatcher's thread; a graceful shutdown lets it finish the batch in hand.
-struct OutboxService: Service {
-    let dispatcher: EventDispatcher
-
-    func run() async throws {
-        // Cancelled (not shut down gracefully) when another service fails, e.g. the HTTP
-        // port is taken: the thread must stop either way.
-        await withTaskCancellationHandler {
-            await withGracefulShutdownHandler {
-                await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-                    let thread = Thread {
-                        // Publishing yields the CPU to ingest: a drop is stored first, shown after.
-                        lowerThisThreadPriority()
-                        dispatcher.run()
-                        done.resume()
-                    }
-                    thread.name = "depot-outbox"
-                    thread.start()
-                }
-            } onGracefulShutdown: {
-                dispatcher.stop()
-            }
-        } onCancel: {
-            dispatcher.stop()
-        }
-    }
-}

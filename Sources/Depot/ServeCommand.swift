@@ -46,13 +46,18 @@ struct ServeCommand: AsyncParsableCommand {
         // Each long-running part of the daemon is one Service in one group, stopped together
         // and gracefully on SIGTERM. The parts that follow ingest (jobs, outbox, HTTP) each add
         // theirs to this list.
+        let jobs = try context.jobRunner(logger: Logger(label: "depot.jobs"))
+        let outbox = try context.eventDispatcher(logger: Logger(label: "depot.outbox"))
         let services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            .init(service: IngestService(loop: loop)),
+            // A graceful shutdown lets the ingest finish its batch.
+            .init(service: ThreadService(description: "depot-ingest", work: loop.run, stop: loop.stop)),
             .init(service: ReloadService(loop: loop, options: rootOptions, notifier: notifier, logger: logger),
                   successTerminationBehavior: .ignore),
             .init(service: WatchdogService(loop: loop, notifier: notifier), successTerminationBehavior: .ignore),
-            .init(service: JobService(runner: try context.jobRunner(logger: Logger(label: "depot.jobs")))),
-            .init(service: OutboxService(dispatcher: try context.eventDispatcher(logger: Logger(label: "depot.outbox")))),
+            // The runner stops its workers and queues the jobs in hand again.
+            .init(service: ThreadService(description: "depot-jobs", work: jobs.run, stop: jobs.stop)),
+            // The dispatcher finishes the batch in hand; a drop is stored first, shown after.
+            .init(service: ThreadService(description: "depot-outbox", background: true, work: outbox.run, stop: outbox.stop)),
             .init(service: HTTPService(environment: HTTPServerEnvironment(
                 // Its own catalog connection: downloads and API reads never queue behind an ingest batch.
                 config: context.config, layout: context.layout, catalog: try context.openCatalog(),
@@ -196,28 +201,34 @@ final class IngestLoop: @unchecked Sendable {
     }
 }
 
-/// Runs the ingest loop's thread; a graceful shutdown (SIGTERM) lets it finish its batch.
-struct IngestService: Service {
-    let loop: IngestLoop
+/// Blocking work (a loop over SQLite, fsync, pipes) on a thread of its own, as a service.
+/// `stop` is called on a graceful shutdown (SIGTERM: the work finishes what it has in hand)
+/// and on cancellation, which is what the group does when another service fails (e.g. the
+/// HTTP port is taken): the thread must stop either way. The service ends when `work` returns.
+struct ThreadService: Service, CustomStringConvertible {
+    let description: String
+    /// Background work yields the CPU to ingest (a per-thread nice value).
+    var background = false
+    let work: @Sendable () -> Void
+    let stop: @Sendable () -> Void
 
     func run() async throws {
-        // Cancelled too when another service fails (e.g. the HTTP port is taken): the group
-        // then cancels instead of shutting down gracefully, and the thread must still stop.
         await withTaskCancellationHandler {
             await withGracefulShutdownHandler {
                 await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-                    let thread = Thread {
-                        loop.run()
+                    let thread = Thread { [self] in
+                        if background { lowerThisThreadPriority() }
+                        work()
                         done.resume()
                     }
-                    thread.name = "depot-ingest"
+                    thread.name = description
                     thread.start()
                 }
             } onGracefulShutdown: {
-                loop.stop()
+                stop()
             }
         } onCancel: {
-            loop.stop()
+            stop()
         }
     }
 }
