@@ -126,15 +126,17 @@ let package = Package(
             ]
         ),
 
+        // What several test targets share (temp folders, deterministic bytes, polling).
+        .target(name: "DepotTestSupport", dependencies: ["DepotCore"], path: "Tests/DepotTestSupport"),
         .testTarget(name: "DepotCoreTests", dependencies: ["DepotCore"]),
-        .testTarget(name: "DepotStoreTests", dependencies: ["DepotStore", "DepotCore"]),
+        .testTarget(name: "DepotStoreTests", dependencies: ["DepotTestSupport", "DepotStore", "DepotCore"]),
         .testTarget(name: "DepotWatchTests", dependencies: ["DepotWatch", "DepotCore"]),
         .testTarget(name: "DepotDocumentsTests", dependencies: ["DepotProcess", "DepotCore", "CPoppler"]),
-        .testTarget(name: "DepotJobsTests", dependencies: ["DepotJobs", "DepotProcess", "DepotStore", "DepotCore"]),
-        .testTarget(name: "DepotOutboxTests", dependencies: ["DepotOutbox", "DepotStore", "DepotCore"]),
+        .testTarget(name: "DepotJobsTests", dependencies: ["DepotTestSupport", "DepotJobs", "DepotProcess", "DepotStore", "DepotCore"]),
+        .testTarget(name: "DepotOutboxTests", dependencies: ["DepotTestSupport", "DepotOutbox", "DepotStore", "DepotCore"]),
         .testTarget(name: "DepotHTTPTests", dependencies: ["DepotHTTP", "DepotStore", "DepotCore",
                                                            .product(name: "HummingbirdTesting", package: "hummingbird")]),
         // End-to-end: runs the built `depot` binary against real folders.
-        .testTarget(name: "DepotTests", dependencies: ["DepotStore", "DepotCore", "Depot"]),
+        .testTarget(name: "DepotTests", dependencies: ["DepotTestSupport", "DepotStore", "DepotCore", "Depot"]),
     ]
 )

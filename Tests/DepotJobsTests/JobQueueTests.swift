@@ -2,12 +2,13 @@ import DepotCore
 @testable import DepotJobs
 import DepotProcess
 import DepotStore
+import DepotTestSupport
 import Foundation
 import Testing
 
 /// A catalog with the job table in a temp root, and a store for the blobs.
 final class QueueFixture {
-    let dir = TempDir()
+    let dir = TemporaryDirectory()
     let catalog: SQLiteCatalog
     let store: LocalBlobStore
     let queue: JobQueue

@@ -1,28 +1,11 @@
 import DepotCore
 import DepotStore
+import DepotTestSupport
 import Foundation
 import Testing
 #if canImport(Glibc)
 import Glibc
 #endif
-
-/// A temp folder removed at deinit.
-final class TempDir {
-    let path: String
-    init() {
-        var template = Array("/tmp/depot-jobs-XXXXXX".utf8CString)
-        path = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
-    }
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-
-    @discardableResult
-    func write(_ name: String, _ bytes: [UInt8]) throws -> String {
-        let file = path + "/" + name
-        try makeDirectories(directoryName(file))
-        try Data(bytes).write(to: URL(fileURLWithPath: file))
-        return file
-    }
-}
 
 /// Runs python3 with `script` (and arguments); returns stdout, throws on failure.
 @discardableResult

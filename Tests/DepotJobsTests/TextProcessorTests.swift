@@ -1,10 +1,11 @@
 import DepotCore
 @testable import DepotProcess
+import DepotTestSupport
 import Foundation
 import Testing
 
 @Suite struct TextProcessorTests {
-    let dir = TempDir()
+    let dir = TemporaryDirectory()
 
     /// Runs the text processor on `bytes`; returns text.txt and the parsed structure.json.
     func process(_ bytes: [UInt8], mediaType: String) throws -> (text: String, structure: [String: Any], artifacts: [ProducedArtifact], folder: String) {

@@ -1,11 +1,12 @@
 import DepotCore
 @testable import DepotProcess
+import DepotTestSupport
 import Foundation
 import Testing
 
 /// Detection on real bytes: files written by python's own libraries or by hand to the format.
 @Suite struct TypeDetectorTests {
-    let dir = TempDir()
+    let dir = TemporaryDirectory()
 
     func detect(_ name: String, _ bytes: [UInt8], as stored: String? = nil) throws -> String {
         // Stored under a neutral name: the type must come from the bytes.
@@ -118,16 +119,5 @@ import Testing
         #expect(testing.select(mediaType: "text/plain", head: Array("DEPOT-TEST-CRASH".utf8))?.name == "depot-test")
         #expect(testing.select(mediaType: "text/plain", head: Array("hello".utf8))?.name == "depot-text")
         #expect(standard.select(mediaType: "text/plain", head: Array("DEPOT-TEST-CRASH".utf8))?.name == "depot-text")
-    }
-}
-
-/// Deterministic pseudo-random bytes.
-func noise(_ count: Int, seed: UInt64) -> [UInt8] {
-    var state = seed &+ 0x9E3779B97F4A7C15
-    return (0..<count).map { _ in
-        state ^= state << 13
-        state ^= state >> 7
-        state ^= state << 17
-        return UInt8(truncatingIfNeeded: state)
     }
 }

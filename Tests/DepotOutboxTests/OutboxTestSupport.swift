@@ -1,6 +1,7 @@
 import DepotCore
 @testable import DepotOutbox
 import DepotStore
+import DepotTestSupport
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -135,17 +136,6 @@ func lines(_ path: String) throws -> [String] {
     let text = String(decoding: try Data(contentsOf: URL(fileURLWithPath: path)), as: UTF8.self)
     #expect(text.isEmpty || text.hasSuffix("\n"), "events.jsonl must end with a whole line")
     return text.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init)
-}
-
-/// Polls `condition` every 10 ms until it holds or `seconds` pass.
-@discardableResult
-func waitUntil(seconds: Double, _ condition: () throws -> Bool) rethrows -> Bool {
-    let deadline = Date().addingTimeInterval(seconds)
-    while Date() < deadline {
-        if try condition() { return true }
-        usleep(10_000)
-    }
-    return try condition()
 }
 
 /// A tiny HTTP/1.1 server on 127.0.0.1 for webhook tests: records each request and answers

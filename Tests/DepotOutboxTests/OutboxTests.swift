@@ -1,6 +1,7 @@
 import DepotCore
 @testable import DepotOutbox
 import DepotStore
+import DepotTestSupport
 import Foundation
 import Synchronization
 import Testing

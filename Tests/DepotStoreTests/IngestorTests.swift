@@ -1,5 +1,6 @@
 import DepotCore
 @testable import DepotStore
+import DepotTestSupport
 import Foundation
 import Testing
 

@@ -1,43 +1,7 @@
 import DepotCore
 @testable import DepotStore
+import DepotTestSupport
 import Foundation
-
-/// A fresh folder under /tmp, removed when the test is done with it.
-final class TemporaryDirectory {
-    let path: String
-
-    init() {
-        var template = Array("/tmp/depot-test-XXXXXX".utf8CString)
-        path = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
-    }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-
-    /// Writes `bytes` at `relative` (creating folders) and returns the absolute path.
-    @discardableResult
-    func write(_ relative: String, _ bytes: [UInt8]) throws -> String {
-        let file = path + "/" + relative
-        try makeDirectories(directoryName(file))
-        try Data(bytes).write(to: URL(fileURLWithPath: file))
-        return file
-    }
-
-    @discardableResult
-    func write(_ relative: String, _ text: String) throws -> String {
-        try write(relative, Array(text.utf8))
-    }
-}
-
-/// Deterministic pseudo-random bytes.
-func noise(_ count: Int, seed: UInt64) -> [UInt8] {
-    var state = seed &+ 0x9E3779B97F4A7C15
-    return (0..<count).map { _ in
-        state ^= state << 13
-        state ^= state >> 7
-        state ^= state << 17
-        return UInt8(truncatingIfNeeded: state)
-    }
-}
 
 /// SHA-256 of a file as coreutils computes it: an independent check on our hashing.
 func coreutilsSHA256(_ path: String) throws -> String {

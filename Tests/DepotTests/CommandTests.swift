@@ -1,5 +1,6 @@
 import DepotCore
 import DepotStore
+import DepotTestSupport
 import Foundation
 import Testing
 

@@ -1,5 +1,6 @@
 import DepotCore
 import DepotStore
+import DepotTestSupport
 import Foundation
 import Testing
 
@@ -153,31 +154,9 @@ final class Server {
     }
 }
 
-/// Polls `condition` every 20 ms until it holds or `seconds` pass.
-@discardableResult
-func waitUntil(seconds: Double, _ condition: () throws -> Bool) rethrows -> Bool {
-    let deadline = Date().addingTimeInterval(seconds)
-    while Date() < deadline {
-        if try condition() { return true }
-        usleep(20_000)
-    }
-    return try condition()
-}
-
 struct TestFailure: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
-}
-
-/// Deterministic pseudo-random bytes.
-func noise(_ count: Int, seed: UInt64) -> [UInt8] {
-    var state = seed &+ 0x9E3779B97F4A7C15
-    return (0..<count).map { _ in
-        state ^= state << 13
-        state ^= state >> 7
-        state ^= state << 17
-        return UInt8(truncatingIfNeeded: state)
-    }
 }
 
 func sha256(_ bytes: [UInt8]) -> String { SHA256Hasher.digest(bytes).hex }

@@ -1,4 +1,5 @@
 import DepotCore
+import DepotTestSupport
 import Foundation
 import Testing
 
