@@ -19,6 +19,7 @@ set -euo pipefail
 export LC_ALL=C
 BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$BENCH/.." && pwd)
+. "$BENCH/lib/common.sh"
 LIB=$BENCH/lib
 SIZE=${SIZE:-1073741824}
 COUNT=${COUNT:-10000}
@@ -39,24 +40,10 @@ if ! command -v openssl >/dev/null || ! command -v sha256sum >/dev/null; then
 fi
 for t in openssl sha256sum python3 xargs find sync; do command -v "$t" >/dev/null || die "missing $t"; done
 python3 -c 'import sqlite3' 2>/dev/null || die "python3 lacks the sqlite3 module"
-if [ ! -x "$DEPOT" ]; then
-  echo "building depot (release)..." >&2
-  (cd "$REPO" && swift build -c release --product depot >&2)
-fi
-DEPOT=$(cd "$(dirname "$DEPOT")" && pwd)/$(basename "$DEPOT")
+need_depot
 
 # --- work folder: one filesystem for sources, inbox and store (a move is a rename) ----------
-WORK=$(mktemp -d /var/tmp/depot-bench.XXXXXX)
-SERVE_PID=
-cleanup() {
-  if [ -n "$SERVE_PID" ] && kill -0 "$SERVE_PID" 2>/dev/null; then
-    kill "$SERVE_PID"; wait "$SERVE_PID" 2>/dev/null || true
-  fi
-  if [ "${KEEP:-0}" = 1 ]; then echo "kept $WORK" >&2; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
-LOG=$WORK/depot.log
-echo "work folder: $WORK (depot's stderr: $LOG)" >&2
+make_work depot-bench
 
 json() { python3 -c 'import json,sys; v=json.loads(sys.argv[1]); print(eval(sys.argv[2], {}, {"v": v}))' "$1" "$2"; }
 calc() { python3 -c "print($1)"; }

@@ -18,6 +18,7 @@ set -euo pipefail
 export LC_ALL=C
 BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$BENCH/.." && pwd)
+. "$BENCH/lib/common.sh"
 LIB=$BENCH/lib
 COUNT=${COUNT:-1000}
 CRASHES=${CRASHES:-20}
@@ -32,24 +33,10 @@ field() { python3 -c 'import json,sys; v=json.loads(sys.argv[1]).get(sys.argv[2]
 
 for t in python3 find; do command -v "$t" >/dev/null || die "missing $t"; done
 python3 -c 'import sqlite3' 2>/dev/null || die "python3 lacks the sqlite3 module"
-if [ ! -x "$DEPOT" ]; then
-  echo "building depot (release)..." >&2
-  (cd "$REPO" && swift build -c release --product depot >&2)
-fi
-DEPOT=$(cd "$(dirname "$DEPOT")" && pwd)/$(basename "$DEPOT")
+need_depot
 
-WORK=$(mktemp -d /var/tmp/depot-pipeline.XXXXXX)
-SERVE_PID=
-cleanup() {
-  if [ -n "$SERVE_PID" ] && kill -0 "$SERVE_PID" 2>/dev/null; then
-    kill "$SERVE_PID"; wait "$SERVE_PID" 2>/dev/null || true
-  fi
-  if [ "${KEEP:-0}" = 1 ]; then echo "kept $WORK" >&2; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
-LOG=$WORK/depot.log
+make_work depot-pipeline
 ROOT=$WORK/root
-echo "work folder: $WORK (depot's stderr: $LOG)" >&2
 
 "$DEPOT" init "$ROOT" >>"$LOG" 2>&1 || die "depot init failed (see $LOG)"
 python3 "$LIB/setconf.py" "$ROOT/depot.toml" inbox quiet_period '"0s"'
