@@ -89,7 +89,7 @@ let package = Package(
         // The durable job queue in the catalog, leases, retries, worker supervision.
         .target(
             name: "DepotJobs",
-            dependencies: ["DepotCore", "DepotStore", "DepotProcess",
+            dependencies: ["DepotCore", "DepotStore", "DepotProcess", "CLinux",
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "Metrics", package: "swift-metrics")]
         ),

@@ -1,4 +1,3 @@
-import CLinux
 import ArgumentParser
 import DepotCore
 import DepotProcess
@@ -24,10 +23,6 @@ struct WorkerCommand: ParsableCommand {
     var nice: Int = 10
 
     func run() throws {
-        // Only stdin, stdout and stderr are the worker's: a descriptor the daemon opened
-        // without close-on-exec (a listening socket, a catalog file) must not live on in a
-        // process that parses untrusted files.
-        _ = clinux_close_from(3)
         let limits = WorkerLimits(addressSpaceBytes: memoryLimit, cpuSecondsPerJob: cpuSeconds, openFiles: openFiles, nice: nice)
         let registry = ProcessorRegistry.standard(testProcessors: TestProcessor.enabledByEnvironment)
         let status = WorkerMain.run(limits: limits, registry: registry)

@@ -1,3 +1,4 @@
+import CLinux
 import DepotCore
 import DepotProcess
 import Foundation
@@ -45,6 +46,12 @@ final class WorkerProcess {
         posix_spawn_file_actions_adddup2(&actions, toChild[0], 0)
         posix_spawn_file_actions_adddup2(&actions, fromChild[1], 1)
         posix_spawn_file_actions_adddup2(&actions, errChild[1], 2)
+        // Only stdin, stdout and stderr are the worker's: a descriptor opened without
+        // close-on-exec (a listening socket, a catalog file) must not live on in a process
+        // that parses untrusted files. Closed here, before exec: the worker itself cannot
+        // tell them from the descriptors its runtime (libdispatch) has opened by then.
+        let closing = clinux_spawn_close_from(&actions, 3)
+        if closing != 0 { throw SystemError(call: "posix_spawn_file_actions_addclosefrom_np", errno: closing) }
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -52,7 +59,7 @@ final class WorkerProcess {
         var empty = sigset_t(), defaults = sigset_t()
         sigemptyset(&empty)
         sigemptyset(&defaults)
-        for sig in [SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGCHLD, SIGUSR1, SIGUSR2] { sigaddset(&defaults, sig) }
+        for sig in [SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGCHLD, SIGUSR1, SIGUSR2, SIGIO] { sigaddset(&defaults, sig) }
         posix_spawnattr_setsigmask(&attributes, &empty)
         posix_spawnattr_setsigdefault(&attributes, &defaults)
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))

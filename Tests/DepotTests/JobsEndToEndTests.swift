@@ -105,6 +105,30 @@ import Testing
         #expect(server.wait() == 0)
     }
 
+    @Test func idleWorkersHoldNothingOfTheDaemonsAndUseNoCPU() throws {
+        let root = try DemoRoot(quietPeriod: "0s", extra: Self.jobsConfig())
+        let server = try root.serve()
+        try root.drop("notes/a.md", Array("# A\n\ntext\n".utf8))
+        #expect(waitUntil(seconds: 15) { (try? settled(root, count: 1)) == true }, "\(server.stderr)")
+        let workers = workerPIDs(parent: server.process.processIdentifier)
+        #expect(workers.count == 3, "documents 2 + other 1")
+        for pid in workers {
+            // No socket (the HTTP listener) and no file of the root (the catalog, blobs) came along.
+            let targets = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? []).compactMap {
+                try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\($0)")
+            }
+            #expect(!targets.contains { $0.hasPrefix("socket:") || $0.hasPrefix(root.path) }, "worker \(pid): \(targets)")
+        }
+        // At rest a worker sleeps: over two seconds, well under a tenth of a CPU each.
+        let before = workers.map(cpuTicks)
+        sleep(2)
+        for (pid, ticks) in zip(workers, before) {
+            #expect(cpuTicks(pid) - ticks < 20, "worker \(pid) is busy while idle")
+        }
+        server.signal(SIGTERM)
+        #expect(server.wait() == 0)
+    }
+
     @Test func jobsCommandListsShowsCancelsAndRetries() throws {
         let root = try DemoRoot(extra: Self.jobsConfig(maxAttempts: 2))
         let source = root.path + "/import"
@@ -179,4 +203,13 @@ func workerPIDs(parent: Int32) -> [Int32] {
               let cmdline = try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline")) else { return false }
         return cmdline.split(separator: 0).contains { String(decoding: $0, as: UTF8.self) == "worker" }
     }
+}
+
+/// User plus system CPU time of a process, in clock ticks (/proc/PID/stat fields 14 and 15).
+func cpuTicks(_ pid: Int32) -> Int {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+          let close = stat.lastIndex(of: ")") else { return 0 }
+    let fields = stat[stat.index(after: close)...].split(separator: " ")
+    // fields[0] is field 3 (state): utime is field 14, stime field 15.
+    return (Int(fields[11]) ?? 0) + (Int(fields[12]) ?? 0)
 }

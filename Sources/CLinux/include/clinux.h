@@ -20,8 +20,12 @@ static inline int clinux_renameat2(int olddirfd, const char *oldpath, int newdir
 static inline unsigned int clinux_rename_noreplace(void) { return RENAME_NOREPLACE; }
 static inline unsigned int clinux_rename_exchange(void) { return RENAME_EXCHANGE; }
 
-/* close_range(2) from `first` up: a child closes whatever a parent leaked to it. */
-static inline int clinux_close_from(unsigned int first) { return close_range(first, ~0U, 0); }
+/* posix_spawn closes every descriptor from `first` up in the child, before exec (glibc 2.34):
+   a worker gets its three pipes and nothing else of the daemon's. */
+#include <spawn.h>
+static inline int clinux_spawn_close_from(posix_spawn_file_actions_t *actions, int first) {
+    return posix_spawn_file_actions_addclosefrom_np(actions, first);
+}
 
 /* fcntl(2) read leases. Taken only while nobody has the file open for writing (EAGAIN
    otherwise); while held, anyone's open for writing (or truncate) waits until the lease is
