@@ -29,10 +29,7 @@ final class OOXMLPackage {
     init(path: String, kind: String, limits: DocumentLimits) throws {
         self.limits = limits
         self.kind = kind
-        var code: Int32 = 0
-        guard let archive = zip_open(path, ZIP_RDONLY | ZIP_CHECKCONS, &code) else {
-            throw DocumentError("not a \(kind): \(Self.zipMessage(code)) (a damaged or truncated ZIP)")
-        }
+        let archive = try Self.open(path: path, kind: kind)
         self.archive = archive
         let count = zip_get_num_entries(archive, 0)
         guard count >= 0 else { throw DocumentError("not a \(kind): unreadable ZIP directory") }
@@ -46,9 +43,68 @@ final class OOXMLPackage {
                 unsafeNames.append(name)
                 continue
             }
+            // OPC part names are unique, case-insensitively (ECMA-376 Part 2 §9.1.1.1, M1.12).
+            // Two entries with one name are how a file shows different content to different
+            // readers (Apache POI refuses them since CVE-2025-31672; its unicode-path.docx
+            // names a second word/document.xml through a UTF-8 path extra field).
             let key = name.lowercased()
-            if index[key] == nil { index[key] = i }
+            if index[key] != nil {
+                throw DocumentError("zip has more than one entry named \(name) (ambiguous package; refused)")
+            }
+            index[key] = i
         }
+        // The same question for the names as stored, before libzip applies an entry's UTF-8
+        // path extra field (0x7075): a reader that ignores that field must not find a part
+        // under a name that libzip gives to another entry, nor one name twice (POI's
+        // unicode-path.docx swaps word/document.xml and another entry's name that way).
+        if let stored = try? ZipDirectory.read(path)?.storedNames(), stored.count == Int(count) {
+            var owners: [String: Int] = [:]
+            for (i, name) in stored.enumerated() {
+                guard let key = name?.lowercased() else { continue }
+                if let owner = index[key].map(Int.init) ?? owners[key], owner != i {
+                    throw DocumentError("zip has more than one entry named \(name!) (ambiguous package; refused)")
+                }
+                owners[key] = i
+            }
+        }
+    }
+
+    /// Opens the ZIP with libzip's consistency checks (`ZIP_CHECKCONS`: every local header
+    /// agrees with its central directory entry, nothing follows the end record). Two shapes
+    /// that real-world packages have, and Office, POI and pandoc read, fail those checks:
+    ///
+    /// - bytes after the end-of-central-directory record (a newline a transfer appended:
+    ///   several of Apache POI's test files): reopened over the bytes up to the record's end,
+    ///   with the checks still on;
+    /// - local headers whose modification time differs from the central directory's (pandoc's
+    ///   alternate_document_path.docx): opened once this package's own comparison finds that
+    ///   name, method, flags, CRC and sizes all agree, so only the time (which nothing here
+    ///   reads) differs.
+    private static func open(path: String, kind: String) throws -> OpaquePointer {
+        var code: Int32 = 0
+        if let archive = zip_open(path, ZIP_RDONLY | ZIP_CHECKCONS, &code) { return archive }
+        let failure = DocumentError("not a \(kind): \(zipMessage(code)) (a damaged or truncated ZIP)")
+        guard code == ZIP_ER_INCONS, let directory = try? ZipDirectory.read(path) else { throw failure }
+        if directory.archiveEnd < directory.fileSize,
+           let archive = openWindow(path, length: directory.archiveEnd, flags: ZIP_RDONLY | ZIP_CHECKCONS) {
+            return archive
+        }
+        if (try? directory.headersAgreeExceptTimes()) == true,
+           let archive = openWindow(path, length: directory.archiveEnd, flags: ZIP_RDONLY) {
+            return archive
+        }
+        throw failure
+    }
+
+    /// The ZIP made of the file's first `length` bytes, or nil when libzip refuses it.
+    private static func openWindow(_ path: String, length: Int64, flags: Int32) -> OpaquePointer? {
+        var error = zip_error_t()
+        zip_error_init(&error)
+        defer { zip_error_fini(&error) }
+        guard let source = zip_source_file_create(path, 0, length, &error) else { return nil }
+        if let archive = zip_open_from_source(source, flags, &error) { return archive }
+        zip_source_free(source)
+        return nil
     }
 
     deinit { zip_discard(archive) }
@@ -230,5 +286,90 @@ final class OOXMLPackage {
         zip_error_init_with_code(&error, code)
         defer { zip_error_fini(&error) }
         return zip_error_strerror(&error).map { String(cString: $0) } ?? "zip error \(code)"
+    }
+}
+
+/// A ZIP's end-of-central-directory record and central directory, read with bounds, to
+/// compare what libzip's consistency check compares (APPNOTE.TXT §4.3.7, §4.3.12, §4.3.16).
+struct ZipDirectory {
+    let file: ReadOnlyFile
+    /// Where the end record (with its comment) ends, and the file's size.
+    let archiveEnd: Int64
+    let fileSize: Int64
+    let entries: Int
+    let directoryOffset: Int64
+    let directorySize: Int
+
+    /// The last end record whose comment fits in the file; nil when there is none, or for
+    /// ZIP64 (left to libzip alone).
+    static func read(_ path: String) throws -> ZipDirectory? {
+        let file = try ReadOnlyFile(path: path)
+        let tailLength = Int(min(file.size, 22 + 65535 + 1024))
+        let start = file.size - Int64(tailLength)
+        let tail = try file.read(at: start, count: tailLength)
+        var i = tail.count - 22
+        while i >= 0 {
+            if tail[i] == 0x50 && tail[i + 1] == 0x4B && tail[i + 2] == 0x05 && tail[i + 3] == 0x06 {
+                let end = i + 22 + Int(TypeDetector.le16(tail, i + 20))
+                if end <= tail.count {
+                    let entries = Int(TypeDetector.le16(tail, i + 10))
+                    let size = TypeDetector.le32(tail, i + 12), offset = TypeDetector.le32(tail, i + 16)
+                    guard entries != 0xFFFF, size != 0xFFFF_FFFF, offset != 0xFFFF_FFFF else { return nil }
+                    return ZipDirectory(file: file, archiveEnd: start + Int64(end), fileSize: file.size, entries: entries,
+                                        directoryOffset: Int64(offset), directorySize: Int(size))
+                }
+            }
+            i -= 1
+        }
+        return nil
+    }
+
+    /// The entry names as stored in the central directory, in order (nil for one that is not
+    /// valid UTF-8, such as a CP437 name); nil when the directory cannot be walked.
+    func storedNames() throws -> [String?]? {
+        guard directorySize <= TypeDetector.maxCentralDirectory,
+              directoryOffset + Int64(directorySize) <= archiveEnd else { return nil }
+        let cd = try file.read(at: directoryOffset, count: directorySize)
+        var names: [String?] = []
+        var p = 0
+        for _ in 0..<entries {
+            guard p + 46 <= cd.count, TypeDetector.le32(cd, p) == 0x0201_4B50 else { return nil }
+            let nameLength = Int(TypeDetector.le16(cd, p + 28))
+            guard p + 46 + nameLength <= cd.count else { return nil }
+            names.append(String(validating: cd[(p + 46)..<(p + 46 + nameLength)], as: UTF8.self))
+            p += 46 + nameLength + Int(TypeDetector.le16(cd, p + 30)) + Int(TypeDetector.le16(cd, p + 32))
+        }
+        return names
+    }
+
+    /// Whether every central directory entry's local header has the same name, method,
+    /// flags, CRC and sizes (libzip's rule for data descriptors included) and at most the
+    /// version it needs; the modification time alone may differ.
+    func headersAgreeExceptTimes() throws -> Bool {
+        guard directorySize <= TypeDetector.maxCentralDirectory,
+              directoryOffset + Int64(directorySize) <= archiveEnd else { return false }
+        let cd = try file.read(at: directoryOffset, count: directorySize)
+        guard cd.count == directorySize else { return false }
+        let le16 = TypeDetector.le16, le32 = TypeDetector.le32
+        var p = 0
+        for _ in 0..<entries {
+            guard p + 46 <= cd.count, le32(cd, p) == 0x0201_4B50 else { return false }
+            let nameLength = Int(le16(cd, p + 28))
+            guard p + 46 + nameLength <= cd.count else { return false }
+            let name = Array(cd[(p + 46)..<(p + 46 + nameLength)])
+            let local = try file.read(at: Int64(le32(cd, p + 42)), count: 30 + nameLength)
+            guard local.count == 30 + nameLength, le32(local, 0) == 0x0403_4B50 else { return false }
+            guard le16(local, 4) <= le16(cd, p + 6),    // version needed
+                  le16(local, 6) == le16(cd, p + 8),    // flags
+                  le16(local, 8) == le16(cd, p + 10),   // method
+                  Array(local[30...]) == name else { return false }
+            let sizesAgree = le32(local, 14) == le32(cd, p + 16) && le32(local, 18) == le32(cd, p + 20)
+                && le32(local, 22) == le32(cd, p + 24)
+            let deferred = le16(local, 6) & 0x08 != 0 && le32(local, 14) == 0 && le32(local, 18) == 0
+                && le32(local, 22) == 0
+            guard sizesAgree || deferred else { return false }
+            p += 46 + nameLength + Int(le16(cd, p + 30)) + Int(le16(cd, p + 32))
+        }
+        return true
     }
 }

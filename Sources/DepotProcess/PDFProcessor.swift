@@ -116,14 +116,26 @@ public struct PDFProcessor: Processor {
         }
         if needsOCR { metadata["needs_ocr"] = true }
 
+        // The thumbnail is rendered first so that its failure can be recorded in metadata.json.
+        // A page that cairo cannot draw (pdf.js's issue19634.pdf: a Type 3 glyph with a soft
+        // mask makes "invalid value (typically too big)") costs the thumbnail only: the text
+        // and metadata read fine, and failing the job would only retry the same failure.
+        progress(90, "rendering the thumbnail")
+        var thumbnail = false
+        if pageCount > 0, let page = document.page(0) {
+            let file = outputDirectory + "/thumbnail.png"
+            do {
+                try page.renderThumbnail(width: limits.thumbnailWidth, to: file)
+                thumbnail = true
+            } catch let error as DocumentError {
+                unlink(file)
+                metadata["thumbnail_error"] = error.description
+            }
+        }
         try writer.writeJSON("metadata.json", metadata)
         try writer.writeText(text)
         try writer.writeJSON("structure.json", structure)
-        progress(90, "rendering the thumbnail")
-        if pageCount > 0, let page = document.page(0) {
-            try page.renderThumbnail(width: limits.thumbnailWidth, to: outputDirectory + "/thumbnail.png")
-            writer.adopt("thumbnail.png", mimeType: "image/png")
-        }
+        if thumbnail { writer.adopt("thumbnail.png", mimeType: "image/png") }
         return writer.produced
     }
 

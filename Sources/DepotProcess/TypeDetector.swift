@@ -38,7 +38,13 @@ public enum TypeDetector {
         // UTF-16 with a BOM, before MPEG audio: FF FE also reads as a (rare) MPEG-1 layer I frame sync.
         if starts([0xFE, 0xFF]) || starts([0xFF, 0xFE]) { return "text/plain" }
         if starts([0x50, 0x4B, 0x03, 0x04]) || starts([0x50, 0x4B, 0x05, 0x06]) {
-            return zipType(zipEntries() ?? [])
+            let type = zipType(zipEntries() ?? [])
+            if type != "application/zip" { return type }
+            // A damaged or truncated package (no readable central directory: Apache POI's
+            // truncated62886.docx, fuzzed files) still names its parts in the local headers at
+            // its start. Detected as what it is meant to be, it fails in its processor with
+            // the specific reason instead of passing for an unsupported ZIP.
+            return zipType(localEntryNames(head))
         }
         if starts([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) { return "image/png" }
         if starts([0xFF, 0xD8, 0xFF]) { return "image/jpeg" }
@@ -91,13 +97,44 @@ public enum TypeDetector {
     /// OOXML is a ZIP with [Content_Types].xml whose main part names the format. The content
     /// types file is usually deflated (no zlib here yet), so the main part is recognised by
     /// the part names the content types point at.
+    ///
+    /// Part names compare case-insensitively (ECMA-376 Part 2 §9.1.1.1). The main part's
+    /// name is only a convention (the package relationships name it: pandoc's
+    /// alternate_document_path.docx has word/document2.xml), so when the usual name is absent
+    /// the format's folder decides.
     static func zipType(_ names: [String]) -> String {
-        let set = Set(names)
-        guard set.contains("[Content_Types].xml") else { return "application/zip" }
+        let set = Set(names.map { $0.lowercased() })
+        guard set.contains("[content_types].xml") else { return "application/zip" }
         if set.contains("word/document.xml") { return docx }
         if set.contains("ppt/presentation.xml") { return pptx }
         if set.contains("xl/workbook.xml") { return xlsx }
+        for (folder, type) in [("word/", docx), ("ppt/", pptx), ("xl/", xlsx)]
+        where set.contains(where: { $0.hasPrefix(folder) && $0.hasSuffix(".xml") }) {
+            return type
+        }
         return "application/zip"
+    }
+
+    /// The names in the ZIP local file headers found in `head` (signature, then the name at
+    /// offset 30), for a ZIP whose central directory cannot be read.
+    static func localEntryNames(_ head: [UInt8]) -> [String] {
+        var names: [String] = []
+        var i = 0
+        while i + 30 <= head.count {
+            if head[i] == 0x50 && head[i + 1] == 0x4B && head[i + 2] == 0x03 && head[i + 3] == 0x04 {
+                let length = Int(le16(head, i + 26))
+                if length > 0, length <= 1024, i + 30 + length <= head.count {
+                    let bytes = head[(i + 30)..<(i + 30 + length)]
+                    if bytes.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) {
+                        names.append(String(decoding: bytes, as: UTF8.self))
+                        i += 30 + length
+                        continue
+                    }
+                }
+            }
+            i += 1
+        }
+        return names
     }
 
     /// An MPEG audio frame header: 11 sync bits, a valid version, layer and bitrate.
