@@ -21,6 +21,10 @@ test-deps: deps
 	@# --break-system-packages to install outside a venv).
 	@python3 -c 'import openapi_spec_validator, schemathesis' 2>/dev/null || \
 	  pip install -q --break-system-packages openapi-spec-validator schemathesis
+	@# Password-protected Office files for the type detection tests, encrypted as Office does.
+	@# (Debian's python3, which the tests run, whatever python3 comes first on PATH.)
+	@/usr/bin/python3 -c 'import msoffcrypto' 2>/dev/null || \
+	  /usr/bin/python3 -m pip install -q --break-system-packages msoffcrypto-tool
 
 build: deps
 	$(SWIFT) build -c release --product depot

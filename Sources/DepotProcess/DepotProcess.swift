@@ -82,6 +82,7 @@ public struct ProcessorRegistry: Sendable {
         list.append(PDFProcessor())
         list.append(DOCXProcessor())
         list.append(PPTXProcessor())
+        list.append(ProtectedOfficeProcessor())
         return ProcessorRegistry(processors: list)
     }
 

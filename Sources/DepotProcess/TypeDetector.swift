@@ -19,16 +19,22 @@ public enum TypeDetector {
     public static let docx = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
     public static let pptx = "application/vnd.openxmlformats-officedocument.presentationml.presentation"
     public static let xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    /// A password-protected Word, PowerPoint or Excel file: the OOXML package encrypted inside
+    /// a compound file (Apache Tika's name for it).
+    public static let protectedOOXML = "application/x-tika-ooxml-protected"
 
     /// The media type of the file at `path`; `name` breaks ties only.
     public static func detect(path: String, name: String = "") throws -> String {
         let file = try ReadOnlyFile(path: path)
         let head = try file.read(at: 0, count: headBytes)
-        return detect(head: head, size: file.size, name: name) { try? zipEntryNames(file) }
+        return detect(head: head, size: file.size, name: name, zipEntries: { try? zipEntryNames(file) },
+                      compoundEntries: { (try? CompoundFile.entryNames(file)) ?? nil })
     }
 
-    /// The media type from the file's first bytes; `zipEntries` lists a ZIP's members when asked.
-    public static func detect(head: [UInt8], size: Int64, name: String, zipEntries: () -> [String]?) -> String {
+    /// The media type from the file's first bytes; `zipEntries` lists a ZIP's members and
+    /// `compoundEntries` a compound file's streams, when asked.
+    public static func detect(head: [UInt8], size: Int64, name: String, zipEntries: () -> [String]?,
+                              compoundEntries: () -> [String]? = { nil }) -> String {
         func starts(_ magic: [UInt8], at offset: Int = 0) -> Bool {
             head.count >= offset + magic.count && Array(head[offset..<offset + magic.count]) == magic
         }
@@ -46,6 +52,7 @@ public enum TypeDetector {
             // the specific reason instead of passing for an unsupported ZIP.
             return zipType(localEntryNames(head))
         }
+        if starts(CompoundFile.magic) { return CompoundFile.mediaType(compoundEntries() ?? []) }
         if starts([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) { return "image/png" }
         if starts([0xFF, 0xD8, 0xFF]) { return "image/jpeg" }
         if ascii("GIF87a") || ascii("GIF89a") { return "image/gif" }
@@ -83,7 +90,9 @@ public enum TypeDetector {
         if mediaType.hasPrefix("audio/") { return "audio" }
         if mediaType.hasPrefix("image/") { return "images" }
         if mediaType.hasPrefix("text/") || mediaType == "application/pdf"
-            || mediaType.hasPrefix("application/vnd.openxmlformats-officedocument.") {
+            || mediaType.hasPrefix("application/vnd.openxmlformats-officedocument.")
+            || mediaType == protectedOOXML || mediaType == "application/msword"
+            || mediaType == "application/vnd.ms-powerpoint" || mediaType == "application/vnd.ms-excel" {
             return "documents"
         }
         return "other"

@@ -31,6 +31,39 @@ import Testing
         #expect(try detect("x", noise(4096, seed: 7)) == TypeDetector.octetStream)
     }
 
+    @Test func passwordProtectedOfficeFilesAreToldApartAndReportedAsSuch() throws {
+        // Encrypted with msoffcrypto-tool (PyPI), as Office does: the OOXML package inside a
+        // compound file's EncryptedPackage stream.
+        let path = dir.path + "/protected.bin"
+        try python("""
+            import io, sys, zipfile
+            from msoffcrypto.format.ooxml import OOXMLFile
+            package = io.BytesIO()
+            with zipfile.ZipFile(package, 'w') as z:
+                z.writestr('[Content_Types].xml', '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"/>')
+                z.writestr('word/document.xml', '<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body><w:p><w:r><w:t>secret</w:t></w:r></w:p></w:body></w:document>')
+                z.writestr('word/filler.bin', bytes(range(256)) * 64)
+            package.seek(0)
+            with open(sys.argv[1], 'wb') as out:
+                OOXMLFile(package).encrypt('password', out)
+            """, [path])
+        let type = try TypeDetector.detect(path: path, name: "report.docx")
+        #expect(type == TypeDetector.protectedOOXML)
+        #expect(TypeDetector.mediaClass(of: type) == "documents")
+        let processor = try #require(ProcessorRegistry.standard().select(mediaType: type))
+        #expect(processor.name == "depot-protected-office")
+        let out = dir.path + "/out"
+        try makeDirectories(out)
+        let produced = try processor.process(ProcessorInput(path: path, mediaType: type, name: "report.docx", outputDirectory: out))
+        #expect(produced.map(\.kind) == ["metadata.json"])
+        let metadata = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/metadata.json"))) as? [String: Any]
+        #expect(metadata?["status"] as? String == "password_required")
+        #expect(metadata?["encrypted"] as? Bool == true)
+        // Any other compound file is not mistaken for one, and a truncated one stays binary.
+        let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+        #expect(try detect("cut.docx", Array(bytes.prefix(700))) == "application/x-ole-storage")
+    }
+
     @Test func pngAndWavWrittenByPython() throws {
         let png = dir.path + "/image.bin", wav = dir.path + "/sound.bin"
         try python("""
