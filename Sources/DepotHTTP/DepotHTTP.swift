@@ -21,10 +21,13 @@ public struct DepotRequestContext: RequestContext {
     public let remoteIP: String?
     /// The scope of the bearer token, once the API's auth middleware has checked it.
     var scope: TokenScope?
+    /// Where download bodies hand their files for sendfile (nil: they are read and copied).
+    let pendingFiles: PendingFiles?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         remoteIP = source.channel.remoteAddress?.ipAddress.map(normalizeIP)
+        pendingFiles = PendingFiles.of(source.channel)
     }
 
     var client: String { remoteIP ?? "unknown" }
@@ -84,7 +87,8 @@ public func makeApplication(environment env: HTTPServerEnvironment,
     return Application(
         router: router,
         server: .http1(configuration: .init(
-            additionalChannelHandlers: [HeaderTimeoutHandler(timeout: headerTimeout, keepAlive: idle)],
+            additionalChannelHandlers: [HeaderTimeoutHandler(timeout: headerTimeout, keepAlive: idle),
+                                        FileRegionHandler.Installer()],
             idleTimeout: idle)),
         configuration: .init(
             address: .hostname(settings.listen, port: settings.port),

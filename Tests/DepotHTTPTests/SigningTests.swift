@@ -31,6 +31,22 @@ struct SigningTests {
         #expect(!signer.verify(other, method: "GET", remoteIP: nil, now: 1000, skew: 30))
     }
 
+    @Test func base64URLIsFoundationsBase64WithTheURLAlphabetAndNoPadding() {
+        for count in 0...40 {
+            let bytes = (0..<count).map { UInt8(($0 * 97 + count * 31) & 0xff) }
+            let expected = Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-")
+                .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+            #expect(base64URL(bytes) == expected, "\(count) bytes")
+        }
+    }
+
+    @Test func aPaddedSignatureIsRefused() throws {
+        let signer = LinkSigner(keys: try Self.keys(["k1"]))
+        var link = signer.sign(path: "/d/v/7/a.pdf", expires: 2000, clientIP: nil, linkID: "lnk_1")
+        link.signature += "="
+        #expect(!signer.verify(link, method: "GET", remoteIP: nil, now: 1000, skew: 30))
+    }
+
     @Test func expiryAllowsOnlyTheClockSkew() throws {
         let signer = LinkSigner(keys: try Self.keys(["k1"]))
         let link = signer.sign(path: "/d/v/1/x", expires: 1000, clientIP: nil, linkID: "lnk_1")
