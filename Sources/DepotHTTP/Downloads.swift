@@ -24,17 +24,29 @@ extension Handlers {
         let state = self.state
         let store = env.store
         let isGet = request.method == .get
-        // One trip to a blocking thread: the catalog lookup, and for GET the blob opened (a
-        // missing or short blob is a 500 before any header goes out, not a cut-off body).
-        guard let (resolved, file) = try await blocking({ () -> (DownloadTarget, OpenFile?)? in
-            guard let resolved = try state.resolveForDownload(target, linkID: link.linkID) else { return nil }
-            guard isGet, resolved.size > 0 else { return (resolved, nil) }
+        // The blob opened for GET: a missing or short blob is a 500 before any header goes
+        // out, not a cut-off body.
+        @Sendable func open(_ resolved: DownloadTarget) throws -> OpenFile? {
+            guard isGet, resolved.size > 0 else { return nil }
             let file = try OpenFile(path: store.path(of: resolved.digest))
             guard file.size >= resolved.size else {
                 throw SystemError(call: "fstat", errno: EIO, path: file.path)
             }
-            return (resolved, file)
-        }) else {
+            return file
+        }
+        let found: (DownloadTarget, OpenFile?)?
+        if let recent = state.recentLinks.lookup(link.linkID, target: target) {
+            // Resolved within the last second: no query; opening a local file is quick enough
+            // to do here.
+            found = (recent, try open(recent))
+        } else {
+            // One trip to a blocking thread: the catalog lookup and the open.
+            found = try await blocking { () -> (DownloadTarget, OpenFile?)? in
+                guard let resolved = try state.resolveForDownload(target, linkID: link.linkID) else { return nil }
+                return (resolved, try open(resolved))
+            }
+        }
+        guard let (resolved, file) = found else {
             // Revoked, never minted here, or its version/artifact is gone: the same answer.
             throw reject(client)
         }

@@ -1,6 +1,7 @@
 import DepotCore
 import DepotStore
 import Foundation
+import Synchronization
 
 /// The HTTP server's tables in the catalog: API tokens (hashed) and minted links (for
 /// listing and revocation). Applied once by name, like every module's tables.
@@ -71,6 +72,8 @@ public struct LinkError: Error, CustomStringConvertible, Sendable {
 /// Every call blocks (SQLite): callers on the concurrency pool hop to a thread pool first.
 public struct HTTPState: Sendable {
     public let catalog: SQLiteCatalog
+    /// Links resolved in the last second (shared by every copy of this state).
+    let recentLinks = RecentLinks()
 
     public init(catalog: SQLiteCatalog) { self.catalog = catalog }
 
@@ -149,12 +152,14 @@ public struct HTTPState: Sendable {
     /// Resolves a link's target and checks that its link id was minted here and not revoked,
     /// in one trip to the catalog (the download hot path).
     public func resolveForDownload(_ target: LinkTarget, linkID: String) throws -> DownloadTarget? {
-        try catalog.withConnection { db in
+        let resolved = try catalog.withConnection { db -> DownloadTarget? in
             let rows = try db.query("SELECT revoked_at_ns, target_kind, target_id FROM http_links WHERE id = ?", [.text(linkID)])
             guard let row = rows.first, row.optionalInt(0) == nil,
                   row.text(1) == (target.letter == "v" ? "version" : "artifact"), row.int(2) == target.id else { return nil }
             return try Self.resolve(target, db: db)
         }
+        if let resolved { recentLinks.remember(linkID, target: target, resolved: resolved) }
+        return resolved
     }
 
     /// Mints and records a link. `lifetime` is capped by `maxLifetime` (an error past it).
@@ -186,7 +191,8 @@ public struct HTTPState: Sendable {
 
     /// Revokes a link; false when there is no such unrevoked link.
     public func revokeLink(id: String) throws -> Bool {
-        try catalog.withConnection { db in
+        recentLinks.forget(id)
+        return try catalog.withConnection { db in
             try db.query("UPDATE http_links SET revoked_at_ns = ? WHERE id = ? AND revoked_at_ns IS NULL",
                          [.integer(wallClockNanoseconds()), .text(id)])
             return db.changes > 0
@@ -226,4 +232,40 @@ public func maxLinkLifetime(config: DepotConfig, layout: RootLayout, collection:
     let file = layout.inbox(collection: collection) + "/.depot.toml"
     let local = (try? readTextFile(file)).flatMap { try? CollectionOverrides.parse(toml: $0, source: file) }
     return config.settings(forCollection: collection, overrideFile: local).maxLinkLifetime
+}
+
+/// Links resolved in the last `lifetime`: a link fetched again and again (a shared file, a
+/// script polling it) then costs no catalog query and no hop to a blocking thread. A version
+/// or an artifact never changes once stored, so only revocation can change the answer: a link
+/// revoked through this server's API stops working at once, one revoked by another process
+/// (`depot link revoke`) within `lifetime`.
+final class RecentLinks: Sendable {
+    static let lifetimeNanoseconds: Int64 = 1_000_000_000
+    static let capacity = 10_000
+    private struct Entry { let target: LinkTarget; let resolved: DownloadTarget; let at: Int64 }
+    private let entries = Mutex<[String: Entry]>([:])
+
+    func lookup(_ linkID: String, target: LinkTarget) -> DownloadTarget? {
+        let now = monotonicNanoseconds()
+        return entries.withLock { entries in
+            guard let entry = entries[linkID] else { return nil }
+            guard now - entry.at < Self.lifetimeNanoseconds, entry.target == target else {
+                entries[linkID] = nil
+                return nil
+            }
+            return entry.resolved
+        }
+    }
+
+    func remember(_ linkID: String, target: LinkTarget, resolved: DownloadTarget) {
+        let now = monotonicNanoseconds()
+        entries.withLock { entries in
+            if entries.count >= Self.capacity { entries.removeAll(keepingCapacity: true) }
+            entries[linkID] = Entry(target: target, resolved: resolved, at: now)
+        }
+    }
+
+    func forget(_ linkID: String) {
+        _ = entries.withLock { $0.removeValue(forKey: linkID) }
+    }
 }

@@ -153,6 +153,33 @@ struct DownloadTests {
         }
     }
 
+    @Test func aLinkRevokedElsewhereStopsWorkingWithinASecond() async throws {
+        // The server remembers a resolved link for a second; `depot link revoke` runs in
+        // another process, with its own connection to the catalog.
+        let f = try Fixture()
+        let minted = try f.state.mintLink(target: .version(f.version.id), signer: f.signer, lifetime: .seconds(600),
+                                          maxLifetime: .seconds(3600), clientIP: nil, createdBy: "t")
+        let viaAPI = try f.state.mintLink(target: .version(f.version.id), signer: f.signer, lifetime: .seconds(600),
+                                          maxLifetime: .seconds(3600), clientIP: nil, createdBy: "t")
+        try await f.application().test(.live) { client in
+            for url in [minted.link.pathAndQuery, viaAPI.link.pathAndQuery] {
+                #expect(try await client.execute(uri: url, method: .get).bytes == f.bytes)
+                #expect(try await client.execute(uri: url, method: .head).status == .ok)
+            }
+            // Revoked through this server's API: refused at once, although it was just resolved.
+            let admin = try f.state.createToken(scope: .admin, name: "ops").token
+            let revoked = try await client.execute(uri: "/api/v1/links/\(viaAPI.record.id)", method: .delete,
+                                                   headers: [.authorization: "Bearer \(admin)"])
+            #expect(revoked.status == .noContent)
+            #expect(try await client.execute(uri: viaAPI.link.pathAndQuery, method: .head).status == .forbidden)
+            // Revoked by another connection: refused once the remembered answer is a second old.
+            let other = HTTPState(catalog: try SQLiteCatalog(path: f.layout.catalog, modules: [httpCatalogMigration]))
+            #expect(try other.revokeLink(id: minted.record.id))
+            try await Task.sleep(for: .milliseconds(1100))
+            #expect(try await client.execute(uri: minted.link.pathAndQuery, method: .head).status == .forbidden)
+        }
+    }
+
     @Test func downloadRateLimitIsPerClient() async throws {
         let f = try Fixture { $0.downloadRate = 1; $0.downloadBurst = 2 }
         let url = try f.link()
