@@ -270,11 +270,182 @@ final class PDFPage {
         return (width, height)
     }
 
-    /// The page's text in reading order (poppler's text output device, as pdftotext uses).
+    /// The page's text in reading order, as close to `pdftotext` as poppler-glib allows.
+    ///
+    /// Both read the page with poppler's text output device, but `poppler_page_get_text` dumps
+    /// it differently from `pdftotext`: (1) it joins the cells of a table row into one line with
+    /// nothing between them ("Normal" + "HardLight" → "NormalHardLight", pdf.js's calrgb.pdf and
+    /// blendmode.pdf), which the characters' boxes reveal; (2) it keeps a hyphen that ends a line,
+    /// where `pdftotext` joins the word's halves; (3) it draws only the page's content stream,
+    /// where `pdftotext` also draws the annotations (`Page::displaySlice`), so filled form
+    /// fields and FreeText annotations print there; their values are added after the page's text.
     var text: String {
-        guard let raw = poppler_page_get_text(handle) else { return "" }
+        guard let raw = poppler_page_get_text(handle) else { return annotationText() }
         defer { g_free(raw) }
-        return String(cString: raw)
+        var text = String(cString: raw)
+        var rectangles: UnsafeMutablePointer<PopplerRectangle>?
+        var count: guint = 0
+        if poppler_page_get_text_layout(handle, &rectangles, &count) != 0, let rectangles {
+            defer { g_free(rectangles) }
+            text = Self.separatingCells(text, boxes: UnsafeBufferPointer(start: rectangles, count: Int(count)))
+        }
+        text = Self.joiningHyphenatedLines(text)
+        let annotations = annotationText()
+        if !annotations.isEmpty {
+            if !text.isEmpty && !text.hasSuffix("\n") { text += "\n" }
+            text += annotations
+        }
+        return text
+    }
+
+    /// A gap wider than this many character heights between two characters of one output line
+    /// is a cell boundary, not a letter-spaced word (a space is about a quarter of a height).
+    static let cellGap = 0.6
+
+    /// Puts a space between two characters that `poppler_page_get_text` wrote side by side but
+    /// that stand apart on the page: poppler's selection dumper merges the blocks of a table row
+    /// into one line without a separator (TextSelectionDumper::visitLine), where `pdftotext`
+    /// prints each block by itself.
+    /// - Parameters:
+    ///   - boxes: `poppler_page_get_text_layout`'s boxes, one per character of `text`; when the
+    ///     counts differ the text is returned as it is.
+    static func separatingCells(_ text: String, boxes: UnsafeBufferPointer<PopplerRectangle>) -> String {
+        let scalars = text.unicodeScalars
+        guard scalars.count == boxes.count, boxes.count > 1 else { return text }
+        // Most pages have no such place: find them first and copy the text only when there are.
+        var breaks: [Int] = []
+        var index = 0
+        var previousIsText = false
+        for scalar in scalars {
+            let isText = !isSpace(scalar)
+            if isText && previousIsText {
+                let left = boxes[index - 1], right = boxes[index]
+                let gap = cellGap * max(left.y2 - left.y1, right.y2 - right.y1)
+                // Forward across a gap, or back to the left (a right-to-left line's order is
+                // reversed word by word, so only a jump larger than a character counts).
+                if gap > 0 && (right.x1 - left.x2 > gap || left.x1 - right.x2 > gap) { breaks.append(index) }
+            }
+            previousIsText = isText
+            index += 1
+        }
+        guard !breaks.isEmpty else { return text }
+        var out = String.UnicodeScalarView()
+        var next = breaks.makeIterator(), pending = next.next()
+        index = 0
+        for scalar in scalars {
+            if index == pending {
+                out.append(" ")
+                pending = next.next()
+            }
+            out.append(scalar)
+            index += 1
+        }
+        return String(out)
+    }
+
+    private static func isSpace(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value < 0x80 ? scalar.value <= 0x20 : scalar.properties.isWhitespace
+    }
+
+    /// Joins a line that ends with a hyphen to the next one, dropping the hyphen, as `pdftotext`
+    /// does (TextPage::dump: a line whose last character is '-' and which is followed by another
+    /// line); "com-" / "puter" becomes "computer".
+    static func joiningHyphenatedLines(_ text: String) -> String {
+        guard text.contains("-\n") else { return text }
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        var out = ""
+        out.reserveCapacity(text.utf8.count)
+        for (index, line) in lines.enumerated() {
+            let isLast = index == lines.count - 1
+            if !isLast, line.hasSuffix("-"), !lines[index + 1].isEmpty {
+                out += line.dropLast()
+                continue
+            }
+            out += line
+            if !isLast { out += "\n" }
+        }
+        return out
+    }
+
+    /// The text that `pdftotext` gets from drawing the page's annotations: the values of its
+    /// text fields and choice fields and the contents of its FreeText annotations, one per line,
+    /// top to bottom and left to right. Hidden annotations (Hidden or NoView flag) are left
+    /// out, as poppler's Annot::isVisible leaves them out of the drawing. Buttons draw their
+    /// caption or a check mark, which poppler-glib does not expose; password fields draw
+    /// asterisks; both are left out.
+    func annotationText() -> String {
+        var placed: [(top: Double, left: Double, text: String)] = []
+        var hidden: [PopplerRectangle] = []
+        let invisible = POPPLER_ANNOT_FLAG_HIDDEN.rawValue | POPPLER_ANNOT_FLAG_NO_VIEW.rawValue
+        if let annotations = poppler_page_get_annot_mapping(handle) {
+            defer { poppler_page_free_annot_mapping(annotations) }
+            var node: UnsafeMutablePointer<GList>? = annotations
+            while let current = node {
+                node = current.pointee.next
+                guard let mapping = current.pointee.data?.assumingMemoryBound(to: PopplerAnnotMapping.self),
+                      let annot = mapping.pointee.annot else { continue }
+                let area = mapping.pointee.area
+                if poppler_annot_get_flags(annot).rawValue & invisible != 0 {
+                    hidden.append(area)
+                    continue
+                }
+                guard poppler_annot_get_annot_type(annot) == POPPLER_ANNOT_FREE_TEXT,
+                      let contents = poppler_annot_get_contents(annot) else { continue }
+                defer { g_free(contents) }
+                placed.append((max(area.y1, area.y2), min(area.x1, area.x2), String(cString: contents)))
+            }
+        }
+        if let fields = poppler_page_get_form_field_mapping(handle) {
+            defer { poppler_page_free_form_field_mapping(fields) }
+            var node: UnsafeMutablePointer<GList>? = fields
+            while let current = node {
+                node = current.pointee.next
+                guard let mapping = current.pointee.data?.assumingMemoryBound(to: PopplerFormFieldMapping.self),
+                      let field = mapping.pointee.field else { continue }
+                let area = mapping.pointee.area
+                if hidden.contains(where: { Self.sameArea($0, area) }) { continue }
+                guard let value = Self.fieldText(field), !value.isEmpty else { continue }
+                placed.append((max(area.y1, area.y2), min(area.x1, area.x2), value))
+            }
+        }
+        // PDF space: y grows upwards, so the top of the page comes first with the largest y.
+        placed.sort { $0.top != $1.top ? $0.top > $1.top : $0.left < $1.left }
+        return placed.map { entry in
+            // Multi-line values use CR or CR LF (PDF 32000-1 §12.7.4.3).
+            let lines = entry.text.replacingOccurrences(of: "\r\n", with: "\n").replacingOccurrences(of: "\r", with: "\n")
+            return lines.hasSuffix("\n") ? lines : lines + "\n"
+        }.joined()
+    }
+
+    /// The text a form field draws: a text field's value, a combo box's chosen or typed value,
+    /// every item of a list box (its appearance lists them all).
+    private static func fieldText(_ field: OpaquePointer) -> String? {
+        switch poppler_form_field_get_field_type(field) {
+        case POPPLER_FORM_FIELD_TEXT:
+            guard poppler_form_field_text_is_password(field) == 0 else { return nil }
+            return take(poppler_form_field_text_get_text(field))
+        case POPPLER_FORM_FIELD_CHOICE:
+            let count = Int(poppler_form_field_choice_get_n_items(field))
+            if poppler_form_field_choice_get_choice_type(field) == POPPLER_FORM_CHOICE_LIST {
+                return (0..<count).compactMap { take(poppler_form_field_choice_get_item(field, Int32($0))) }.joined(separator: "\n")
+            }
+            if let typed = take(poppler_form_field_choice_get_text(field)), !typed.isEmpty { return typed }
+            return (0..<count).filter { poppler_form_field_choice_is_item_selected(field, Int32($0)) != 0 }
+                .compactMap { take(poppler_form_field_choice_get_item(field, Int32($0))) }.joined(separator: " ")
+        default:
+            return nil
+        }
+    }
+
+    private static func sameArea(_ a: PopplerRectangle, _ b: PopplerRectangle) -> Bool {
+        abs(a.x1 - b.x1) < 0.5 && abs(a.y1 - b.y1) < 0.5 && abs(a.x2 - b.x2) < 0.5 && abs(a.y2 - b.y2) < 0.5
+    }
+
+    /// A gchar* that we own, as a String (freed).
+    private static func take(_ value: UnsafeMutablePointer<gchar>?) -> String? {
+        guard let value else { return nil }
+        defer { g_free(value) }
+        return String(cString: value)
     }
 
     /// Renders the page `width` pixels wide on white and writes it as PNG to `path`.

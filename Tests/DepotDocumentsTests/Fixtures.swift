@@ -204,3 +204,36 @@ func makePDF(_ path: String, pages: [[String]], title: String? = nil, author: St
     cairo_surface_finish(surface)
     cairo_surface_destroy(surface)
 }
+
+// MARK: PDFs written by hand
+
+/// Writes a one-page PDF (US Letter, Helvetica as /F1) whose content stream is `content`, with
+/// `annotations` (dictionaries) on the page; `formFields` lists them in an /AcroForm too.
+/// cairo writes neither form fields nor FreeText annotations, so these are written by hand.
+func makeRawPDF(_ path: String, content: String, annotations: [String] = [], formFields: Bool = false) throws {
+    let references = annotations.indices.map { "\($0 + 6) 0 R" }.joined(separator: " ")
+    let acroForm = formFields ? " /AcroForm << /Fields [\(references)] /DA (/Helv 0 Tf 0 g) /DR << /Font << /Helv 4 0 R >> >> >>" : ""
+    var objects = [
+        "<< /Type /Catalog /Pages 2 0 R\(acroForm) >>",
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R"
+            + (annotations.isEmpty ? "" : " /Annots [\(references)]") + " >>",
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
+        "<< /Length \(content.utf8.count) >>\nstream\n\(content)\nendstream",
+    ]
+    objects += annotations
+    var bytes = "%PDF-1.7\n"
+    var offsets: [Int] = []
+    for (index, object) in objects.enumerated() {
+        offsets.append(bytes.utf8.count)
+        bytes += "\(index + 1) 0 obj\n\(object)\nendobj\n"
+    }
+    let xref = bytes.utf8.count
+    bytes += "xref\n0 \(objects.count + 1)\n0000000000 65535 f \n"
+    for offset in offsets {
+        let digits = String(offset)
+        bytes += String(repeating: "0", count: 10 - digits.count) + digits + " 00000 n \n"
+    }
+    bytes += "trailer\n<< /Size \(objects.count + 1) /Root 1 0 R >>\nstartxref\n\(xref)\n%%EOF\n"
+    try Data(bytes.utf8).write(to: URL(fileURLWithPath: path))
+}
