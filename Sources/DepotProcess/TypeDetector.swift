@@ -28,19 +28,28 @@ public enum TypeDetector {
         let file = try ReadOnlyFile(path: path)
         let head = try file.read(at: 0, count: headBytes)
         return detect(head: head, size: file.size, name: name, zipEntries: { try? zipEntryNames(file) },
-                      compoundEntries: { (try? CompoundFile.entryNames(file)) ?? nil })
+                      compoundEntries: { (try? CompoundFile.entryNames(file)) ?? nil },
+                      endsLikePDF: { endsLikePDF(file) })
     }
 
     /// The media type from the file's first bytes; `zipEntries` lists a ZIP's members and
     /// `compoundEntries` a compound file's streams, when asked.
     public static func detect(head: [UInt8], size: Int64, name: String, zipEntries: () -> [String]?,
-                              compoundEntries: () -> [String]? = { nil }) -> String {
+                              compoundEntries: () -> [String]? = { nil }, endsLikePDF: () -> Bool = { false }) -> String {
         func starts(_ magic: [UInt8], at offset: Int = 0) -> Bool {
             head.count >= offset + magic.count && Array(head[offset..<offset + magic.count]) == magic
         }
         func ascii(_ text: String, at offset: Int = 0) -> Bool { starts(Array(text.utf8), at: offset) }
 
         if ascii("%PDF-") { return "application/pdf" }
+        // Readers (Acrobat, poppler, pdf.js) also take a header found later in the first KiB,
+        // after junk a gateway or a generator put in front (pdf.js's issue6069.pdf), and even
+        // no header before the first object (bug1606566.pdf). Such a file must also end like a
+        // PDF, so a note that merely mentions "%PDF-" or "0 obj" early stays text.
+        let start = Array(head.prefix(1024))
+        if (contains(start, Array("%PDF-".utf8)) || contains(start, Array(" 0 obj".utf8))) && endsLikePDF() {
+            return "application/pdf"
+        }
         // UTF-16 with a BOM, before MPEG audio: FF FE also reads as a (rare) MPEG-1 layer I frame sync.
         if starts([0xFE, 0xFF]) || starts([0xFF, 0xFE]) { return "text/plain" }
         if starts([0x50, 0x4B, 0x03, 0x04]) || starts([0x50, 0x4B, 0x05, 0x06]) {
@@ -82,6 +91,14 @@ public enum TypeDetector {
             return text
         }
         return octetStream
+    }
+
+    /// Whether the file's last KiB has a PDF's end: "%%EOF", or at least "startxref" (a
+    /// trailer cut short, which readers still take).
+    static func endsLikePDF(_ file: ReadOnlyFile) -> Bool {
+        let count = Int(min(file.size, 1024))
+        guard let tail = try? file.read(at: file.size - Int64(count), count: count) else { return false }
+        return contains(tail, Array("%%EOF".utf8)) || contains(tail, Array("startxref".utf8))
     }
 
     /// The class a media type belongs to, which picks the worker pool (`[jobs.concurrency]`).

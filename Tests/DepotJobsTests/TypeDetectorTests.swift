@@ -64,6 +64,20 @@ import Testing
         #expect(try detect("cut.docx", Array(bytes.prefix(700))) == "application/x-ole-storage")
     }
 
+    @Test func aPDFHeaderAfterJunkInTheFirstKiBIsStillAPDF() throws {
+        let pdf = Array("%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n".utf8)
+        let junk = Array("X-Mailer: gateway\r\nContent-Type: application/pdf\r\n\r\n".utf8) + [0, 1, 2, 3]
+        #expect(try detect("scan.pdf", junk + pdf) == "application/pdf")
+        // No header at all before the first object, and a trailer cut after startxref.
+        let headerless = Array("%\u{E2}\u{E3}\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\ntrailer << /Root 1 0 R >>\nstartxref\n".utf8)
+        #expect(try detect("old.pdf", headerless) == "application/pdf")
+        // A note that mentions a PDF header near its start, but is not one, stays text.
+        #expect(try detect("notes.md", Array("# PDF versions\n\nA file starts with %PDF-1.7 and ends with a trailer.\n".utf8))
+                == "text/markdown")
+        // Past the first KiB the header does not count.
+        #expect(try detect("late.bin", [UInt8](repeating: 0, count: 1100) + pdf) == TypeDetector.octetStream)
+    }
+
     @Test func pngAndWavWrittenByPython() throws {
         let png = dir.path + "/image.bin", wav = dir.path + "/sound.bin"
         try python("""
