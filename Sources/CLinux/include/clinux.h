@@ -8,7 +8,6 @@
 #include <unistd.h>
 #include <fcntl.h>
 #include <stdio.h>
-#include <sys/syscall.h>
 
 /* syncfs(2): one durability barrier for every dirty file of a filesystem. */
 static inline int clinux_syncfs(int fd) { return syncfs(fd); }
@@ -21,11 +20,10 @@ static inline unsigned int clinux_rename_noreplace(void) { return RENAME_NOREPLA
 static inline unsigned int clinux_rename_exchange(void) { return RENAME_EXCHANGE; }
 
 /* posix_spawn closes every descriptor from `first` up in the child, before exec (glibc 2.34):
-   a worker gets its three pipes and nothing else of the daemon's. */
-#include <spawn.h>
-static inline int clinux_spawn_close_from(posix_spawn_file_actions_t *actions, int first) {
-    return posix_spawn_file_actions_addclosefrom_np(actions, first);
-}
+   a worker gets its three pipes and nothing else of the daemon's. `actions` is a
+   posix_spawn_file_actions_t *. Defined in clinux.c: <spawn.h> under _GNU_SOURCE pulls in
+   <sys/select.h>, whose fd_set then clashes with the one Dispatch's module sees. */
+int clinux_spawn_close_from(void *actions, int first);
 
 /* fcntl(2) read leases. Taken only while nobody has the file open for writing (EAGAIN
    otherwise); while held, anyone's open for writing (or truncate) waits until the lease is
@@ -34,7 +32,6 @@ static inline int clinux_take_read_lease(int fd) { return fcntl(fd, F_SETLEASE, 
 static inline int clinux_read_lease_intact(int fd) { return fcntl(fd, F_GETLEASE) == F_RDLCK; }
 
 /* Linux keeps a nice value per thread: lowers the calling thread's CPU priority only.
-   (The raw call: <sys/resource.h> under _GNU_SOURCE clashes with Swift's Glibc module.)
-   0 is PRIO_PROCESS, which with a thread id means that thread. */
-static inline int clinux_renice_this_thread(int nice) { return (int)syscall(SYS_setpriority, 0, gettid(), nice); }
+   Defined in clinux.c, for the same reason (<sys/resource.h>, <sys/syscall.h>). */
+int clinux_renice_this_thread(int nice);
 #endif
