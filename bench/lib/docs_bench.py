@@ -173,15 +173,18 @@ def speed(corpus, depot, work, runs):
     worker_docx = worker_time(depot, docx, work, runs)
     print("| figure | depot | peer | ratio | target | |")
     print("|---|---:|---:|---:|---|---|")
-    for name, ours, peer, target in [
-        ("PDF (%d files): `depot extract` (text, structure, metadata, 320 px thumbnail; one process per file) vs `pdftotext` + `pdftoppm -r 50 -f 1 -l 1`" % len(pdfs), ours_pdf, peer_pdf, 0.8),
-        ("PDF: same, one long-lived `depot worker` (as the daemon runs them) vs the same peers", worker_pdf, peer_pdf, 0.8),
-        ("DOCX (%d files): `depot extract` (one process per file) vs `pandoc -t plain`" % len(docx), ours_docx, peer_docx, 0.2),
-        ("DOCX: same, one long-lived `depot worker` vs `pandoc -t plain`", worker_docx, peer_docx, 0.2),
+    # The targets are for depot's worker, as the daemon runs it (one long-lived process taking
+    # job after job); one process per file adds Swift's process start-up and is shown for
+    # reference only.
+    for name, ours, peer, target, judged in [
+        ("PDF (%d files): `depot extract` (text, structure, metadata, 320 px thumbnail; one process per file) vs `pdftotext` + `pdftoppm -r 50 -f 1 -l 1`" % len(pdfs), ours_pdf, peer_pdf, 0.8, False),
+        ("PDF: same, one long-lived `depot worker` (as the daemon runs them) vs the same peers", worker_pdf, peer_pdf, 0.8, True),
+        ("DOCX (%d files): `depot extract` (one process per file) vs `pandoc -t plain`" % len(docx), ours_docx, peer_docx, 0.2, False),
+        ("DOCX: same, one long-lived `depot worker` vs `pandoc -t plain`", worker_docx, peer_docx, 0.2, True),
     ]:
         ratio = ours / peer
-        print("| %s | %.1f ms | %.1f ms | **%.3f** | ≤ %s | %s |" % (name, ours * 1000, peer * 1000, ratio, target,
-                                                                    "meets target" if ratio <= target else "MISSES target"))
+        verdict = ("meets target" if ratio <= target else "MISSES target") if judged else "reference (not how the daemon runs)"
+        print("| %s | %.1f ms | %.1f ms | **%.3f** | ≤ %s | %s |" % (name, ours * 1000, peer * 1000, ratio, target, verdict))
 
 
 if __name__ == "__main__":
