@@ -5,27 +5,17 @@ import Foundation
 /// text.txt (reading order: paragraphs, list items, table rows with tab-separated cells,
 /// then footnotes and endnotes), structure.json (headings, tables, lists) and the package
 /// thumbnail when it has a JPEG or PNG one.
-public struct DOCXProcessor: Processor {
+public struct DOCXProcessor: DocumentProcessor {
     public let name = "depot-docx"
     public let version = "1"
-    public let artifactKinds = [
-        "metadata.json": "application/json", "text.txt": "text/plain; charset=utf-8",
-        "structure.json": "application/json", "thumbnail.jpg": "image/jpeg", "thumbnail.png": "image/png",
-    ]
-    let limits: DocumentLimits
+    public let artifactKinds = OOXMLPackage.artifactKinds
+    public let limits: DocumentLimits
 
     public init(limits: DocumentLimits = DocumentLimits()) {
         self.limits = limits
     }
 
-    public func score(mediaType: String, head: [UInt8]) -> Int {
-        mediaType == TypeDetector.docx ? 20 : 0
-    }
-
-    public func process(_ input: ProcessorInput) throws -> [ProducedArtifact] {
-        try Self.extract(from: input.path, into: input.outputDirectory, limits: limits,
-                         producer: name, version: version, progress: input.progress)
-    }
+    public static let mediaType = TypeDetector.docx
 
     /// Reads the DOCX at `path` and writes its artifacts into `outputDirectory`.
     /// - Throws: `DocumentError` with the specific reason ("not a DOCX: missing word/document.xml").

@@ -1,6 +1,27 @@
 import DepotCore
 import Foundation
 
+/// A processor for one document media type whose work is its static `extract` (which
+/// `depot extract` and the benchmarks call directly too): it scores that type and runs
+/// `extract` with its limits into the job's folder.
+public protocol DocumentProcessor: Processor {
+    static var mediaType: String { get }
+    var limits: DocumentLimits { get }
+    static func extract(from path: String, into outputDirectory: String, limits: DocumentLimits,
+                        producer: String, version: String, progress: (Int, String) -> Void) throws -> [ProducedArtifact]
+}
+
+extension DocumentProcessor {
+    public func score(mediaType: String, head: [UInt8]) -> Int {
+        mediaType == Self.mediaType ? 20 : 0
+    }
+
+    public func process(_ input: ProcessorInput) throws -> [ProducedArtifact] {
+        try Self.extract(from: input.path, into: input.outputDirectory, limits: limits,
+                         producer: name, version: version, progress: input.progress)
+    }
+}
+
 /// Bounds on what one document may cost to read. Hostile files (zip bombs, billion laughs,
 /// endless outlines) hit one of these and fail with a specific error instead of eating the
 /// worker's memory; the worker's own time and memory limits still hold for everything else.

@@ -15,6 +15,12 @@ import Foundation
 ///
 /// Owns the libzip handle, closed in deinit.
 final class OOXMLPackage {
+    /// What the DOCX and PPTX processors write (the thumbnail as the package has it).
+    static let artifactKinds = [
+        "metadata.json": "application/json", "text.txt": "text/plain; charset=utf-8",
+        "structure.json": "application/json", "thumbnail.jpg": "image/jpeg", "thumbnail.png": "image/png",
+    ]
+
     private let archive: OpaquePointer
     private let limits: DocumentLimits
     /// Lower-cased part name → entry index (OPC part names compare case-insensitively).

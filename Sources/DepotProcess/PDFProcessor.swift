@@ -12,27 +12,20 @@ import Glibc
 /// An encrypted PDF that opens without a password is read like any other (and marked
 /// encrypted); one that needs a password yields metadata.json with `status:
 /// "password_required"` and nothing else: that is the document's state, not a failure to retry.
-public struct PDFProcessor: Processor {
+public struct PDFProcessor: DocumentProcessor {
     public let name = "depot-pdf"
     public let version = "1"
     public let artifactKinds = [
         "metadata.json": "application/json", "text.txt": "text/plain; charset=utf-8",
         "structure.json": "application/json", "thumbnail.png": "image/png",
     ]
-    let limits: DocumentLimits
+    public let limits: DocumentLimits
 
     public init(limits: DocumentLimits = DocumentLimits()) {
         self.limits = limits
     }
 
-    public func score(mediaType: String, head: [UInt8]) -> Int {
-        mediaType == "application/pdf" ? 20 : 0
-    }
-
-    public func process(_ input: ProcessorInput) throws -> [ProducedArtifact] {
-        try Self.extract(from: input.path, into: input.outputDirectory, limits: limits,
-                         producer: name, version: version, progress: input.progress)
-    }
+    public static let mediaType = "application/pdf"
 
     /// Reads the PDF at `path` and writes its artifacts into `outputDirectory`.
     /// - Throws: `DocumentError` when poppler cannot read it ("not a readable PDF: …").

@@ -7,27 +7,17 @@ import Foundation
 ///
 /// Slide order is presentation.xml's `sldIdLst` resolved through its relationships, never
 /// the part names: slide7.xml may well be shown first.
-public struct PPTXProcessor: Processor {
+public struct PPTXProcessor: DocumentProcessor {
     public let name = "depot-pptx"
     public let version = "1"
-    public let artifactKinds = [
-        "metadata.json": "application/json", "text.txt": "text/plain; charset=utf-8",
-        "structure.json": "application/json", "thumbnail.jpg": "image/jpeg", "thumbnail.png": "image/png",
-    ]
-    let limits: DocumentLimits
+    public let artifactKinds = OOXMLPackage.artifactKinds
+    public let limits: DocumentLimits
 
     public init(limits: DocumentLimits = DocumentLimits()) {
         self.limits = limits
     }
 
-    public func score(mediaType: String, head: [UInt8]) -> Int {
-        mediaType == TypeDetector.pptx ? 20 : 0
-    }
-
-    public func process(_ input: ProcessorInput) throws -> [ProducedArtifact] {
-        try Self.extract(from: input.path, into: input.outputDirectory, limits: limits,
-                         producer: name, version: version, progress: input.progress)
-    }
+    public static let mediaType = TypeDetector.pptx
 
     /// One slide's text.
     struct Slide {
