@@ -25,12 +25,14 @@ public struct StagedBlob: Sendable {
     public let sourceDevice: UInt64
     public let sourceInode: UInt64
     public let sourceMtimeNanoseconds: Int64
-    /// Whether the staged copy is the source's own inode (hard link) rather than a copy.
-    public let linked: Bool
     /// The implementation's handle on the staged bytes (a temp path, a memory key).
     let token: String
     /// Held on a linked source until `settle`: keeps writers out of the shared inode.
     var lease: SourceLease? = nil
+
+    /// Whether the staged copy is the source's own inode (hard link) rather than a copy:
+    /// only a leased source is ever linked.
+    public var linked: Bool { lease != nil }
 }
 
 /// Why a blob could not be stored.
@@ -99,9 +101,9 @@ struct OpenedSource: ~Copyable {
         }
     }
 
-    func staged(digest: Digest, size: Int64, linked: Bool, token: String) -> StagedBlob {
+    func staged(digest: Digest, size: Int64, token: String, lease: SourceLease? = nil) -> StagedBlob {
         StagedBlob(digest: digest, size: size, sourceDevice: UInt64(before.st_dev), sourceInode: UInt64(before.st_ino),
-                   sourceMtimeNanoseconds: nanoseconds(before.st_mtim), linked: linked, token: token)
+                   sourceMtimeNanoseconds: nanoseconds(before.st_mtim), token: token, lease: lease)
     }
 }
 

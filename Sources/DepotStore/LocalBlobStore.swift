@@ -58,9 +58,8 @@ public final class LocalBlobStore: BlobStore {
                 lease = nil
             }
         }
-        let linked = lease != nil
         let out: Int32
-        if linked {
+        if lease != nil {
             out = -1
         } else {
             // Read-only from birth; the descriptor we write through is still writable.
@@ -84,9 +83,7 @@ public final class LocalBlobStore: BlobStore {
                 total += Int64(n)
             }
             try file.checkUnchanged(bytesRead: total)
-            var staged = file.staged(digest: hasher.finish(), size: total, linked: linked, token: token)
-            staged.lease = lease
-            return staged
+            return file.staged(digest: hasher.finish(), size: total, token: token, lease: lease)
         } catch {
             unlink(token)
             throw error

@@ -37,7 +37,7 @@ public final class MemoryBlobStore: BlobStore {
             s.staged[token] = bytes
             return token
         }
-        return file.staged(digest: digest, size: Int64(bytes.count), linked: false, token: token)
+        return file.staged(digest: digest, size: Int64(bytes.count), token: token)
     }
 
     public func commit(_ staged: [StagedBlob]) throws -> [Bool] {
