@@ -8,19 +8,14 @@ extension Handlers {
     /// GET/HEAD /d/{v|a}/{id}/{name}?exp=&kid=&lid=[&ip=]&sig=: a signed download.
     func download(_ request: Request, context: DepotRequestContext) async throws -> Response {
         let client = context.client
-        if let wait = badLinks.blocked(client) {
-            env.metrics.download(status: 429)
-            throw APIError.tooManyRequests(retryAfter: wait)
-        }
-        if let wait = downloadLimiter.take(client) {
+        if let wait = badLinks.blocked(client) ?? downloadLimiter.take(client) {
             env.metrics.download(status: 429)
             throw APIError.tooManyRequests(retryAfter: wait)
         }
         let now = Int64(Date().timeIntervalSince1970)
-        guard let target = Self.target(path: request.uri.path), let link = Self.signedLink(request) ,
-              env.signer.verify(link, method: request.method == .head ? "HEAD" : request.method.rawValue,
-                                remoteIP: context.remoteIP, now: now, skew: env.config.http.clockSkew.components.seconds)
-        else { throw reject(client) }
+        let method = request.method == .head ? "HEAD" : request.method.rawValue
+        let skew = env.config.http.clockSkew.components.seconds
+        guard let target = Self.target(path: request.uri.path), let link = Self.signedLink(request) else { throw reject(client) }
         let state = self.state
         let store = env.store
         let isGet = request.method == .get
@@ -34,16 +29,23 @@ extension Handlers {
             }
             return file
         }
-        let found: (DownloadTarget, OpenFile?)?
-        if let recent = state.recentLinks.lookup(link.linkID, target: target) {
-            // Resolved within the last second: no query; opening a local file is quick enough
-            // to do here.
-            found = (recent, try open(recent))
+        let found: (ResolvedDownload, OpenFile?)?
+        if let recent = state.recentLinks.lookup(link, target: target) {
+            // This very link passed the signature check and the catalog within the last
+            // second: what depends on the request is checked again; opening a local file is
+            // quick enough to do here.
+            guard env.signer.claimsHold(link, method: method, remoteIP: context.remoteIP, now: now, skew: skew) else {
+                throw reject(client)
+            }
+            found = (recent, try open(recent.target))
         } else {
+            guard env.signer.verify(link, method: method, remoteIP: context.remoteIP, now: now, skew: skew) else {
+                throw reject(client)
+            }
             // One trip to a blocking thread: the catalog lookup and the open.
-            found = try await blocking { () -> (DownloadTarget, OpenFile?)? in
-                guard let resolved = try state.resolveForDownload(target, linkID: link.linkID) else { return nil }
-                return (resolved, try open(resolved))
+            found = try await blocking { () -> (ResolvedDownload, OpenFile?)? in
+                guard let resolved = try state.resolveForDownload(link, target: target) else { return nil }
+                return (resolved, try open(resolved.target))
             }
         }
         guard let (resolved, file) = found else {
@@ -84,31 +86,26 @@ extension Handlers {
 
     /// The response for a resolved target: conditional requests, ranges and a streamed body.
     /// - Parameter file: the blob, opened; nil for HEAD and for an empty blob.
-    func serve(_ target: DownloadTarget, file: OpenFile?, request: Request, context: DepotRequestContext,
+    func serve(_ resolved: ResolvedDownload, file: OpenFile?, request: Request, context: DepotRequestContext,
                expires: Int64, now: Int64) async throws -> Response {
-        let etag = "\"\(target.digest.hex)\""
-        let lastModified = httpDate(target.modifiedAtNanoseconds / 1_000_000_000)
-        var headers: HTTPFields = [:]
-        headers[.eTag] = etag
-        headers[.lastModified] = lastModified
-        headers[.acceptRanges] = "bytes"
+        let target = resolved.target
+        var headers = resolved.headers
         // Never cached past the link's own life (a shared cache must not outlive the link either).
         headers[.cacheControl] = "private, max-age=\(max(0, expires - now))"
-        headers[HTTPField.Name("X-Content-Type-Options")!] = "nosniff"
         let isHead = request.method == .head
 
         // RFC 9110 §13.2.2: If-None-Match is evaluated before Range; a match is 304 for GET/HEAD.
-        if let inm = request.headers[.ifNoneMatch], ifNoneMatchMatches(inm, etag: etag) {
+        if let inm = request.headers[.ifNoneMatch], ifNoneMatchMatches(inm, etag: resolved.etag) {
+            headers[.contentType] = nil
+            headers[.contentDisposition] = nil
             return Response(status: .notModified, headers: headers)
         }
-        headers[.contentType] = target.mimeType ?? mediaType(forFileName: target.fileName)
-        headers[.contentDisposition] = contentDisposition(fileName: target.fileName)
 
         var range = RangeRequest.full
         // Range is defined for GET only (RFC 9110 §14.2); If-Range that no longer matches means
         // "send it all".
         if request.method == .get, let header = request.headers[.range] {
-            if let ifRange = request.headers[.ifRange], !ifRangeMatches(ifRange, etag: etag, lastModified: lastModified) {
+            if let ifRange = request.headers[.ifRange], !ifRangeMatches(ifRange, etag: resolved.etag, lastModified: resolved.lastModified) {
                 range = .full
             } else {
                 range = parseRange(header, size: target.size)
@@ -116,6 +113,7 @@ extension Handlers {
         }
         switch range {
         case .unsatisfiable:
+            env.metrics.download(status: 416)
             var e = APIError(status: .rangeNotSatisfiable, code: "range_not_satisfiable",
                              message: "the range is outside the \(target.size) bytes of this file")
             e.headers = headers
@@ -169,12 +167,39 @@ func httpDate(_ seconds: Int64) -> String {
 func mediaType(forFileName name: String) -> String {
     guard let dot = name.lastIndex(of: "."), dot != name.startIndex else { return "application/octet-stream" }
     let ext = name[name.index(after: dot)...].lowercased()
-    let known: [String: String] = [
-        "txt": "text/plain; charset=utf-8", "md": "text/markdown; charset=utf-8", "json": "application/json",
-        "vtt": "text/vtt; charset=utf-8", "srt": "application/x-subrip", "csv": "text/csv; charset=utf-8",
-        "html": "text/html; charset=utf-8", "xml": "application/xml",
-    ]
-    if let type = known[ext] { return type }
+    if let type = textMediaTypes[ext] { return type }
     if let type = MediaType.getMediaType(forExtension: ext) { return type.description }
     return "application/octet-stream"
+}
+
+/// Types Hummingbird's table lacks or gives without a charset.
+private let textMediaTypes: [String: String] = [
+    "txt": "text/plain; charset=utf-8", "md": "text/markdown; charset=utf-8", "json": "application/json",
+    "vtt": "text/vtt; charset=utf-8", "srt": "application/x-subrip", "csv": "text/csv; charset=utf-8",
+    "html": "text/html; charset=utf-8", "xml": "application/xml",
+]
+
+/// A download target and the response headers that depend on it alone, formatted once when
+/// its link is resolved (a remembered link reuses them).
+struct ResolvedDownload: Sendable {
+    let target: DownloadTarget
+    let etag: String
+    let lastModified: String
+    /// ETag, Last-Modified, Accept-Ranges, X-Content-Type-Options, Content-Type and
+    /// Content-Disposition.
+    let headers: HTTPFields
+
+    init(_ target: DownloadTarget) {
+        self.target = target
+        etag = "\"\(target.digest.hex)\""
+        lastModified = httpDate(target.modifiedAtNanoseconds / 1_000_000_000)
+        var headers: HTTPFields = [:]
+        headers[.eTag] = etag
+        headers[.lastModified] = lastModified
+        headers[.acceptRanges] = "bytes"
+        headers[HTTPField.Name("X-Content-Type-Options")!] = "nosniff"
+        headers[.contentType] = target.mimeType ?? mediaType(forFileName: target.fileName)
+        headers[.contentDisposition] = contentDisposition(fileName: target.fileName)
+        self.headers = headers
+    }
 }

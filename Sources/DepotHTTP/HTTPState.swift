@@ -149,17 +149,19 @@ public struct HTTPState: Sendable {
         }
     }
 
-    /// Resolves a link's target and checks that its link id was minted here and not revoked,
-    /// in one trip to the catalog (the download hot path).
-    public func resolveForDownload(_ target: LinkTarget, linkID: String) throws -> DownloadTarget? {
+    /// Resolves a verified link's target and checks that its link id was minted here and not
+    /// revoked, in one trip to the catalog (the download hot path); remembered for a second.
+    func resolveForDownload(_ link: SignedLink, target: LinkTarget) throws -> ResolvedDownload? {
         let resolved = try catalog.withConnection { db -> DownloadTarget? in
-            let rows = try db.query("SELECT revoked_at_ns, target_kind, target_id FROM http_links WHERE id = ?", [.text(linkID)])
+            let rows = try db.query("SELECT revoked_at_ns, target_kind, target_id FROM http_links WHERE id = ?", [.text(link.linkID)])
             guard let row = rows.first, row.optionalInt(0) == nil,
                   row.text(1) == (target.letter == "v" ? "version" : "artifact"), row.int(2) == target.id else { return nil }
             return try Self.resolve(target, db: db)
         }
-        if let resolved { recentLinks.remember(linkID, target: target, resolved: resolved) }
-        return resolved
+        guard let resolved else { return nil }
+        let download = ResolvedDownload(resolved)
+        recentLinks.remember(link, target: target, resolved: download)
+        return download
     }
 
     /// Mints and records a link. `lifetime` is capped by `maxLifetime` (an error past it).
@@ -234,34 +236,38 @@ public func maxLinkLifetime(config: DepotConfig, layout: RootLayout, collection:
     return config.settings(forCollection: collection, overrideFile: local).maxLinkLifetime
 }
 
-/// Links resolved in the last `lifetime`: a link fetched again and again (a shared file, a
-/// script polling it) then costs no catalog query and no hop to a blocking thread. A version
+/// Links verified and resolved in the last `lifetime`: a link fetched again and again (a shared
+/// file, a script polling it) then costs no HMAC, no catalog query and no hop to a blocking
+/// thread — its expiry and bound address are still checked on every request. A version
 /// or an artifact never changes once stored, so only revocation can change the answer: a link
 /// revoked through this server's API stops working at once, one revoked by another process
 /// (`depot link revoke`) within `lifetime`.
 final class RecentLinks: Sendable {
     static let lifetimeNanoseconds: Int64 = 1_000_000_000
     static let capacity = 10_000
-    private struct Entry { let target: LinkTarget; let resolved: DownloadTarget; let at: Int64 }
+    private struct Entry { let link: SignedLink; let target: LinkTarget; let resolved: ResolvedDownload; let at: Int64 }
     private let entries = Mutex<[String: Entry]>([:])
 
-    func lookup(_ linkID: String, target: LinkTarget) -> DownloadTarget? {
+    /// What `link` resolved to, if this very link — signature and all — was verified and
+    /// resolved in the last second.
+    func lookup(_ link: SignedLink, target: LinkTarget) -> ResolvedDownload? {
         let now = monotonicNanoseconds()
         return entries.withLock { entries in
-            guard let entry = entries[linkID] else { return nil }
-            guard now - entry.at < Self.lifetimeNanoseconds, entry.target == target else {
-                entries[linkID] = nil
+            guard let entry = entries[link.linkID] else { return nil }
+            guard now - entry.at < Self.lifetimeNanoseconds else {
+                entries[link.linkID] = nil
                 return nil
             }
-            return entry.resolved
+            return entry.link == link && entry.target == target ? entry.resolved : nil
         }
     }
 
-    func remember(_ linkID: String, target: LinkTarget, resolved: DownloadTarget) {
+    /// Remembers a link that passed the signature check and resolved to `resolved`.
+    func remember(_ link: SignedLink, target: LinkTarget, resolved: ResolvedDownload) {
         let now = monotonicNanoseconds()
         entries.withLock { entries in
             if entries.count >= Self.capacity { entries.removeAll(keepingCapacity: true) }
-            entries[linkID] = Entry(target: target, resolved: resolved, at: now)
+            entries[link.linkID] = Entry(link: link, target: target, resolved: resolved, at: now)
         }
     }
 

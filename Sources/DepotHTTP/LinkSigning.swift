@@ -252,16 +252,22 @@ public struct LinkSigner: Sendable {
     /// Whether a link is genuine, unexpired and used from the address it is bound to.
     /// Every check runs and one answer comes back, so timing does not tell which one failed.
     public func verify(_ link: SignedLink, method: String, remoteIP: String?, now: Int64, skew: Int64) -> Bool {
-        var ok = method == "GET" || method == "HEAD"
         let key = keys.key(id: link.keyID)
-        ok = ok && key != nil
         // Still compute a MAC with some key so that an unknown key id costs the same time.
         let secret = key?.secret ?? keys.signing.secret
         let expected = hmacSHA256(key: secret, message: Self.message(path: link.path, expires: link.expires, keyID: link.keyID,
                                                                      clientIP: link.clientIP, linkID: link.linkID))
         // Compared as text: the one canonical unpadded encoding of the MAC is accepted.
         let macOK = constantTimeEqual(Array(base64URL(expected).utf8), Array(link.signature.utf8))
-        ok = ok && macOK
+        let claimsOK = claimsHold(link, method: method, remoteIP: remoteIP, now: now, skew: skew)
+        return key != nil && macOK && claimsOK
+    }
+
+    /// The checks of `verify` that depend on the request rather than on the link's bytes: a
+    /// read method, the expiry (with `skew` seconds of grace) and the bound address. Enough on
+    /// its own only for a link whose signature was verified already.
+    public func claimsHold(_ link: SignedLink, method: String, remoteIP: String?, now: Int64, skew: Int64) -> Bool {
+        var ok = method == "GET" || method == "HEAD"
         ok = ok && now <= link.expires + skew
         if let bound = link.clientIP { ok = ok && normalizeIP(bound) == remoteIP.map(normalizeIP) }
         return ok

@@ -35,6 +35,9 @@ public final class ServerMetrics: Sendable {
     let physicalBytes: Prometheus.Gauge
     let documents: Prometheus.Gauge
     let versions: Prometheus.Gauge
+    /// depot_downloads_total for the statuses a download is answered with, made once: a
+    /// registry lookup per request costs more than the count.
+    private let downloadsByStatus: [Int: Prometheus.Counter]
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
@@ -53,6 +56,9 @@ public final class ServerMetrics: Sendable {
         physicalBytes = gauge("depot_store_physical_bytes", "Sum of the distinct blobs' sizes: the bytes the store holds.")
         documents = gauge("depot_documents", "Documents in the catalog.")
         versions = gauge("depot_versions", "Versions in the catalog.")
+        downloadsByStatus = Dictionary(uniqueKeysWithValues: [200, 206, 304, 403, 416, 429, 500].map {
+            ($0, Self.downloadCounter(registry, status: $0))
+        })
     }
 
     /// The swift-metrics factory over this registry: `depot serve` bootstraps the facade with it.
@@ -70,8 +76,12 @@ public final class ServerMetrics: Sendable {
     static let queueHelp = "Jobs in the queue, by state."
 
     func download(status: Int) {
-        registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "depot_downloads_total", unitName: "", helpText: Self.downloadsHelp),
-                             labels: [("status", String(status))]).increment()
+        (downloadsByStatus[status] ?? Self.downloadCounter(registry, status: status)).increment()
+    }
+
+    private static func downloadCounter(_ registry: PrometheusCollectorRegistry, status: Int) -> Prometheus.Counter {
+        registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "depot_downloads_total", unitName: "", helpText: downloadsHelp),
+                             labels: [("status", String(status))])
     }
 
     /// Brings the scrape-time figures up to date: catalog totals, queue depth, watcher totals.

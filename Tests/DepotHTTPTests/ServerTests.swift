@@ -180,6 +180,32 @@ struct DownloadTests {
         }
     }
 
+    @Test func aRememberedLinkIsCheckedAgainForItsAddressAndSignature() async throws {
+        // A link verified in the last second skips the HMAC, but only for the very same
+        // signature, and its bound address is compared on every request.
+        let f = try Fixture()
+        let url = try f.link(ip: "127.0.0.1")
+        let forged = String(url.dropLast()) + (url.hasSuffix("A") ? "B" : "A")
+        try await f.application().test(.live) { client in
+            #expect(try await client.execute(uri: url, method: .get).bytes == f.bytes)
+            let port = try #require(client.port)
+            func fetch(from source: String, _ path: String) throws -> String {
+                let curl = Process()
+                curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+                curl.arguments = ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--interface", source, "http://127.0.0.1:\(port)\(path)"]
+                let out = Pipe()
+                curl.standardOutput = out
+                try curl.run()
+                let code = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+                curl.waitUntilExit()
+                return code
+            }
+            #expect(try fetch(from: "127.0.0.2", url) == "403")
+            #expect(try fetch(from: "127.0.0.1", forged) == "403")
+            #expect(try fetch(from: "127.0.0.1", url) == "200")
+        }
+    }
+
     @Test func downloadRateLimitIsPerClient() async throws {
         let f = try Fixture { $0.downloadRate = 1; $0.downloadBurst = 2 }
         let url = try f.link()
