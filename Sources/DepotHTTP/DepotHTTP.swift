@@ -86,10 +86,11 @@ public func makeApplication(environment env: HTTPServerEnvironment,
     let logger = env.logger
     return Application(
         router: router,
+        // Idle and header timeouts are ConnectionTimeoutHandler's: Hummingbird's own idle
+        // timer sees only the requests that reach it, not those DownloadFastPath answers.
         server: .http1(configuration: .init(
-            additionalChannelHandlers: [HeaderTimeoutHandler(timeout: headerTimeout, keepAlive: idle),
-                                        FileRegionHandler.Installer()],
-            idleTimeout: idle)),
+            additionalChannelHandlers: [FileRegionHandler.Installer(handlers: handlers, header: headerTimeout, idle: idle)],
+            idleTimeout: nil)),
         configuration: .init(
             address: .hostname(settings.listen, port: settings.port),
             serverName: nil,

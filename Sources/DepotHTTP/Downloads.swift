@@ -3,9 +3,13 @@ import DepotStore
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
+import NIOHTTP1
 
 extension Handlers {
-    /// GET/HEAD /d/{v|a}/{id}/{name}?exp=&kid=&lid=[&ip=]&sig=: a signed download.
+    /// GET/HEAD /d/{v|a}/{id}/{name}?exp=&kid=&lid=[&ip=]&sig=: a signed download, through
+    /// Hummingbird's router. Most repeated downloads never get here: `DownloadFastPath`
+    /// answers those on the event loop (`quickDownload`).
     func download(_ request: Request, context: DepotRequestContext) async throws -> Response {
         let client = context.client
         if let wait = badLinks.blocked(client) ?? downloadLimiter.take(client) {
@@ -15,20 +19,9 @@ extension Handlers {
         let now = Int64(Date().timeIntervalSince1970)
         let method = request.method == .head ? "HEAD" : request.method.rawValue
         let skew = env.config.http.clockSkew.components.seconds
-        guard let target = Self.target(path: request.uri.path), let link = Self.signedLink(request) else { throw reject(client) }
+        guard let (target, link) = Self.signedLink(requestTarget: request.head.path ?? "") else { throw reject(client) }
         let state = self.state
-        let store = env.store
         let isGet = request.method == .get
-        // The blob opened for GET: a missing or short blob is a 500 before any header goes
-        // out, not a cut-off body.
-        @Sendable func open(_ resolved: DownloadTarget) throws -> OpenFile? {
-            guard isGet, resolved.size > 0 else { return nil }
-            let file = try OpenFile(path: store.path(of: resolved.digest))
-            guard file.size >= resolved.size else {
-                throw SystemError(call: "fstat", errno: EIO, path: file.path)
-            }
-            return file
-        }
         let found: (ResolvedDownload, OpenFile?)?
         if let recent = state.recentLinks.lookup(link, target: target) {
             // This very link passed the signature check and the catalog within the last
@@ -37,7 +30,7 @@ extension Handlers {
             guard env.signer.claimsHold(link, method: method, remoteIP: context.remoteIP, now: now, skew: skew) else {
                 throw reject(client)
             }
-            found = (recent, try open(recent.target))
+            found = (recent, try openBlob(recent.target, get: isGet))
         } else {
             guard env.signer.verify(link, method: method, remoteIP: context.remoteIP, now: now, skew: skew) else {
                 throw reject(client)
@@ -45,16 +38,94 @@ extension Handlers {
             // One trip to a blocking thread: the catalog lookup and the open.
             found = try await blocking { () -> (ResolvedDownload, OpenFile?)? in
                 guard let resolved = try state.resolveForDownload(link, target: target) else { return nil }
-                return (resolved, try open(resolved.target))
+                return (resolved, try openBlob(resolved.target, get: isGet))
             }
         }
         guard let (resolved, file) = found else {
             // Revoked, never minted here, or its version/artifact is gone: the same answer.
             throw reject(client)
         }
-        let response = try await serve(resolved, file: file, request: request, context: context, expires: link.expires, now: now)
-        env.metrics.download(status: Int(response.status.code))
-        return response
+        let query = DownloadQuery(isGet: isGet, ifNoneMatch: request.headers[.ifNoneMatch], range: request.headers[.range],
+                                  ifRange: request.headers[.ifRange])
+        var headers = resolved.fields
+        // Never cached past the link's own life (a shared cache must not outlive the link either).
+        headers[.cacheControl] = "private, max-age=\(max(0, link.expires - now))"
+        let size = resolved.target.size
+        switch resolved.plan(query) {
+        case .notModified:
+            headers[.contentType] = nil
+            headers[.contentDisposition] = nil
+            env.metrics.download(status: 304)
+            return Response(status: .notModified, headers: headers)
+        case .unsatisfiable:
+            env.metrics.download(status: 416)
+            var e = APIError(status: .rangeNotSatisfiable, code: "range_not_satisfiable",
+                             message: "the range is outside the \(size) bytes of this file")
+            e.headers = headers
+            e.headers[.contentRange] = "bytes */\(size)"
+            e.headers[.contentDisposition] = nil
+            throw e
+        case .send(let partial, let first, let last):
+            if partial { headers[.contentRange] = "bytes \(first)-\(last)/\(size)" }
+            headers[.contentLength] = String(last - first + 1)
+            let body = file.map { fileBody($0, first: first, last: last, context: context) } ?? ResponseBody()
+            countSent(partial: partial, bytes: file == nil ? 0 : last - first + 1)
+            return Response(status: partial ? .partialContent : .ok, headers: headers, body: body)
+        }
+    }
+
+    /// A download that can be answered from memory, on the calling thread: its very link was
+    /// verified and resolved in the last second, the client is within its limits, and the
+    /// answer is a 200, 206 or 304. nil hands the request to the router, which checks it in
+    /// full and gives every other answer (403, 429, 416, 500) in one place.
+    func quickDownload(isHead: Bool, uri: String, header: (String) -> String?, remoteIP: String?) -> QuickDownload? {
+        guard uri.hasPrefix("/d/") else { return nil }
+        guard let (target, link) = Self.signedLink(requestTarget: uri), let resolved = state.recentLinks.lookup(link, target: target) else { return nil }
+        let client = remoteIP ?? "unknown"
+        let now = Int64(Date().timeIntervalSince1970)
+        guard badLinks.blocked(client) == nil,
+              env.signer.claimsHold(link, method: isHead ? "HEAD" : "GET", remoteIP: remoteIP, now: now,
+                                    skew: env.config.http.clockSkew.components.seconds) else { return nil }
+        let query = DownloadQuery(isGet: !isHead, ifNoneMatch: header("If-None-Match"), range: header("Range"),
+                                  ifRange: header("If-Range"))
+        let plan = resolved.plan(query)
+        if case .unsatisfiable = plan { return nil }
+        // Only now is a token taken: a request handed to the router takes its own there.
+        guard downloadLimiter.take(client) == nil else { return nil }
+        let maxAge = max(0, link.expires - now)
+        switch plan {
+        case .notModified:
+            env.metrics.download(status: 304)
+            return QuickDownload(resolved: resolved, body: nil, maxAge: maxAge)
+        case .send(let partial, let first, let last):
+            var file: OpenFile?
+            do {
+                if !isHead, resolved.target.size > 0 { file = try openBlobs.file(resolved.target, store: env.store) }
+            } catch {
+                // A blob that cannot be opened is the router's 500 to give (and to log).
+                return nil
+            }
+            countSent(partial: partial, bytes: file == nil ? 0 : last - first + 1)
+            return QuickDownload(resolved: resolved, body: (partial, first, last, file), maxAge: maxAge)
+        case .unsatisfiable:
+            return nil
+        }
+    }
+
+    private func countSent(partial: Bool, bytes: Int64) {
+        env.metrics.download(status: partial ? 206 : 200)
+        if bytes > 0 { env.metrics.bytesServed.increment(by: bytes) }
+    }
+
+    /// The blob opened for a GET: a missing or short blob is an error before any header goes
+    /// out, not a cut-off body. nil for HEAD and for an empty blob.
+    func openBlob(_ target: DownloadTarget, get: Bool) throws -> OpenFile? {
+        guard get, target.size > 0 else { return nil }
+        let file = try OpenFile(path: env.store.path(of: target.digest))
+        guard file.size >= target.size else {
+            throw SystemError(call: "fstat", errno: EIO, path: file.path)
+        }
+        return file
     }
 
     private func reject(_ client: String) -> APIError {
@@ -66,72 +137,53 @@ extension Handlers {
 
     /// "/d/v/12/name" → .version(12).
     static func target(path: String) -> LinkTarget? {
-        let parts = path.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count == 5, parts[0].isEmpty, parts[1] == "d", !parts[4].isEmpty,
-              let id = Int64(parts[3]), id > 0 else { return nil }
-        switch parts[2] {
-        case "v": return .version(id)
-        case "a": return .artifact(id)
+        let parts = path.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
+        guard parts.count == 5, parts[0].isEmpty, parts[1].elementsEqual("d".utf8), !parts[4].isEmpty,
+              parts[2].count == 1, let id = Int64(Substring(parts[3])), id > 0 else { return nil }
+        switch parts[2].first {
+        case UInt8(ascii: "v"): return .version(id)
+        case UInt8(ascii: "a"): return .artifact(id)
         default: return nil
         }
     }
 
-    static func signedLink(_ request: Request) -> SignedLink? {
-        let q = request.uri.queryParameters
-        guard let exp = q["exp"].flatMap({ Int64(String($0)) }), let kid = q["kid"], let lid = q["lid"], let sig = q["sig"]
-        else { return nil }
-        return SignedLink(path: request.uri.path, expires: exp, keyID: String(kid), clientIP: q["ip"].map(String.init),
-                          linkID: String(lid), signature: String(sig))
-    }
-
-    /// The response for a resolved target: conditional requests, ranges and a streamed body.
-    /// - Parameter file: the blob, opened; nil for HEAD and for an empty blob.
-    func serve(_ resolved: ResolvedDownload, file: OpenFile?, request: Request, context: DepotRequestContext,
-               expires: Int64, now: Int64) async throws -> Response {
-        let target = resolved.target
-        var headers = resolved.headers
-        // Never cached past the link's own life (a shared cache must not outlive the link either).
-        headers[.cacheControl] = "private, max-age=\(max(0, expires - now))"
-        let isHead = request.method == .head
-
-        // RFC 9110 §13.2.2: If-None-Match is evaluated before Range; a match is 304 for GET/HEAD.
-        if let inm = request.headers[.ifNoneMatch], ifNoneMatchMatches(inm, etag: resolved.etag) {
-            headers[.contentType] = nil
-            headers[.contentDisposition] = nil
-            return Response(status: .notModified, headers: headers)
-        }
-
-        var range = RangeRequest.full
-        // Range is defined for GET only (RFC 9110 §14.2); If-Range that no longer matches means
-        // "send it all".
-        if request.method == .get, let header = request.headers[.range] {
-            if let ifRange = request.headers[.ifRange], !ifRangeMatches(ifRange, etag: resolved.etag, lastModified: resolved.lastModified) {
-                range = .full
-            } else {
-                range = parseRange(header, size: target.size)
+    /// "/d/v/12/name?exp=…&kid=…&lid=…[&ip=…]&sig=…" → the target and the link, as sent (the
+    /// path still percent-encoded, as it was signed; query values decoded; the first of a
+    /// repeated parameter counts). nil when the path or a parameter is missing or malformed.
+    static func signedLink(requestTarget: String) -> (LinkTarget, SignedLink)? {
+        // Scanned as UTF-8 bytes: Character-wise splitting costs more than the rest of a
+        // download's own work.
+        let bytes = requestTarget.utf8
+        guard let mark = bytes.firstIndex(of: UInt8(ascii: "?")) else { return nil }
+        let path = String(requestTarget[..<mark])
+        guard let target = target(path: path) else { return nil }
+        var exp, kid, lid, sig, ip: Substring?
+        var start = bytes.index(after: mark)
+        while start < bytes.endIndex {
+            let end = bytes[start...].firstIndex(of: UInt8(ascii: "&")) ?? bytes.endIndex
+            if let eq = bytes[start..<end].firstIndex(of: UInt8(ascii: "=")) {
+                let name = bytes[start..<eq]
+                let value = requestTarget[bytes.index(after: eq)..<end]
+                if name.elementsEqual("exp".utf8) { exp = exp ?? value }
+                else if name.elementsEqual("kid".utf8) { kid = kid ?? value }
+                else if name.elementsEqual("lid".utf8) { lid = lid ?? value }
+                else if name.elementsEqual("sig".utf8) { sig = sig ?? value }
+                else if name.elementsEqual("ip".utf8) { ip = ip ?? value }
             }
+            start = end < bytes.endIndex ? bytes.index(after: end) : end
         }
-        switch range {
-        case .unsatisfiable:
-            env.metrics.download(status: 416)
-            var e = APIError(status: .rangeNotSatisfiable, code: "range_not_satisfiable",
-                             message: "the range is outside the \(target.size) bytes of this file")
-            e.headers = headers
-            e.headers[.contentRange] = "bytes */\(target.size)"
-            e.headers[.contentDisposition] = nil
-            throw e
-        case .partial(let first, let last):
-            headers[.contentRange] = "bytes \(first)-\(last)/\(target.size)"
-            headers[.contentLength] = String(last - first + 1)
-            let body = file.map { fileBody($0, first: first, last: last, context: context) } ?? ResponseBody()
-            if !isHead { env.metrics.bytesServed.increment(by: last - first + 1) }
-            return Response(status: .partialContent, headers: headers, body: body)
-        case .full:
-            headers[.contentLength] = String(target.size)
-            let body = file.map { fileBody($0, first: 0, last: target.size - 1, context: context) } ?? ResponseBody()
-            if !isHead { env.metrics.bytesServed.increment(by: target.size) }
-            return Response(status: .ok, headers: headers, body: body)
+        func decoded(_ value: Substring) -> String? {
+            value.utf8.contains(UInt8(ascii: "%")) ? String(value).removingPercentEncoding : String(value)
         }
+        guard let expires = exp.flatMap({ Int64($0) }), let keyID = kid.flatMap(decoded), let linkID = lid.flatMap(decoded),
+              let signature = sig.flatMap(decoded) else { return nil }
+        var clientIP: String?
+        if let ip {
+            guard let address = decoded(ip) else { return nil }
+            clientIP = address
+        }
+        return (target, SignedLink(path: path, expires: expires, keyID: keyID, clientIP: clientIP, linkID: linkID,
+                                   signature: signature))
     }
 
     /// The bytes first...last of a blob (Int64 offsets: files over 4 GiB work), never the whole
@@ -186,20 +238,65 @@ struct ResolvedDownload: Sendable {
     let etag: String
     let lastModified: String
     /// ETag, Last-Modified, Accept-Ranges, X-Content-Type-Options, Content-Type and
-    /// Content-Disposition.
-    let headers: HTTPFields
+    /// Content-Disposition, for Hummingbird's responses and for `DownloadFastPath`'s.
+    let fields: HTTPFields
+    let headers: HTTPHeaders
 
     init(_ target: DownloadTarget) {
         self.target = target
         etag = "\"\(target.digest.hex)\""
         lastModified = httpDate(target.modifiedAtNanoseconds / 1_000_000_000)
-        var headers: HTTPFields = [:]
-        headers[.eTag] = etag
-        headers[.lastModified] = lastModified
-        headers[.acceptRanges] = "bytes"
-        headers[HTTPField.Name("X-Content-Type-Options")!] = "nosniff"
-        headers[.contentType] = target.mimeType ?? mediaType(forFileName: target.fileName)
-        headers[.contentDisposition] = contentDisposition(fileName: target.fileName)
-        self.headers = headers
+        var fields: HTTPFields = [:]
+        fields[.eTag] = etag
+        fields[.lastModified] = lastModified
+        fields[.acceptRanges] = "bytes"
+        fields[HTTPField.Name("X-Content-Type-Options")!] = "nosniff"
+        fields[.contentType] = target.mimeType ?? mediaType(forFileName: target.fileName)
+        fields[.contentDisposition] = contentDisposition(fileName: target.fileName)
+        self.fields = fields
+        headers = HTTPHeaders(fields.map { ($0.name.rawName, $0.value) })
     }
+
+    /// What the request gets. RFC 9110 §13.2.2: If-None-Match is evaluated before Range (a
+    /// match is 304 for GET and HEAD); Range is defined for GET only (§14.2), and an If-Range
+    /// that no longer matches means "send it all".
+    func plan(_ query: DownloadQuery) -> DownloadPlan {
+        if let inm = query.ifNoneMatch, ifNoneMatchMatches(inm, etag: etag) { return .notModified }
+        var range = RangeRequest.full
+        if query.isGet, let header = query.range,
+           query.ifRange.map({ ifRangeMatches($0, etag: etag, lastModified: lastModified) }) ?? true {
+            range = parseRange(header, size: target.size)
+        }
+        switch range {
+        case .unsatisfiable: return .unsatisfiable
+        case .partial(let first, let last): return .send(partial: true, first: first, last: last)
+        case .full: return .send(partial: false, first: 0, last: target.size - 1)
+        }
+    }
+}
+
+/// The request headers a download's answer depends on.
+struct DownloadQuery {
+    var isGet: Bool
+    var ifNoneMatch: String?
+    var range: String?
+    var ifRange: String?
+}
+
+/// How a resolved download is answered: 304, 416, or bytes first...last (the whole file, or
+/// one range of it; last < first for an empty file).
+enum DownloadPlan {
+    case notModified
+    case unsatisfiable
+    case send(partial: Bool, first: Int64, last: Int64)
+}
+
+/// A download `DownloadFastPath` answers itself (see `Handlers.quickDownload`).
+struct QuickDownload {
+    let resolved: ResolvedDownload
+    /// nil: 304. Else 200 or (partial) 206 with bytes first...last of `file` — nil for HEAD
+    /// and an empty file; the descriptor is shared (OpenBlobs), never to be closed by its user.
+    let body: (partial: Bool, first: Int64, last: Int64, file: OpenFile?)?
+    /// Cache-Control's max-age: the link's remaining life.
+    let maxAge: Int64
 }

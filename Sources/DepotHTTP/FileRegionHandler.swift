@@ -1,4 +1,5 @@
 import NIOCore
+import NIOHTTPTypesHTTP1
 import Synchronization
 
 /// Sends download bodies with sendfile(2), as nginx does, instead of copying every byte through
@@ -37,15 +38,43 @@ final class FileRegionHandler: ChannelOutboundHandler, RemovableChannelHandler {
         context.write(wrapOutboundOut(.fileRegion(region)), promise: sent)
     }
 
-    /// Added with Hummingbird's `additionalChannelHandlers` (which sit above HTTP/1 framing):
-    /// puts a `FileRegionHandler` first in the pipeline, and otherwise passes everything on (a
-    /// handler must be inbound or outbound to be added).
+    /// Added with Hummingbird's `additionalChannelHandlers`, which sit after its conversion to
+    /// HTTP types: puts a `FileRegionHandler` first in the pipeline, and a
+    /// `ConnectionTimeoutHandler` then a `DownloadFastPath` right after HTTP/1 parsing (before
+    /// that conversion); otherwise passes everything on (a handler must be inbound or outbound
+    /// to be added).
     final class Installer: ChannelInboundHandler, RemovableChannelHandler {
         typealias InboundIn = NIOAny
 
+        private let handlers: Handlers
+        private let header: TimeAmount
+        private let idle: TimeAmount
+
+        init(handlers: Handlers, header: TimeAmount, idle: TimeAmount) {
+            self.handlers = handlers
+            self.header = header
+            self.idle = idle
+        }
+
         func handlerAdded(context: ChannelHandlerContext) {
-            // If this fails (the channel is already closing), bodies fall back to FileStreamer.
-            try? context.pipeline.syncOperations.addHandler(FileRegionHandler(), position: .first)
+            let pipeline = context.pipeline.syncOperations
+            do {
+                let conversion = try pipeline.handler(type: HTTP1ToHTTPServerCodec.self)
+                try pipeline.addHandler(ConnectionTimeoutHandler(header: header, idle: idle), position: .before(conversion))
+                try pipeline.addHandler(DownloadFastPath(handlers: handlers), position: .before(conversion))
+                // A response of a few hundred KiB handed to the kernel whole (a file region)
+                // need not flip the channel to unwritable and back (NIO's default high mark
+                // is 64 KiB): that toggle runs through every handler twice per download.
+                try context.channel.syncOptions?.setOption(.writeBufferWaterMark,
+                                                           value: .init(low: 128 << 10, high: 512 << 10))
+                // If this one fails, bodies fall back to FileStreamer.
+                try? pipeline.addHandler(FileRegionHandler(), position: .first)
+            } catch {
+                // No connection without its timeouts (a Hummingbird that builds its pipeline
+                // differently fails every request here, and the tests, rather than run unguarded).
+                handlers.env.logger.error("cannot set up the connection's handlers", metadata: ["error": "\(error)"])
+                context.close(promise: nil)
+            }
         }
     }
 }

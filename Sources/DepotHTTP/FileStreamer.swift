@@ -1,4 +1,5 @@
 import DepotCore
+import DepotStore
 import Hummingbird
 import NIOCore
 import Synchronization
@@ -85,5 +86,33 @@ final class OpenFile: @unchecked Sendable {
             done += n
         }
         return buffer
+    }
+}
+
+/// Blob files opened for downloads in the last second, shared by the responses that send them
+/// (sendfile reads at an offset, so one descriptor serves any number at once): a file fetched
+/// again and again is not opened, checked and closed for every request. A blob never changes
+/// once stored, so a descriptor stays right for as long as it is open. At most `capacity`
+/// are kept; stale ones go at the next open.
+final class OpenBlobs: Sendable {
+    static let lifetimeNanoseconds: Int64 = 1_000_000_000
+    static let capacity = 256
+    private let entries = Mutex<[Digest: (file: OpenFile, at: Int64)]>([:])
+
+    /// The blob of `target`, open; throws when it is missing or shorter than the catalog says.
+    func file(_ target: DownloadTarget, store: LocalBlobStore) throws -> OpenFile {
+        let now = monotonicNanoseconds()
+        let cached = entries.withLock { entries -> OpenFile? in
+            guard let entry = entries[target.digest], now - entry.at < Self.lifetimeNanoseconds else { return nil }
+            return entry.file
+        }
+        if let cached { return cached }
+        let file = try OpenFile(path: store.path(of: target.digest))
+        guard file.size >= target.size else { throw SystemError(call: "fstat", errno: EIO, path: file.path) }
+        entries.withLock { entries in
+            entries = entries.filter { now - $0.value.at < Self.lifetimeNanoseconds }
+            if entries.count < Self.capacity { entries[target.digest] = (file, now) }
+        }
+        return file
     }
 }

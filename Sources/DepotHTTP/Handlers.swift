@@ -12,6 +12,7 @@ struct Handlers: Sendable {
     let apiLimiter: RateLimiter
     let badLinks: BadLinkTracker
     let fileIO = FileStreamer()
+    let openBlobs = OpenBlobs()
 
     init(env: HTTPServerEnvironment) {
         self.env = env

@@ -1,7 +1,7 @@
 import DepotCore
 import HTTPTypes
 import NIOCore
-import NIOHTTPTypes
+import NIOHTTP1
 import Synchronization
 
 /// Per-client token buckets: each client IP may make `rate` requests a second on average and
@@ -88,47 +88,79 @@ public final class BadLinkTracker: Sendable {
     }
 }
 
-/// Closes a connection whose request head has not fully arrived in time — a client trickling
-/// its headers (slowloris) keeps resetting an idle timer but never beats this one. The timer
-/// runs from the connection's start (`timeout`) and again after each response (`keepAlive`:
-/// the time a kept-alive connection gets to send its next request).
-final class HeaderTimeoutHandler: ChannelDuplexHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTPRequestPart
-    typealias InboundOut = HTTPRequestPart
-    typealias OutboundIn = HTTPResponsePart
-    typealias OutboundOut = HTTPResponsePart
+/// Closes a connection that stops making progress. It sits right after HTTP/1 parsing, so it
+/// sees every request — those `DownloadFastPath` answers too:
+/// - the first request head must have arrived `header` after the connection opened, and each
+///   next one `idle` after the last response ended; a client trickling its headers (slowloris)
+///   resets nothing, since a head counts only once complete;
+/// - a request body must keep coming: `idle` without a part of it closes the connection;
+/// - while requests are being answered no timer runs (a long download is not idle).
+final class ConnectionTimeoutHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
 
-    private let timeout: TimeAmount
-    private let keepAlive: TimeAmount
+    private let header: TimeAmount
+    private let idle: TimeAmount
+    /// When the connection is closed unless it makes progress first; nil while requests are
+    /// being answered. Moving it costs nothing: the one timer checks it when it fires and
+    /// sleeps on to a later deadline (no timer is scheduled and cancelled per request).
+    private var deadline: NIODeadline?
     private var timer: Scheduled<Void>?
+    /// Requests whose head arrived and whose response has not ended.
+    private var open = 0
+    private var readingBody = false
 
-    init(timeout: TimeAmount, keepAlive: TimeAmount) {
-        self.timeout = timeout
-        self.keepAlive = keepAlive
+    init(header: TimeAmount, idle: TimeAmount) {
+        self.header = header
+        self.idle = idle
     }
 
-    func handlerAdded(context: ChannelHandlerContext) { arm(context, timeout) }
+    func handlerAdded(context: ChannelHandlerContext) { extend(context, header) }
 
     func handlerRemoved(context: ChannelHandlerContext) { timer?.cancel() }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        if case .head = unwrapInboundIn(data) {
-            timer?.cancel()
-            timer = nil
+        switch unwrapInboundIn(data) {
+        case .head:
+            open += 1
+            readingBody = true
+            extend(context, idle)
+        case .body:
+            extend(context, idle)
+        case .end:
+            readingBody = false
+            deadline = nil
         }
         context.fireChannelRead(data)
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        if case .end = unwrapOutboundIn(data) { arm(context, keepAlive) }
+        if case .end = unwrapOutboundIn(data) {
+            open -= 1
+            if open == 0, !readingBody { extend(context, idle) }
+        }
         context.write(data, promise: promise)
     }
 
-    private func arm(_ context: ChannelHandlerContext, _ delay: TimeAmount) {
-        timer?.cancel()
-        let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
-        timer = context.eventLoop.scheduleTask(in: delay) {
-            loopBound.value.close(promise: nil)
+    private func extend(_ context: ChannelHandlerContext, _ delay: TimeAmount) {
+        deadline = .now() + delay
+        if timer == nil { schedule(context) }
+    }
+
+    private func schedule(_ context: ChannelHandlerContext) {
+        guard let deadline else { return }
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        timer = context.eventLoop.scheduleTask(deadline: deadline) {
+            let (handler, context) = loopBound.value
+            handler.timer = nil
+            guard let deadline = handler.deadline else { return }
+            if deadline <= .now() {
+                context.close(promise: nil)
+            } else {
+                handler.schedule(context)
+            }
         }
     }
 }

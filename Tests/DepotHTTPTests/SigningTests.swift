@@ -117,4 +117,19 @@ struct SigningTests {
         #expect(tracker.blocked("y", now: 3) == nil)
         #expect(tracker.blocked("x", now: 10_000_000_001) == nil)
     }
+
+    @Test func aLinkParsesBackFromItsURL() {
+        let link = SignedLink(path: "/d/a/7/%C3%9Cbung%201.pdf", expires: 1_900_000_000, keyID: "k20261124-ab12", clientIP: "2001:db8::1",
+                              linkID: "lnk_0123456789abcdef01234567", signature: "c2lnbmF0dXJlLWJ5dGVz")
+        let parsed = Handlers.signedLink(requestTarget: link.pathAndQuery)
+        #expect(parsed?.0 == .artifact(7))
+        #expect(parsed?.1 == link)
+        // The first of a repeated parameter counts; a missing or malformed one is no link.
+        #expect(Handlers.signedLink(requestTarget: link.pathAndQuery + "&sig=other")?.1 == link)
+        #expect(Handlers.signedLink(requestTarget: "/d/a/7/x.pdf?exp=1&kid=k&lid=l") == nil)
+        #expect(Handlers.signedLink(requestTarget: "/d/a/7/x.pdf?exp=soon&kid=k&lid=l&sig=s") == nil)
+        #expect(Handlers.signedLink(requestTarget: "/d/a/7/x.pdf?exp=1&kid=k&lid=l&sig=s&ip=%zz") == nil)
+        #expect(Handlers.signedLink(requestTarget: "/d/a/7/x.pdf") == nil)
+        #expect(Handlers.signedLink(requestTarget: "/d/x/7/x.pdf?exp=1&kid=k&lid=l&sig=s") == nil)
+    }
 }
