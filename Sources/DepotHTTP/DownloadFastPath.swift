@@ -11,8 +11,8 @@ import NIOHTTP1
 /// router stays the one place that checks a link in full and gives every error.
 ///
 /// Responses keep the order of their requests: a request is only answered here while no
-/// earlier one on the connection is still with Hummingbird (HTTP pipelining). A graceful
-/// shutdown waits for the response being written here before the connection may close.
+/// earlier one on the connection is still with Hummingbird (HTTP pipelining). A close (a
+/// graceful shutdown) waits for the bytes in flight in `FileRegionHandler`.
 final class DownloadFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
@@ -27,10 +27,6 @@ final class DownloadFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     private var passing = false
     /// Requests handed to Hummingbird whose response has not ended.
     private var withRouter = 0
-    /// Responses written here whose bytes have not all gone out.
-    private var writing = 0
-    /// A quiesce (graceful shutdown) event held until `writing` is 0.
-    private var heldQuiesce: Any?
     private var date: (second: Int, text: String) = (0, "")
 
     init(handlers: Handlers) { self.handlers = handlers }
@@ -42,7 +38,7 @@ final class DownloadFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let head):
-            if withRouter == 0, heldQuiesce == nil, head.version == .http1_1, head.isKeepAlive,
+            if withRouter == 0, head.version == .http1_1, head.isKeepAlive,
                head.method == .GET || head.method == .HEAD,
                let download = handlers.quickDownload(isHead: head.method == .HEAD, uri: head.uri,
                                                      header: { head.headers.first(name: $0) }, remoteIP: remoteIP) {
@@ -68,14 +64,6 @@ final class DownloadFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         if case .end = unwrapOutboundIn(data) { withRouter -= 1 }
         context.write(data, promise: promise)
-    }
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is ChannelShouldQuiesceEvent, writing > 0 {
-            heldQuiesce = event
-            return
-        }
-        context.fireUserInboundEventTriggered(event)
     }
 
     private func respond(context: ChannelHandlerContext, _ download: QuickDownload, head: Bool) {
@@ -107,20 +95,12 @@ final class DownloadFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         headers.add(name: "Date", value: currentDate())
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
         if let region { context.write(wrapOutboundOut(.body(.fileRegion(region))), promise: nil) }
-        let sent = context.eventLoop.makePromise(of: Void.self)
-        writing += 1
-        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         let file = download.body?.file
+        let sent = context.eventLoop.makePromise(of: Void.self)
         sent.futureResult.whenComplete { _ in
             // Done with the file once its bytes went out, or once the connection went away.
             _ = try? region?.fileHandle.takeDescriptorOwnership()
             withExtendedLifetime(file) {}
-            let (handler, context) = loopBound.value
-            handler.writing -= 1
-            if handler.writing == 0, let event = handler.heldQuiesce {
-                handler.heldQuiesce = nil
-                context.fireUserInboundEventTriggered(event)
-            }
         }
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: sent)
     }

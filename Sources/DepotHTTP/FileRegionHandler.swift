@@ -13,29 +13,87 @@ import Synchronization
 ///
 /// sendfile runs on the event loop: a read that misses the page cache holds that loop for the
 /// disk's latency, as it does in nginx without `aio threads`.
+///
+/// It also keeps a connection open while a file region is still being sent: Hummingbird closes
+/// a connection right after queueing a response's end (after "Connection: close", at a
+/// graceful shutdown), which would throw away the part of a download not yet in the socket.
+/// A close waits for the regions in flight, at most `closeGrace` (the idle timeout, capped at
+/// 20 s: systemd stops the service after 60), then goes through anyway — a client that stopped
+/// reading cannot hold a connection, or a shutdown, for longer.
 final class FileRegionHandler: ChannelOutboundHandler, RemovableChannelHandler {
     typealias OutboundIn = IOData
     typealias OutboundOut = IOData
 
+    private let closeGrace: TimeAmount
     private let pending = PendingFiles()
+    /// File regions written and not yet sent (or failed).
+    private var inFlight = 0
+    /// A close waiting for them, and the promises of every close asked for meanwhile.
+    private var heldClose: (mode: CloseMode, promise: EventLoopPromise<Void>, timer: Scheduled<Void>)?
+
+    init(closeGrace: TimeAmount) { self.closeGrace = min(closeGrace, .seconds(20)) }
 
     func handlerAdded(context: ChannelHandlerContext) { PendingFiles.register(pending, for: context.channel) }
 
     func handlerRemoved(context: ChannelHandlerContext) { PendingFiles.unregister(context.channel) }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        guard case .byteBuffer(let buffer) = unwrapOutboundIn(data), buffer.readableBytes == PendingFiles.markerSize,
-              let entry = pending.take(marker: buffer) else {
-            context.write(data, promise: promise)
+        switch unwrapOutboundIn(data) {
+        case .byteBuffer(let buffer):
+            guard buffer.readableBytes == PendingFiles.markerSize, let entry = pending.take(marker: buffer) else {
+                context.write(data, promise: promise)
+                return
+            }
+            let handle = NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: entry.file.releaseDescriptor())
+            let region = FileRegion(fileHandle: handle, readerIndex: Int(entry.first), endIndex: Int(entry.last) + 1)
+            let sent = context.eventLoop.makePromise(of: Void.self)
+            // Closed once written, or once the write failed (the connection went away).
+            sent.futureResult.whenComplete { _ in try? handle.close() }
+            sent.futureResult.cascade(to: promise)
+            send(context, region, promise: sent)
+        case .fileRegion(let region):
+            // From DownloadFastPath, whose descriptors are shared and stay open.
+            send(context, region, promise: promise)
+        }
+    }
+
+    private func send(_ context: ChannelHandlerContext, _ region: FileRegion, promise: EventLoopPromise<Void>?) {
+        let sent = promise ?? context.eventLoop.makePromise(of: Void.self)
+        inFlight += 1
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        sent.futureResult.whenComplete { _ in
+            let (handler, context) = loopBound.value
+            handler.inFlight -= 1
+            if handler.inFlight == 0 { handler.releaseClose(context) }
+        }
+        context.write(wrapOutboundOut(.fileRegion(region)), promise: sent)
+    }
+
+    func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
+        if let held = heldClose {
+            if let promise { held.promise.futureResult.cascade(to: promise) }
             return
         }
-        let handle = NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: entry.file.releaseDescriptor())
-        let region = FileRegion(fileHandle: handle, readerIndex: Int(entry.first), endIndex: Int(entry.last) + 1)
-        let sent = context.eventLoop.makePromise(of: Void.self)
-        // Closed once written, or once the write failed (the connection went away).
-        sent.futureResult.whenComplete { _ in try? handle.close() }
-        sent.futureResult.cascade(to: promise)
-        context.write(wrapOutboundOut(.fileRegion(region)), promise: sent)
+        guard mode == .all, inFlight > 0 else {
+            context.close(mode: mode, promise: promise)
+            return
+        }
+        let held = context.eventLoop.makePromise(of: Void.self)
+        if let promise { held.futureResult.cascade(to: promise) }
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        let timer = context.eventLoop.scheduleTask(in: closeGrace) {
+            let (handler, context) = loopBound.value
+            handler.releaseClose(context)
+        }
+        heldClose = (mode, held, timer)
+        context.flush()
+    }
+
+    private func releaseClose(_ context: ChannelHandlerContext) {
+        guard let held = heldClose else { return }
+        heldClose = nil
+        held.timer.cancel()
+        context.close(mode: held.mode, promise: held.promise)
     }
 
     /// Added with Hummingbird's `additionalChannelHandlers`, which sit after its conversion to
@@ -68,7 +126,7 @@ final class FileRegionHandler: ChannelOutboundHandler, RemovableChannelHandler {
                 try context.channel.syncOptions?.setOption(.writeBufferWaterMark,
                                                            value: .init(low: 128 << 10, high: 512 << 10))
                 // If this one fails, bodies fall back to FileStreamer.
-                try? pipeline.addHandler(FileRegionHandler(), position: .first)
+                try? pipeline.addHandler(FileRegionHandler(closeGrace: idle), position: .first)
             } catch {
                 // No connection without its timeouts (a Hummingbird that builds its pipeline
                 // differently fails every request here, and the tests, rather than run unguarded).

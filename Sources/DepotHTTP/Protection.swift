@@ -94,7 +94,8 @@ public final class BadLinkTracker: Sendable {
 ///   next one `idle` after the last response ended; a client trickling its headers (slowloris)
 ///   resets nothing, since a head counts only once complete;
 /// - a request body must keep coming: `idle` without a part of it closes the connection;
-/// - while requests are being answered no timer runs (a long download is not idle).
+/// - while requests are being answered no timer runs, until a response's last byte has left
+///   (a long download is not idle).
 final class ConnectionTimeoutHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
@@ -137,11 +138,20 @@ final class ConnectionTimeoutHandler: ChannelDuplexHandler, RemovableChannelHand
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        if case .end = unwrapOutboundIn(data) {
-            open -= 1
-            if open == 0, !readingBody { extend(context, idle) }
+        guard case .end = unwrapOutboundIn(data) else {
+            context.write(data, promise: promise)
+            return
         }
-        context.write(data, promise: promise)
+        // Idle from when the response's last byte left, not when its end was queued: a body
+        // sent from a file can take far longer than the idle timeout to go out.
+        let sent = promise ?? context.eventLoop.makePromise(of: Void.self)
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        sent.futureResult.whenComplete { _ in
+            let (handler, context) = loopBound.value
+            handler.open -= 1
+            if handler.open == 0, !handler.readingBody { handler.extend(context, handler.idle) }
+        }
+        context.write(data, promise: sent)
     }
 
     private func extend(_ context: ChannelHandlerContext, _ delay: TimeAmount) {

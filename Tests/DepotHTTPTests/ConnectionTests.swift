@@ -17,8 +17,11 @@ func offPool<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
 final class RawConnection: @unchecked Sendable {
     let fd: Int32
 
-    init(port: Int) throws {
+    init(port: Int, receiveBuffer: Int32? = nil) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        if var size = receiveBuffer {
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_port = in_port_t(UInt16(port).bigEndian)
@@ -53,7 +56,7 @@ final class RawConnection: @unchecked Sendable {
 
     /// One whole response (head, and a body of its Content-Length unless `head`), or nil when
     /// it is not complete within `seconds`.
-    func response(within seconds: Double, head: Bool) -> (status: Int, header: String, body: [UInt8])? {
+    func response(within seconds: Double, head: Bool, pace: useconds_t = 0) -> (status: Int, header: String, body: [UInt8])? {
         var bytes = pending
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
@@ -69,6 +72,7 @@ final class RawConnection: @unchecked Sendable {
             }
             let (more, closed) = read(for: min(0.2, max(0.01, deadline.timeIntervalSinceNow)), until: { !$0.isEmpty })
             bytes += more
+            if pace > 0 { usleep(pace) }  // a slow reader
             if closed { break }
         }
         pending = bytes
@@ -88,8 +92,8 @@ final class RawConnection: @unchecked Sendable {
     /// Whether the server closed the connection within `seconds` (any bytes before are dropped).
     func closes(within seconds: Double) async -> Bool { await offPool { self.read(for: seconds, until: { _ in false }).closed } }
 
-    func response(within seconds: Double) async -> (status: Int, header: String, body: [UInt8])? {
-        await offPool { self.response(within: seconds, head: false) }
+    func response(within seconds: Double, pace: useconds_t = 0) async -> (status: Int, header: String, body: [UInt8])? {
+        await offPool { self.response(within: seconds, head: false, pace: pace) }
     }
 
     func read(for seconds: Double) async -> (bytes: [UInt8], closed: Bool) {
@@ -147,27 +151,28 @@ struct ConnectionTests {
 
     @Test func aConnectionThatKeepsDownloadingOutlivesTheIdleTimeout() async throws {
         // Downloads answered on the event loop count as activity: the connection is idle only
-        // between responses. Ten downloads 250 ms apart outlast the 1.5 s idle timeout.
+        // between responses. 25 downloads 100 ms apart outlast the 0.6 s idle timeout; the link
+        // is remembered for a second, so most of them never reach the router.
         let f = try Fixture {
-            $0.headerTimeout = .milliseconds(1500)
-            $0.idleTimeout = .milliseconds(1500)
+            $0.headerTimeout = .milliseconds(600)
+            $0.idleTimeout = .milliseconds(600)
         }
         let url = try f.link()
         try await f.application().test(.live) { client in
             let c = try RawConnection(port: try #require(client.port))
             let (answered, seconds) = await offPool { () -> (Int, Double) in
                 let start = Date()
-                for i in 0..<10 {
+                for i in 0..<25 {
                     c.send(get(url))
                     // Some go through the router (the link is remembered for a second only),
                     // which a busy test run can make slow: no timer runs while it answers.
                     guard let response = c.response(within: 30, head: false),
                           response.status == 200, response.body == f.bytes else { return (i, 0) }
-                    usleep(250_000)
+                    usleep(100_000)
                 }
-                return (10, Date().timeIntervalSince(start))
+                return (25, Date().timeIntervalSince(start))
             }
-            #expect(answered == 10)
+            #expect(answered == 25)
             #expect(seconds > 2.5)
         }
     }
@@ -246,5 +251,27 @@ struct ConnectionTests {
         let response = await reader.withLock { $0 }?.value
         let whole = response?.status == 200 && response?.body == f.bytes
         #expect(whole, "got \(response?.body.count ?? -1) of \(f.bytes.count) bytes")
+    }
+
+    @Test func aSlowDownloadOutlastsTheIdleTimeoutAndAConnectionClose() async throws {
+        // 12 MB read 64 KiB per 20 ms, through a small receive buffer, takes seconds: the idle
+        // timeout (0.6 s; a close waits as long for bytes in flight) starts only once the last
+        // byte left. And a close asked for right after a response (Connection: close) waits for
+        // the bytes still to send.
+        let f = try Fixture(http: {
+            $0.headerTimeout = .milliseconds(600)
+            $0.idleTimeout = .milliseconds(600)
+        }, size: 12 << 20)
+        let url = try f.link()
+        try await f.application().test(.live) { client in
+            let port = try #require(client.port)
+            for (extra, pace) in [("", useconds_t(20_000)), ("Connection: close\r\n", 0)] {
+                let c = try RawConnection(port: port, receiveBuffer: 128 << 10)
+                c.send(get(url, extra))
+                let response = await c.response(within: 60, pace: pace)
+                let whole = response?.status == 200 && response?.body == f.bytes
+                #expect(whole, "\(extra.isEmpty ? "kept alive" : extra): got \(response?.body.count ?? -1) of \(f.bytes.count) bytes")
+            }
+        }
     }
 }
