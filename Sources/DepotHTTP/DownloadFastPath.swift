@@ -13,12 +13,7 @@ import NIOHTTP1
 /// Responses keep the order of their requests: a request is only answered here while no
 /// earlier one on the connection is still with Hummingbird (HTTP pipelining). A close (a
 /// graceful shutdown) waits for the bytes in flight in `FileRegionHandler`.
-final class DownloadFastPath: ChannelDuplexHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTPServerRequestPart
-    typealias InboundOut = HTTPServerRequestPart
-    typealias OutboundIn = HTTPServerResponsePart
-    typealias OutboundOut = HTTPServerResponsePart
-
+final class DownloadFastPath: HTTPMessageHandler {
     private let handlers: Handlers
     private var remoteIP: String?
     /// The request being answered here; its response goes out at the request's end.

@@ -96,12 +96,7 @@ public final class BadLinkTracker: Sendable {
 /// - a request body must keep coming: `idle` without a part of it closes the connection;
 /// - while requests are being answered no timer runs, until a response's last byte has left
 ///   (a long download is not idle).
-final class ConnectionTimeoutHandler: ChannelDuplexHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTPServerRequestPart
-    typealias InboundOut = HTTPServerRequestPart
-    typealias OutboundIn = HTTPServerResponsePart
-    typealias OutboundOut = HTTPServerResponsePart
-
+final class ConnectionTimeoutHandler: HTTPMessageHandler {
     private let header: TimeAmount
     private let idle: TimeAmount
     /// When the connection is closed unless it makes progress first; nil while requests are
@@ -173,4 +168,15 @@ final class ConnectionTimeoutHandler: ChannelDuplexHandler, RemovableChannelHand
             }
         }
     }
+}
+
+/// A handler of whole HTTP/1 messages as NIO's parser gives them, placed between that parser
+/// and Hummingbird's conversion to HTTP types.
+protocol HTTPMessageHandler: ChannelDuplexHandler, RemovableChannelHandler {}
+
+extension HTTPMessageHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
 }
