@@ -20,22 +20,36 @@ import Synchronization
 /// A close waits for the regions in flight, at most `closeGrace` (the idle timeout, capped at
 /// 20 s: systemd stops the service after 60), then goes through anyway — a client that stopped
 /// reading cannot hold a connection, or a shutdown, for longer.
+///
+/// And a client that stops reading in the middle of a download is let go: while a file region
+/// is in flight, the kernel is asked every few seconds when it last sent data on the socket;
+/// nothing for the idle timeout closes the connection (nginx's `send_timeout`).
 final class FileRegionHandler: ChannelOutboundHandler, RemovableChannelHandler {
     typealias OutboundIn = IOData
     typealias OutboundOut = IOData
 
+    private let idle: TimeAmount
     private let closeGrace: TimeAmount
     private let pending = PendingFiles()
     /// File regions written and not yet sent (or failed).
     private var inFlight = 0
+    /// The stall check: runs every quarter of the idle timeout while regions are in flight,
+    /// and stops at the first run that finds none (not cancelled and rescheduled per response).
+    private var stallCheck: Scheduled<Void>?
     /// A close waiting for them, and the promises of every close asked for meanwhile.
     private var heldClose: (mode: CloseMode, promise: EventLoopPromise<Void>, timer: Scheduled<Void>)?
 
-    init(closeGrace: TimeAmount) { self.closeGrace = min(closeGrace, .seconds(20)) }
+    init(idle: TimeAmount) {
+        self.idle = idle
+        closeGrace = min(idle, .seconds(20))
+    }
 
     func handlerAdded(context: ChannelHandlerContext) { PendingFiles.register(pending, for: context.channel) }
 
-    func handlerRemoved(context: ChannelHandlerContext) { PendingFiles.unregister(context.channel) }
+    func handlerRemoved(context: ChannelHandlerContext) {
+        stallCheck?.cancel()
+        PendingFiles.unregister(context.channel)
+    }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         switch unwrapOutboundIn(data) {
@@ -60,6 +74,7 @@ final class FileRegionHandler: ChannelOutboundHandler, RemovableChannelHandler {
     private func send(_ context: ChannelHandlerContext, _ region: FileRegion, promise: EventLoopPromise<Void>?) {
         let sent = promise ?? context.eventLoop.makePromise(of: Void.self)
         inFlight += 1
+        if stallCheck == nil { watchForStall(context) }
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         sent.futureResult.whenComplete { _ in
             let (handler, context) = loopBound.value
@@ -87,6 +102,25 @@ final class FileRegionHandler: ChannelOutboundHandler, RemovableChannelHandler {
         }
         heldClose = (mode, held, timer)
         context.flush()
+    }
+
+    private func watchForStall(_ context: ChannelHandlerContext) {
+        guard let socket = context.channel as? any SocketOptionProvider else { return }
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        stallCheck = context.eventLoop.scheduleTask(in: .nanoseconds(max(idle.nanoseconds / 4, 1_000_000))) {
+            let (handler, context) = loopBound.value
+            handler.stallCheck = nil
+            guard handler.inFlight > 0 else { return }
+            handler.watchForStall(context)
+            let limit = handler.idle.nanoseconds / 1_000_000
+            socket.getTCPInfo().whenSuccess { info in
+                // Milliseconds since data last left (zero-window probes do not count).
+                if Int64(info.tcpi_last_data_sent) >= limit {
+                    // Past this handler's own close, which would wait for the stalled bytes.
+                    loopBound.value.1.close(mode: .all, promise: nil)
+                }
+            }
+        }
     }
 
     private func releaseClose(_ context: ChannelHandlerContext) {
@@ -126,7 +160,7 @@ final class FileRegionHandler: ChannelOutboundHandler, RemovableChannelHandler {
                 try context.channel.syncOptions?.setOption(.writeBufferWaterMark,
                                                            value: .init(low: 128 << 10, high: 512 << 10))
                 // If this one fails, bodies fall back to FileStreamer.
-                try? pipeline.addHandler(FileRegionHandler(closeGrace: idle), position: .first)
+                try? pipeline.addHandler(FileRegionHandler(idle: idle), position: .first)
             } catch {
                 // No connection without its timeouts (a Hummingbird that builds its pipeline
                 // differently fails every request here, and the tests, rather than run unguarded).

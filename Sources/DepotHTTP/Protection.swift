@@ -172,11 +172,6 @@ final class ConnectionTimeoutHandler: HTTPMessageHandler {
 
 /// A handler of whole HTTP/1 messages as NIO's parser gives them, placed between that parser
 /// and Hummingbird's conversion to HTTP types.
-protocol HTTPMessageHandler: ChannelDuplexHandler, RemovableChannelHandler {}
-
-extension HTTPMessageHandler {
-    typealias InboundIn = HTTPServerRequestPart
-    typealias InboundOut = HTTPServerRequestPart
-    typealias OutboundIn = HTTPServerResponsePart
-    typealias OutboundOut = HTTPServerResponsePart
-}
+protocol HTTPMessageHandler: ChannelDuplexHandler, RemovableChannelHandler
+    where InboundIn == HTTPServerRequestPart, InboundOut == HTTPServerRequestPart,
+          OutboundIn == HTTPServerResponsePart, OutboundOut == HTTPServerResponsePart {}

@@ -274,4 +274,23 @@ struct ConnectionTests {
             }
         }
     }
+
+    @Test func aClientThatStopsReadingMidDownloadIsLetGo() async throws {
+        // 12 MB through a 64 KiB receive buffer; the client reads nothing for 3 s, five times
+        // the idle timeout: the server stops waiting and closes, so what the client reads
+        // afterwards ends before the body does.
+        let f = try Fixture(http: {
+            $0.headerTimeout = .milliseconds(600)
+            $0.idleTimeout = .milliseconds(600)
+        }, size: 12 << 20)
+        let url = try f.link()
+        try await f.application().test(.live) { client in
+            let c = try RawConnection(port: try #require(client.port), receiveBuffer: 64 << 10)
+            c.send(get(url))
+            #expect(await c.readable(within: 30))
+            await offPool { sleep(3) }
+            let cut = await c.response(within: 30) == nil
+            #expect(cut, "the whole body arrived: the stalled connection was kept")
+        }
+    }
 }
