@@ -109,11 +109,12 @@ func statusCodes(_ bytes: [UInt8]) -> [Int] {
 func get(_ path: String, _ extra: String = "") -> String { "GET \(path) HTTP/1.1\r\nHost: t\r\n\(extra)\r\n" }
 
 struct ConnectionTests {
-    func fixture() throws -> Fixture {
-        try Fixture {
-            $0.headerTimeout = .milliseconds(800)
-            $0.idleTimeout = .milliseconds(800)
-        }
+    /// A stored file of `size` bytes behind a server whose header and idle timeouts are `timeout`.
+    func fixture(size: Int = 100_000, timeout: Duration = .milliseconds(800)) throws -> Fixture {
+        try Fixture(http: {
+            $0.headerTimeout = timeout
+            $0.idleTimeout = timeout
+        }, size: size)
     }
 
     @Test func aClientTricklingItsHeadersIsClosedAtTheHeaderTimeout() async throws {
@@ -153,10 +154,7 @@ struct ConnectionTests {
         // Downloads answered on the event loop count as activity: the connection is idle only
         // between responses. 25 downloads 100 ms apart outlast the 0.6 s idle timeout; the link
         // is remembered for a second, so most of them never reach the router.
-        let f = try Fixture {
-            $0.headerTimeout = .milliseconds(600)
-            $0.idleTimeout = .milliseconds(600)
-        }
+        let f = try fixture(timeout: .milliseconds(600))
         let url = try f.link()
         try await f.application().test(.live) { client in
             let c = try RawConnection(port: try #require(client.port))
@@ -258,10 +256,7 @@ struct ConnectionTests {
         // timeout (0.6 s; a close waits as long for bytes in flight) starts only once the last
         // byte left. And a close asked for right after a response (Connection: close) waits for
         // the bytes still to send.
-        let f = try Fixture(http: {
-            $0.headerTimeout = .milliseconds(600)
-            $0.idleTimeout = .milliseconds(600)
-        }, size: 12 << 20)
+        let f = try fixture(size: 12 << 20, timeout: .milliseconds(600))
         let url = try f.link()
         try await f.application().test(.live) { client in
             let port = try #require(client.port)
@@ -279,10 +274,7 @@ struct ConnectionTests {
         // 12 MB through a 64 KiB receive buffer; the client reads nothing for 3 s, five times
         // the idle timeout: the server stops waiting and closes, so what the client reads
         // afterwards ends before the body does.
-        let f = try Fixture(http: {
-            $0.headerTimeout = .milliseconds(600)
-            $0.idleTimeout = .milliseconds(600)
-        }, size: 12 << 20)
+        let f = try fixture(size: 12 << 20, timeout: .milliseconds(600))
         let url = try f.link()
         try await f.application().test(.live) { client in
             let c = try RawConnection(port: try #require(client.port), receiveBuffer: 64 << 10)
