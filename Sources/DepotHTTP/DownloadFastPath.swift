@@ -17,7 +17,7 @@ final class DownloadFastPath: HTTPMessageHandler {
     private let handlers: Handlers
     private var remoteIP: String?
     /// The request being answered here; its response goes out at the request's end.
-    private var current: (download: QuickDownload, head: Bool)?
+    private var current: QuickDownload?
     /// Whether the parts of the request being read belong to Hummingbird.
     private var passing = false
     /// Requests handed to Hummingbird whose response has not ended.
@@ -37,7 +37,7 @@ final class DownloadFastPath: HTTPMessageHandler {
                head.method == .GET || head.method == .HEAD,
                let download = handlers.quickDownload(isHead: head.method == .HEAD, uri: head.uri,
                                                      header: { head.headers.first(name: $0) }, remoteIP: remoteIP) {
-                current = (download, head.method == .HEAD)
+                current = download
                 passing = false
                 return
             }
@@ -49,9 +49,9 @@ final class DownloadFastPath: HTTPMessageHandler {
         case .end:
             if passing {
                 context.fireChannelRead(data)
-            } else if let (download, head) = current {
+            } else if let download = current {
                 current = nil
-                respond(context: context, download, head: head)
+                respond(context: context, download)
             }
         }
     }
@@ -61,7 +61,7 @@ final class DownloadFastPath: HTTPMessageHandler {
         context.write(data, promise: promise)
     }
 
-    private func respond(context: ChannelHandlerContext, _ download: QuickDownload, head: Bool) {
+    private func respond(context: ChannelHandlerContext, _ download: QuickDownload) {
         let resolved = download.resolved
         let size = resolved.target.size
         var headers = resolved.headers

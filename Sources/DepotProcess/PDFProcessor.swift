@@ -372,32 +372,26 @@ final class PDFPage {
         let invisible = POPPLER_ANNOT_FLAG_HIDDEN.rawValue | POPPLER_ANNOT_FLAG_NO_VIEW.rawValue
         if let annotations = poppler_page_get_annot_mapping(handle) {
             defer { poppler_page_free_annot_mapping(annotations) }
-            var node: UnsafeMutablePointer<GList>? = annotations
-            while let current = node {
-                node = current.pointee.next
-                guard let mapping = current.pointee.data?.assumingMemoryBound(to: PopplerAnnotMapping.self),
-                      let annot = mapping.pointee.annot else { continue }
-                let area = mapping.pointee.area
+            Self.forEach(in: annotations, as: PopplerAnnotMapping.self) { mapping in
+                guard let annot = mapping.annot else { return }
+                let area = mapping.area
                 if poppler_annot_get_flags(annot).rawValue & invisible != 0 {
                     hidden.append(area)
-                    continue
+                    return
                 }
                 guard poppler_annot_get_annot_type(annot) == POPPLER_ANNOT_FREE_TEXT,
-                      let contents = poppler_annot_get_contents(annot) else { continue }
+                      let contents = poppler_annot_get_contents(annot) else { return }
                 defer { g_free(contents) }
                 placed.append((max(area.y1, area.y2), min(area.x1, area.x2), String(cString: contents)))
             }
         }
         if let fields = poppler_page_get_form_field_mapping(handle) {
             defer { poppler_page_free_form_field_mapping(fields) }
-            var node: UnsafeMutablePointer<GList>? = fields
-            while let current = node {
-                node = current.pointee.next
-                guard let mapping = current.pointee.data?.assumingMemoryBound(to: PopplerFormFieldMapping.self),
-                      let field = mapping.pointee.field else { continue }
-                let area = mapping.pointee.area
-                if hidden.contains(where: { Self.sameArea($0, area) }) { continue }
-                guard let value = Self.fieldText(field), !value.isEmpty else { continue }
+            Self.forEach(in: fields, as: PopplerFormFieldMapping.self) { mapping in
+                guard let field = mapping.field else { return }
+                let area = mapping.area
+                if hidden.contains(where: { Self.sameArea($0, area) }) { return }
+                guard let value = Self.fieldText(field), !value.isEmpty else { return }
                 placed.append((max(area.y1, area.y2), min(area.x1, area.x2), value))
             }
         }
@@ -408,6 +402,15 @@ final class PDFPage {
             let lines = entry.text.replacingOccurrences(of: "\r\n", with: "\n").replacingOccurrences(of: "\r", with: "\n")
             return lines.hasSuffix("\n") ? lines : lines + "\n"
         }.joined()
+    }
+
+    /// Calls `body` with each element of a GLib list of `T` (poppler's mapping lists).
+    private static func forEach<T>(in list: UnsafeMutablePointer<GList>, as type: T.Type, _ body: (T) -> Void) {
+        var node: UnsafeMutablePointer<GList>? = list
+        while let current = node {
+            node = current.pointee.next
+            if let element = current.pointee.data?.assumingMemoryBound(to: T.self) { body(element.pointee) }
+        }
     }
 
     /// The text a form field draws: a text field's value, a combo box's chosen or typed value,

@@ -51,11 +51,7 @@ struct RealWorldDocumentTests {
             i = data.find(b"PK\\x03\\x04", i + 4)
         """)
         let out = try dir.folder("out")
-        #expect {
-            try DOCXProcessor.extract(from: dir.path + "/names.docx", into: out)
-        } throws: { error in
-            (error as? DocumentError)?.description == "not a DOCX: Zip archive inconsistent (a damaged or truncated ZIP)"
-        }
+        expectRefused(dir.path + "/names.docx", into: out) { $0 == "not a DOCX: Zip archive inconsistent (a damaged or truncated ZIP)" }
     }
 
     @Test func twoEntriesWithOneNameAreRefused() throws {
@@ -64,11 +60,7 @@ struct RealWorldDocumentTests {
             ("Word/Document.xml", wordDocument(wp("second"))),
         ]))
         let out = try dir.folder("out")
-        #expect {
-            try DOCXProcessor.extract(from: dir.path + "/twice.docx", into: out)
-        } throws: { error in
-            (error as? DocumentError)?.description == "zip has more than one entry named Word/Document.xml (ambiguous package; refused)"
-        }
+        expectRefused(dir.path + "/twice.docx", into: out) { $0 == "zip has more than one entry named Word/Document.xml (ambiguous package; refused)" }
     }
 
     @Test func aUTF8PathFieldThatRenamesAPartIsRefused() throws {
@@ -92,11 +84,7 @@ struct RealWorldDocumentTests {
                 out.writestr(info, data)
         """, [dir.path + "/plain.docx", dir.path + "/spoof.docx"])
         let out = try dir.folder("out")
-        #expect {
-            try DOCXProcessor.extract(from: dir.path + "/spoof.docx", into: out)
-        } throws: { error in
-            (error as? DocumentError)?.description.hasPrefix("zip has more than one entry named") == true
-        }
+        expectRefused(dir.path + "/spoof.docx", into: out) { $0.hasPrefix("zip has more than one entry named") }
         #expect(!FileManager.default.fileExists(atPath: out + "/text.txt"))
     }
 
@@ -168,5 +156,15 @@ struct RealWorldDocumentTests {
         let metadata = try dir.json("out/metadata.json")
         #expect((metadata["thumbnail_error"] as? String)?.hasPrefix("thumbnail: invalid value") == true)
         #expect(!FileManager.default.fileExists(atPath: out + "/thumbnail.png"))
+    }
+}
+
+/// Expects DOCXProcessor to refuse `path` with a DocumentError whose description `matches`.
+func expectRefused(_ path: String, into out: String, sourceLocation: SourceLocation = #_sourceLocation,
+                   _ matches: (String) -> Bool) {
+    #expect(sourceLocation: sourceLocation) {
+        try DOCXProcessor.extract(from: path, into: out)
+    } throws: { error in
+        (error as? DocumentError).map { matches($0.description) } ?? false
     }
 }
