@@ -58,14 +58,23 @@ let package = Package(
             providers: [.apt(["libxml2-dev"])]
         ),
 
+        // FFmpeg 5.1 (video, audio, images): demuxing, decoding, scaling, resampling, encoding.
+        // Linked by DepotProcess only: the daemon's HTTP and store never parse media.
+        .systemLibrary(
+            name: "CFFmpeg",
+            pkgConfig: "libavformat",
+            providers: [.apt(["libavformat-dev", "libavcodec-dev", "libavutil-dev", "libswscale-dev", "libswresample-dev"])]
+        ),
+
         // Linux calls Swift's Glibc module does not declare (syncfs, renameat2).
         .target(name: "CLinux"),
 
-        // Shared ground: errno → errors, configuration, logging, systemd notify.
+        // Shared ground: errno → errors, the config file's reader, hashing and signing, time,
+        // logging, systemd notify.
         .target(
             name: "DepotCore",
             dependencies: [
-                "CLinux",
+                "CLinux", "CCrypto",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ]
@@ -74,36 +83,59 @@ let package = Package(
         .target(
             name: "DepotStore",
             dependencies: ["DepotCore", "CSQLite", "CCrypto", "CLinux",
-                           .product(name: "Logging", package: "swift-log")]
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "Metrics", package: "swift-metrics")]
         ),
         // inotify, rescans, stability, ignore rules, collection settings.
         .target(
             name: "DepotWatch",
             dependencies: ["DepotCore", .product(name: "Logging", package: "swift-log")]
         ),
+        // Outbound HTTP over libcurl, set up in one place: webhooks, chat completions, transcriptions.
+        .target(
+            name: "DepotCurl",
+            dependencies: ["DepotCore", "CCurl"]
+        ),
+        // Generation: the builtin engine (pure Swift) and the OpenAI-compatible backend (libcurl).
+        .target(
+            name: "DepotGenerate",
+            dependencies: ["DepotCore", "DepotCurl"]
+        ),
         // Type detection and the processors, one file each; they run inside worker processes.
         .target(
             name: "DepotProcess",
-            dependencies: ["DepotCore", "CPoppler", "CZip", "CXML2", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["DepotCore", "CPoppler", "CZip", "CXML2", "CFFmpeg", "DepotCurl", "DepotGenerate", .product(name: "Logging", package: "swift-log")]
         ),
-        // The durable job queue in the catalog, leases, retries, worker supervision.
+        // The durable queue of job kinds: parameters, priorities, dependencies, leases, retries.
+        // No parser is linked: HTTP, the outbox and the CLI use it without the C libraries.
         .target(
-            name: "DepotJobs",
-            dependencies: ["DepotCore", "DepotStore", "DepotProcess", "CLinux",
+            name: "DepotQueue",
+            dependencies: ["DepotCore", "DepotStore"]
+        ),
+        // Runs the queue's jobs in worker processes started on demand, within their limits.
+        .target(
+            name: "DepotRunner",
+            dependencies: ["DepotCore", "DepotStore", "DepotQueue", "DepotProcess", "CLinux",
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "Metrics", package: "swift-metrics")]
         ),
         // The outbox projection and event dispatch (events.jsonl, webhooks).
         .target(
             name: "DepotOutbox",
-            dependencies: ["DepotCore", "DepotStore", "CCurl", "CCrypto", "CLinux",
+            dependencies: ["DepotCore", "DepotStore", "DepotQueue", "DepotCurl", "CLinux",
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "Metrics", package: "swift-metrics")]
+        ),
+        // Analytics: roll-ups of what was recorded, time series, the live event feed, status,
+        // custom metrics, scheduled reports.
+        .target(
+            name: "DepotAnalytics",
+            dependencies: ["DepotCore", "DepotStore", "DepotQueue", .product(name: "Logging", package: "swift-log")]
         ),
         // The HTTP server: signed downloads, admin API, /metrics, health.
         .target(
             name: "DepotHTTP",
-            dependencies: ["DepotCore", "DepotStore", "CCrypto",
+            dependencies: ["DepotCore", "DepotStore", "DepotQueue", "DepotAnalytics",
                            .product(name: "Hummingbird", package: "hummingbird"),
                            .product(name: "HummingbirdCore", package: "hummingbird"),
                            .product(name: "NIOCore", package: "swift-nio"),
@@ -120,7 +152,8 @@ let package = Package(
         .executableTarget(
             name: "Depot",
             dependencies: [
-                "DepotCore", "DepotStore", "DepotWatch", "DepotProcess", "DepotJobs", "DepotOutbox", "DepotHTTP", "CLinux",
+                "DepotCore", "DepotStore", "DepotWatch", "DepotProcess", "DepotQueue", "DepotRunner", "DepotOutbox", "DepotHTTP", "CLinux",
+                "DepotAnalytics",
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -128,17 +161,25 @@ let package = Package(
             ]
         ),
 
-        // What several test targets share (temp folders, deterministic bytes, polling).
-        .target(name: "DepotTestSupport", dependencies: ["DepotCore"], path: "Tests/DepotTestSupport"),
-        .testTarget(name: "DepotCoreTests", dependencies: ["DepotCore"]),
+        // One test target per source target, sharing one support module (temp folders,
+        // deterministic bytes, polling, catalogs and stores on a real temporary root).
+        .target(name: "DepotTestSupport", dependencies: ["DepotCore", "DepotStore"], path: "Tests/DepotTestSupport"),
+        .testTarget(name: "DepotCoreTests", dependencies: ["DepotTestSupport", "DepotCore"]),
         .testTarget(name: "DepotStoreTests", dependencies: ["DepotTestSupport", "DepotStore", "DepotCore"]),
-        .testTarget(name: "DepotWatchTests", dependencies: ["DepotWatch", "DepotCore"]),
-        .testTarget(name: "DepotDocumentsTests", dependencies: ["DepotProcess", "DepotCore", "CPoppler"]),
-        .testTarget(name: "DepotJobsTests", dependencies: ["DepotTestSupport", "DepotJobs", "DepotProcess", "DepotStore", "DepotCore"]),
-        .testTarget(name: "DepotOutboxTests", dependencies: ["DepotTestSupport", "DepotOutbox", "DepotStore", "DepotCore"]),
-        .testTarget(name: "DepotHTTPTests", dependencies: ["DepotHTTP", "DepotStore", "DepotCore",
+        .testTarget(name: "DepotWatchTests", dependencies: ["DepotTestSupport", "DepotWatch", "DepotCore"]),
+        .testTarget(name: "DepotProcessTests", dependencies: ["DepotTestSupport", "DepotProcess", "DepotCore", "CPoppler", "CFFmpeg",
+                                                            "DepotQueue", "DepotGenerate"]),
+        .testTarget(name: "DepotGenerateTests", dependencies: ["DepotTestSupport", "DepotGenerate", "DepotCore"]),
+        .testTarget(name: "DepotQueueTests", dependencies: ["DepotTestSupport", "DepotQueue", "DepotStore", "DepotCore"]),
+        .testTarget(name: "DepotRunnerTests", dependencies: ["DepotTestSupport", "DepotRunner", "DepotQueue", "DepotProcess",
+                                                             "DepotStore", "DepotCore"]),
+        .testTarget(name: "DepotCurlTests", dependencies: ["DepotTestSupport", "DepotCurl"]),
+        .testTarget(name: "DepotOutboxTests", dependencies: ["DepotTestSupport", "DepotOutbox", "DepotQueue", "DepotStore", "DepotCore"]),
+        .testTarget(name: "DepotAnalyticsTests", dependencies: ["DepotTestSupport", "DepotAnalytics", "DepotQueue", "DepotStore", "DepotCore"]),
+        .testTarget(name: "DepotHTTPTests", dependencies: ["DepotTestSupport", "DepotHTTP", "DepotQueue", "DepotStore", "DepotCore",
                                                            .product(name: "HummingbirdTesting", package: "hummingbird")]),
-        // End-to-end: runs the built `depot` binary against real folders.
-        .testTarget(name: "DepotTests", dependencies: ["DepotTestSupport", "DepotStore", "DepotCore", "Depot"]),
+        // End-to-end: runs the built `depot` binary against real folders; also the whole
+        // config file (every module's section) and the architecture's rules (who holds SQL).
+        .testTarget(name: "DepotTests", dependencies: ["DepotTestSupport", "DepotStore", "DepotQueue", "DepotCore", "Depot"]),
     ]
 )

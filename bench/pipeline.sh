@@ -55,13 +55,7 @@ now_ns() { python3 -c 'import time; print(time.time_ns())'; }
 # --- a) COUNT Markdown files at once ---------------------------------------------------------
 echo "a) $COUNT Markdown files dropped at once" >&2
 mkdir -p "$WORK/stage/bench"
-python3 - "$WORK/stage/bench" "$COUNT" <<'PY'
-import sys
-folder, count = sys.argv[1], int(sys.argv[2])
-for i in range(count):
-    with open(f"{folder}/note-{i:05d}.md", "w") as f:
-        f.write(f"# Note {i}\n\nIntro paragraph for note {i}.\n\n## Details\n\n" + f"Line {i} of text. " * 20 + "\n\nSummary\n-------\n\nDone.\n")
-PY
+python3 "$LIB/make_notes.py" "$WORK/stage/bench" "$COUNT"
 T0=$(now_ns)
 mv "$WORK/stage/bench" "$ROOT/inbox/bench"
 DEADLINE=$(( $(date +%s) + 600 ))

@@ -7,4 +7,29 @@
 # Env: CORPUS (default: generated once with ../shared/bench/make-corpus.sh into
 #      /var/tmp/depot-docs-corpus at SCALE 0.01), DEPOT (the binary with `extract` and `worker`;
 #      default .build/release/depot, built if missing), RUNS (3, speed only).
+#
+# SUITES=DIR (optional): instead, the public test suites in DIR, one folder each — pdf.js,
+#      poi, python-docx, python-pptx, pandoc — with the issue-17 targets (PDF mean F1 ≥ 0.985
+#      and none < 0.9; DOCX recall ≥ 0.995 and every python-docx heading; PPTX F1 ≥ 0.995).
+#      Get them with git (any checkout will do; the figures name the commit you used):
+#        git clone --depth 1 https://github.com/mozilla/pdf.js DIR/pdf.js     (test/pdfs)
+#        git clone --depth 1 https://github.com/apache/poi DIR/poi            (test-data)
+#        git clone --depth 1 https://github.com/python-openxml/python-docx DIR/python-docx
+#        git clone --depth 1 https://github.com/scanny/python-pptx DIR/python-pptx
+#        git clone --depth 1 https://github.com/jgm/pandoc DIR/pandoc         (test/docx, test/pptx)
+#      Needs pdftotext, pandoc, python-docx and python-pptx (pip install python-docx python-pptx).
+if [ -n "${SUITES:-}" ]; then
+  set -euo pipefail
+  REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+  DEPOT=${DEPOT:-$REPO/.build/release/depot}
+  WORK=$(mktemp -d /var/tmp/depot-suites-bench.XXXXXX)
+  trap 'rm -rf "$WORK"' EXIT
+  TABLE=$(python3 "$REPO/bench/lib/suites_quality.py" "$SUITES" "$DEPOT" "$WORK")
+  SECTION="$(printf '\n## %s — documents quality on public suites\n\n`SUITES=%s bench/quality.sh`\n\ndepot %s; %s; %s.\n\n%s\n' \
+    "$(date -u +%Y-%m-%dT%H:%MZ)" "$SUITES" "$(git -C "$REPO" rev-parse --short HEAD)" "$(pdftotext -v 2>&1 | head -1)" \
+    "$(pandoc --version | head -1)" "$TABLE")"
+  echo "$SECTION"
+  echo "$SECTION" >> "$REPO/bench/RESULTS.md"
+  exit 0
+fi
 exec "$(dirname "${BASH_SOURCE[0]}")/lib/docs_run.sh" quality quality.sh "$@"

@@ -1,6 +1,7 @@
 #ifndef CXML2_SHIM_H
 #define CXML2_SHIM_H
-/* libxml2's streaming reader (xmlTextReader), for the XML parts of OOXML packages. */
+/* libxml2: the streaming reader (xmlTextReader), for the XML parts of OOXML packages; the HTML
+   parser, for HTML a Word document imports (altChunk). */
 /* Debian builds libxml2 with ICU, and encoding.h then includes ICU's headers, which clash
    with the ICU copy inside Swift's Foundation ("UErrorCode has different definitions").
    Nothing here touches the ICU-only fields (the tail of xmlCharEncodingHandler, never
@@ -10,6 +11,7 @@
 #include <libxml/xmlreader.h>
 #include <libxml/parserInternals.h>
 #include <libxml/xmlerror.h>
+#include <libxml/HTMLparser.h>
 
 /* xmlFree is a global function-pointer variable (a macro in threaded builds): call it here. */
 static inline void cxml2_free(void *pointer) { xmlFree(pointer); }

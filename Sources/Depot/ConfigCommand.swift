@@ -10,49 +10,64 @@ struct ConfigCommand: ParsableCommand {
     struct Check: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "check",
-            abstract: "Check the config and every collection's .depot.toml; print the settings in force.")
+            abstract: "Check the config and every collection's .depot.toml; print the settings in force.",
+            discussion: "Exit status: 0 when everything reads, 78 (EX_CONFIG) when a file has a problem (each is listed).")
 
         @OptionGroup var rootOptions: RootOptions
         @OptionGroup var output: OutputOptions
 
+        /// One collection's settings in force, as `--json` prints them.
+        struct CollectionView: Encodable {
+            var name: String
+            var mode: CollectionMode
+            var quietPeriodMs: Int64
+            var ignore: [String]
+            var maxLinkLifetime: String
+            enum CodingKeys: String, CodingKey {
+                case name, mode, ignore
+                case quietPeriodMs = "quiet_period_ms", maxLinkLifetime = "max_link_lifetime"
+            }
+        }
+
+        struct Report: Encodable {
+            @Nullable var config: String?
+            var root: String
+            var collections: [CollectionView]
+            var problems: [String]
+        }
+
         func run() throws {
             let context = try Context.resolve(rootOptions)
             var problems: [String] = []
-            var collections: [[String: Any]] = []
+            var collections: [CollectionView] = []
             let inbox = context.layout.inbox
             if try statIfExists(inbox) == nil { problems.append("\(inbox) does not exist (run depot init)") }
             let names = ((try? FileManager.default.contentsOfDirectory(atPath: inbox)) ?? []).sorted()
+            let resolver = context.collections
             for name in names where !name.hasPrefix(".") {
                 var isDirectory: ObjCBool = false
                 guard FileManager.default.fileExists(atPath: inbox + "/" + name, isDirectory: &isDirectory),
                       isDirectory.boolValue else { continue }
-                var overrides: CollectionOverrides?
-                let file = inbox + "/" + name + "/.depot.toml"
-                if try statIfExists(file) != nil {
-                    do {
-                        overrides = try CollectionOverrides.parse(toml: try readTextFile(file), source: file)
-                    } catch {
-                        problems.append("\(error)")
-                    }
+                do {
+                    let s = try resolver.settings(for: name)
+                    collections.append(CollectionView(name: name, mode: s.mode, quietPeriodMs: s.quietPeriod.nanosecondsValue / 1_000_000,
+                                                      ignore: s.ignore, maxLinkLifetime: formatDuration(s.maxLinkLifetime)))
+                } catch {
+                    problems.append("\(error)")
                 }
-                let s = context.config.settings(forCollection: name, overrideFile: overrides)
-                collections.append(["name": name, "mode": s.mode.rawValue,
-                                    "quiet_period_ms": Int(s.quietPeriod.nanosecondsValue / 1_000_000),
-                                    "ignore": s.ignore])
             }
             if output.json {
-                try printJSON(["config": context.configPath ?? NSNull(), "root": context.layout.root,
-                               "collections": collections, "problems": problems] as [String: Any])
+                try printJSON(Report(config: context.configPath, root: context.layout.root, collections: collections, problems: problems))
             } else {
                 print("config: \(context.configPath ?? "(none found; built-in defaults)")")
                 print("root: \(context.layout.root)")
                 for c in collections {
-                    print("collection \(c["name"]!): mode \(c["mode"]!), quiet period \(c["quiet_period_ms"]!) ms")
+                    print("collection \(c.name): mode \(c.mode.rawValue), quiet period \(c.quietPeriodMs) ms, links at most \(c.maxLinkLifetime)")
                 }
                 for p in problems { print("problem: \(p)") }
                 print(problems.isEmpty ? "ok" : "\(problems.count) problem(s)")
             }
-            if !problems.isEmpty { throw ExitCode(1) }
+            if !problems.isEmpty { throw ExitCode(CommandFailure.Status.config.rawValue) }
         }
     }
 }

@@ -1,11 +1,52 @@
 import ArgumentParser
+import DepotAnalytics
 import DepotCore
+import DepotGenerate
 import DepotHTTP
-import DepotJobs
 import DepotOutbox
+import DepotProcess
+import DepotQueue
+import DepotRunner
 import DepotStore
+import DepotWatch
 import Foundation
 import Logging
+
+/// The sections of depot.toml, each read by the module that owns it.
+let configSections: [any ConfigSection.Type] = [
+    InboxSettings.self, StoreSettings.self, JobsSettings.self, OutboxSettings.self, WebhooksSection.self, HTTPSettings.self,
+    RetentionSettings.self,
+    GenerateSettings.self,
+    AnalyticsSettings.self,
+    SpeechSettings.self,
+]
+
+/// The tables of every part of depot in the catalog's database, by owner, in the order they
+/// are applied: the store's first (the queue's refer to versions and documents).
+let catalogMigrations: [CatalogMigration] = Catalog.migrations + JobQueue.migrations
+
+extension DepotConfig {
+    /// The defaults of every section.
+    static var defaults: DepotConfig { DepotConfig(sections: configSections) }
+
+    var inbox: InboxSettings { self[InboxSettings.self] }
+    var store: StoreSettings { self[StoreSettings.self] }
+    var jobs: JobsSettings { self[JobsSettings.self] }
+    var outbox: OutboxSettings { self[OutboxSettings.self] }
+    var webhooks: [WebhookSettings] { self[WebhooksSection.self].webhooks }
+    var http: HTTPSettings { self[HTTPSettings.self] }
+    var retention: RetentionSettings { self[RetentionSettings.self] }
+    var generate: GenerateSettings { self[GenerateSettings.self] }
+
+    /// Each collection's settings, from `[inbox]`, `[http]`, `[collections.NAME]` and its
+    /// `.depot.toml`: the one resolver the watcher, the HTTP server and the CLI share.
+    func collectionSettings(inbox: String) -> CollectionSettingsResolver {
+        CollectionSettingsResolver(
+            defaults: CollectionSettings(mode: self.inbox.mode, quietPeriod: self.inbox.quietPeriod, ignore: self.inbox.ignore,
+                                         maxLinkLifetime: http.maxLinkLifetime, retention: retention.rules),
+            tables: collections, inbox: inbox)
+    }
+}
 
 /// A depot root opened for a command: its config, layout, store and catalog.
 struct Context {
@@ -22,16 +63,16 @@ struct Context {
         if let path = options.config ?? environment["DEPOT_CONFIG"] {
             candidates = [path]
             guard try statIfExists(path) != nil else {
-                throw ValidationError("config file \(path) does not exist")
+                throw CommandFailure(.noInput, "config file \(path) does not exist")
             }
         } else {
             if let root = options.root ?? environment["DEPOT_ROOT"] { candidates.append(RootLayout(root: root).configFile) }
             candidates.append("/etc/depot/depot.toml")
         }
-        var config = DepotConfig()
+        var config = DepotConfig.defaults
         var used: String?
         for path in candidates where try statIfExists(path) != nil {
-            config = try DepotConfig.load(path: path)
+            config = try DepotConfig.load(path: path, sections: configSections)
             used = path
             break
         }
@@ -44,27 +85,84 @@ struct Context {
     /// Fails with a helpful message when the root was never initialised.
     func requireInitialised() throws {
         guard try statIfExists(layout.catalog) != nil || statIfExists(layout.store) != nil else {
-            throw ValidationError("\(layout.root) is not a depot root (run `depot init \(layout.root)` first)")
+            throw CommandFailure(.noInput, "\(layout.root) is not a depot root (run `depot init \(layout.root)` first)")
         }
     }
+
+    var collections: CollectionSettingsResolver { config.collectionSettings(inbox: layout.inbox) }
 
     func openStore() throws -> LocalBlobStore {
         try LocalBlobStore(layout: layout)
     }
 
-    func openCatalog() throws -> SQLiteCatalog {
+    /// A connection to the catalog's database, every part's tables migrated.
+    func openDatabase(durability: SQLiteDatabase.Durability = .full) throws -> SQLiteDatabase {
         try makeDirectories(layout.state, mode: 0o750)
-        let catalog = try SQLiteCatalog(path: layout.catalog, modules: catalogModules)
-        // Every command that records versions (serve, ingest) opens the catalog here, so every
-        // new version gets its processing job in the same transaction.
-        let blobs = layout.blobs
-        JobQueue.enqueueOnNewVersions(of: catalog, blobPath: { blobPath(blobs, $0) }, settings: config.jobs)
-        return catalog
+        let database = try SQLiteDatabase(path: layout.catalog, durability: durability)
+        try database.migrate(catalogMigrations)
+        return database
     }
+
+    /// The job queue over its own connection, with every version the catalog records getting
+    /// its pipeline of jobs in the same transaction (so `depot ingest` versions get them too).
+    func openQueue(durability: SQLiteDatabase.Durability = .full) throws -> JobQueue {
+        let queue = JobQueue(catalog: Catalog(database: try openDatabase(durability: durability)), settings: config.jobs)
+        queue.attachPipeline(chooser: Self.chooseProcessor)
+        try queue.backfillStatuses()
+        return queue
+    }
+
+    func openCatalog() throws -> Catalog { try openQueue().catalog }
 
     func ingestor(logger: Logger) throws -> Ingestor {
         try requireInitialised()
-        return Ingestor(store: try openStore(), catalog: try openCatalog(), logger: logger)
+        return Ingestor(store: try openStore(), catalog: try openCatalog(), detectType: Self.detectType, logger: logger)
+    }
+
+    /// The signing keys of download and upload links.
+    func linkSigner() throws -> LinkSigner {
+        LinkSigner(keys: try LinkKeys.load(path: LinkKeys.location(settings: config.http, layout: layout)))
+    }
+
+    /// Upload links and uploads over `queue`'s catalog connection; a complete upload goes
+    /// through the same ingest as a dropped file.
+    func uploads(queue: JobQueue, store: BlobStore) throws -> Uploads {
+        Uploads(database: queue.catalog.database, partials: try PartialUploads(layout: layout),
+                ingestor: Ingestor(store: store, catalog: queue.catalog, detectType: Self.detectType,
+                                   logger: Logger(label: "depot.ingest")),
+                signer: try linkSigner(), settings: config.http, collections: collections, detectType: Self.detectType,
+                logger: Logger(label: "depot.upload"))
+    }
+
+    /// What the HTTP server works with: its own catalog connection (downloads and API reads
+    /// never queue behind an ingest batch), the store, the signing keys, uploads.
+    func httpEnvironment(metrics: ServerMetrics, probes: ServerProbes, usage: UsageCounters? = nil) throws -> HTTPServerEnvironment {
+        let queue = try openQueue()
+        let store = try openStore()
+        var environment = HTTPServerEnvironment(settings: config.http, collections: collections, queue: queue, store: store,
+                                                signer: try linkSigner(), chooseProcessor: Self.chooseProcessor, metrics: metrics,
+                                                probes: probes, uploads: try uploads(queue: queue, store: store),
+                                                logger: Logger(label: "depot.http"))
+        environment.retention = config.retention
+        environment.analytics = config[AnalyticsSettings.self]
+        if let usage { environment.usage = usage }
+        return environment
+    }
+
+    /// The test processors exist only when the daemon's environment asks for them
+    /// (DEPOT_TEST_PROCESSORS=1): no config key can turn them on.
+    static let testProcessors = TestProcessor.enabledByEnvironment
+
+    static let registry = ProcessorRegistry.standard(testProcessors: testProcessors)
+
+    /// Picks, once, the processor of a kind of work for a media type (when the job is queued).
+    static let chooseProcessor: ProcessorChooser = { kind, mediaType in
+        registry.select(kind: kind, mediaType: mediaType)?.name
+    }
+
+    /// The media type of a stored blob, from its bytes.
+    static let detectType: MediaTypeDetector = { bytes, name in
+        TypeDetector.detect(bytes, name: name, testMarkers: testProcessors)
     }
 }
 
@@ -87,18 +185,4 @@ func splitDocumentPath(_ text: String) throws -> (collection: String, path: Stri
 /// The level named in the config.
 func logLevel(_ name: String) -> Logger.Level {
     Logger.Level(rawValue: name) ?? .info
-}
-
-/// The tables other parts of depot keep in the catalog database (the job queue, the
-/// outbox's dispatch state, the HTTP server's tokens and links), applied by name.
-/// Each part adds its own migrations here.
-let catalogModules: [CatalogMigration] = []
-    + JobQueue.migrations
-    + OutboxSchema.migrations
-    + [httpCatalogMigration]
-
-/// The file of a blob under `blobs` (LocalBlobStore's layout: sha256/ab/cd/<hex>).
-func blobPath(_ blobs: String, _ digest: Digest) -> String {
-    let hex = digest.hex
-    return "\(blobs)/sha256/\(hex.prefix(2))/\(hex.dropFirst(2).prefix(2))/\(hex)"
 }

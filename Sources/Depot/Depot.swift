@@ -4,17 +4,30 @@
 import ArgumentParser
 import DepotCore
 
+/// depot's version, as `depot --version` prints it.
+let depotVersion = "0.4.0"
+
 @main
 struct DepotCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "depot",
         abstract: "Keeps every dropped file safe, deduplicated and versioned.",
+        discussion: "Exit status: 0 done; 1 not there (or damage found by verify); 64 a wrong command line; "
+            + "65 wrong data; 66 an input does not exist; 69 unavailable (another serve, a port taken); 74 I/O error; "
+            + "70 internal error; 75 try again (busy); 78 configuration error. "
+            + "Installed (make install, the Debian package), depot serves /srv/depot as user depot, which owns everything "
+            + "in it: run commands on it as that user (sudo -u depot depot ls), never as root, whose new files the daemon "
+            + "could not write.",
+        version: depotVersion,
         subcommands: [
             InitCommand.self, ServeCommand.self, IngestCommand.self, ListCommand.self,
             LogCommand.self, GetCommand.self, VerifyCommand.self, ConfigCommand.self,
             OutboxCommand.self, EventsCommand.self,
-            JobsCommand.self, WorkerCommand.self, ExtractCommand.self,
+            JobsCommand.self, WorkerCommand.self, ExtractCommand.self, GenerateCommand.self,
             LinkCommand.self, TokenCommand.self,
+            RemoveCommand.self, TrashCommand.self, GCCommand.self, StatsCommand.self,
+            RetentionCommand.self, PinCommand.self, UnpinCommand.self, HoldCommand.self, BenchFillCommand.self,
+            StatusCommand.self, ReportCommand.self, StatsSeedCommand.self,
         ])
 }
 

@@ -42,8 +42,8 @@ struct IngestCommand: ParsableCommand {
             let path = absolutePath(raw)
             let (name, prefix) = try target(for: path, layout: context.layout)
             try validateCollectionName(name, source: "--collection")
-            let rules = IgnoreRules(context.config.settings(forCollection: name).ignore)
-            guard let st = try statIfExists(path) else { throw ValidationError("\(raw) does not exist") }
+            let rules = IgnoreRules(try context.collections.settings(for: name).ignore)
+            guard let st = try statIfExists(path) else { throw CommandFailure(.noInput, "\(raw) does not exist") }
             if st.st_mode & S_IFMT == S_IFDIR {
                 TreeScanner.walk(absolutePath: path, relativePath: prefix, visit: { entry in
                     if rules.ignores(name: entry.name) {
@@ -58,6 +58,11 @@ struct IngestCommand: ParsableCommand {
                 }, onError: { error in
                     logger.warning("cannot read folder; skipping it", metadata: ["error": "\(error)"])
                 })
+            } else if rules.ignores(name: baseName(path)) {
+                // The same rules as the inbox's: a partial upload named on the command line is
+                // not taken either.
+                logger.warning("ignored: its name matches the collection's ignore list", metadata: ["path": "\(path)"])
+                skippedNames += 1
             } else {
                 let relative = prefix.isEmpty ? baseName(path) : prefix
                 items.append((makeItem(source: path, collection: name, relative: relative), Int64(st.st_size)))
@@ -67,11 +72,11 @@ struct IngestCommand: ParsableCommand {
         let summary = runBatches(items, ingestor: ingestor, settings: context.config.store)
         summary.skippedNames = skippedNames
         if output.json {
-            try printJSON(summary.json)
+            try printJSON(summary.report)
         } else {
             print(summary.text)
         }
-        if !summary.failures.isEmpty { throw ExitCode(1) }
+        if !summary.failures.isEmpty { throw ExitCode(CommandFailure.Status.ioError.rawValue) }
     }
 
     /// The collection and the path prefix inside it for one argument.
@@ -120,16 +125,17 @@ struct IngestCommand: ParsableCommand {
 
 /// Counts of what an import did.
 final class IngestSummary {
-    var files = 0, created = 0, versioned = 0, unchanged = 0, skippedNames = 0, newBlobs = 0
+    var files = 0, created = 0, versioned = 0, unchanged = 0, skippedNames = 0, newBlobs = 0, healed = 0
     var bytesRead: Int64 = 0, bytesStored: Int64 = 0
     var failures: [(path: String, reason: String)] = []
 
     func add(_ item: IngestItem, _ result: IngestResult) {
         files += 1
         switch result {
-        case .stored(let outcome, let newBlob):
+        case .stored(let outcome, let blob):
             bytesRead += outcome.version.size
-            if newBlob {
+            if blob == .healed { healed += 1 }
+            if blob.isNew {
                 newBlobs += 1
                 bytesStored += outcome.version.size
             }
@@ -152,14 +158,26 @@ final class IngestSummary {
     var text: String {
         var lines = ["\(files) files: \(created) new documents, \(versioned) new versions, \(unchanged) unchanged, \(failures.count) failed",
                      "read \(humanBytes(bytesRead)), stored \(humanBytes(bytesStored)) new (\(newBlobs) new blobs)"]
+        if healed > 0 { lines.append("\(healed) damaged stored copies replaced by the good bytes just read") }
         if skippedNames > 0 { lines.append("\(skippedNames) ignored names (partial uploads, OS litter, dotfiles) skipped") }
         for failure in failures { lines.append("failed: \(failure.path): \(failure.reason)") }
         return lines.joined(separator: "\n")
     }
 
-    var json: [String: Any] {
-        ["files": files, "created": created, "versioned": versioned, "unchanged": unchanged,
-         "ignored": skippedNames, "new_blobs": newBlobs, "bytes_read": bytesRead, "bytes_stored": bytesStored,
-         "failures": failures.map { ["path": $0.path, "reason": $0.reason] }]
+    /// What `--json` prints.
+    struct Report: Encodable {
+        struct Failure: Encodable { var path: String; var reason: String }
+        var files, created, versioned, unchanged, ignored, newBlobs, healed: Int
+        var bytesRead, bytesStored: Int64
+        var failures: [Failure]
+        enum CodingKeys: String, CodingKey {
+            case files, created, versioned, unchanged, ignored, failures
+            case healed, newBlobs = "new_blobs", bytesRead = "bytes_read", bytesStored = "bytes_stored"
+        }
+    }
+
+    var report: Report {
+        Report(files: files, created: created, versioned: versioned, unchanged: unchanged, ignored: skippedNames, newBlobs: newBlobs, healed: healed,
+               bytesRead: bytesRead, bytesStored: bytesStored, failures: failures.map { .init(path: $0.path, reason: $0.reason) })
     }
 }

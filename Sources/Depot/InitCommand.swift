@@ -4,17 +4,34 @@ import DepotHTTP
 import DepotStore
 import Foundation
 
-/// `depot init ROOT`: lays out a new depot root.
+/// `depot init ROOT`: lays out a new depot root. `depot init --config FILE` lays out the root
+/// that FILE names and writes no ROOT/depot.toml: an installed depot runs with
+/// /etc/depot/depot.toml, and a second copy in the root would only disagree with it.
 struct InitCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "init",
-        abstract: "Create a depot root: inbox/, outbox/, store/, state/, a config and example collections.")
+        abstract: "Create a depot root: inbox/, outbox/, store/, state/, a config and example collections.",
+        discussion: "With --config, the root is the one that file names (or ROOT), and no ROOT/depot.toml is written: "
+            + "the root is run with that file (the package runs `depot init --config /etc/depot/depot.toml` as user depot).")
 
     @Argument(help: "The folder to create or complete (e.g. /srv/depot or ./demo).")
-    var root: String
+    var root: String?
+
+    @Option(name: .long, help: "The config file the root will be run with: its `root` and `http.keys_file` are used.")
+    var config: String?
+
+    func validate() throws {
+        if root == nil && config == nil { throw ValidationError("Give the ROOT to create, or --config FILE.") }
+    }
 
     func run() throws {
-        let layout = RootLayout(root: absolutePath(root))
+        var given: DepotConfig?
+        if let config {
+            guard try statIfExists(config) != nil else { throw CommandFailure(.noInput, "config file \(config) does not exist") }
+            given = try DepotConfig.load(path: config, sections: configSections)
+        }
+        // validate() saw ROOT or --config.
+        let layout = RootLayout(root: absolutePath(root ?? given?.root ?? ""))
         // inbox is group-writable and setgid so a share's users can drop files (tmpfiles does
         // the same under systemd); the store and the state are depot's alone.
         for (path, mode) in [(layout.root, 0o755), (layout.inbox, 0o2775), (layout.outbox, 0o755),
@@ -25,13 +42,14 @@ struct InitCommand: ParsableCommand {
             }
         }
         _ = try LocalBlobStore(layout: layout)
-        _ = try SQLiteCatalog(path: layout.catalog)
+        try SQLiteDatabase(path: layout.catalog).migrate(catalogMigrations)
 
         var notes: [String] = []
         // The keys that sign download links: mode 0600, never overwritten (that would void
         // every link handed out).
-        if try LinkKeys.createFile(at: LinkKeys.defaultPath(layout: layout)) {
-            notes.append("created link-signing keys in \(LinkKeys.defaultPath(layout: layout))")
+        let keysFile = given.flatMap { $0.http.keysFile.isEmpty ? nil : $0.http.keysFile } ?? LinkKeys.defaultPath(layout: layout)
+        if try LinkKeys.createFile(at: keysFile) {
+            notes.append("created link-signing keys in \(keysFile)")
         }
         if let template = shareFile("inbox-layout") {
             let copied = try copyTree(from: template, to: layout.inbox)
@@ -40,13 +58,14 @@ struct InitCommand: ParsableCommand {
             try makeDirectories(layout.inbox(collection: "documents"))
             notes.append("inbox template not found; created \(layout.inbox(collection: "documents"))")
         }
-        if try statIfExists(layout.configFile) == nil {
+        if given == nil, try statIfExists(layout.configFile) == nil {
             try writeConfig(to: layout.configFile, root: layout.root)
             notes.append("wrote \(layout.configFile)")
         }
         print("depot root ready at \(layout.root)")
         for note in notes { print("  " + note) }
-        print("drop files into \(layout.inbox)/<collection>/, then run: depot serve --root \(layout.root)")
+        let serve = config.map { "depot serve --config \($0)" } ?? "depot serve --root \(layout.root)"
+        print("drop files into \(layout.inbox)/<collection>/, then run: \(serve)")
     }
 
     /// The documented default config with this root filled in.
@@ -60,7 +79,7 @@ struct InitCommand: ParsableCommand {
             line.hasPrefix("root = ") ? "root = \"\(escaped)\"" : String(line)
         }
         let result = lines.joined(separator: "\n")
-        _ = try DepotConfig.parse(toml: result, source: path)
+        _ = try DepotConfig.parse(toml: result, source: path, sections: configSections)
         try Data(result.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
     }
 
@@ -74,7 +93,8 @@ struct InitCommand: ParsableCommand {
             var isDirectory: ObjCBool = false
             guard fm.fileExists(atPath: from, isDirectory: &isDirectory) else { continue }
             if isDirectory.boolValue {
-                try makeDirectories(to, mode: 0o2775)
+                // Collections are group-writable like the inbox, whatever the umask of whoever runs init.
+                for created in try makeDirectories(to, mode: 0o2775) { chmod(created, 0o2775) }
             } else if !fm.fileExists(atPath: to) {
                 try fm.copyItem(atPath: from, toPath: to)
                 copied += 1

@@ -1,8 +1,13 @@
 import ArgumentParser
+import DepotAnalytics
 import DepotCore
 import DepotOutbox
+import DepotQueue
 import DepotStore
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import ServiceLifecycle
 
@@ -27,7 +32,7 @@ struct OutboxRebuildCommand: ParsableCommand {
         let context = try Context.resolve(rootOptions)
         bootstrapLogging(level: logLevel(context.config.logLevel))
         try context.requireInitialised()
-        let publisher = try context.outboxPublisher(catalog: try context.openCatalog(), logger: Logger(label: "depot.outbox"))
+        let publisher = try context.outboxPublisher(queue: try context.openQueue(), logger: Logger(label: "depot.outbox"))
         var progress: Progress?
         let started = monotonicNanoseconds()
         let report = try publisher.rebuild { done, total in
@@ -37,18 +42,25 @@ struct OutboxRebuildCommand: ParsableCommand {
         progress?.finish()
         let seconds = Double(monotonicNanoseconds() - started) / 1e9
         if output.json {
-            try printJSON(["published": report.published, "removed": report.removed, "failed": report.failed,
-                           "seconds": seconds, "outbox": context.layout.outbox])
+            try printJSON(Report(published: report.published, removed: report.removed, failed: report.failed, seconds: seconds,
+                                 outbox: context.layout.outbox))
         } else {
             print("published \(report.published) documents, removed \(report.removed) stale folders"
                   + (report.failed > 0 ? ", \(report.failed) failed" : "") + " in \(context.layout.outbox)")
         }
         if report.failed > 0 { throw ExitCode(1) }
     }
+
+    struct Report: Encodable {
+        var published, removed, failed: Int
+        var seconds: Double
+        var outbox: String
+    }
 }
 
-/// `depot events`: the event log, oldest first.
-struct EventsCommand: ParsableCommand {
+/// `depot events`: the event log, oldest first; `--follow` goes on with new events as they
+/// are committed (the same feed as GET /api/v1/events/stream).
+struct EventsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "events",
         abstract: "List the event log (what outbox/events.jsonl and the webhooks receive).")
@@ -65,21 +77,23 @@ struct EventsCommand: ParsableCommand {
     @Flag(name: .long, help: "List webhook deliveries (newest first) instead of events.")
     var deliveries = false
 
-    func run() throws {
+    @Flag(name: [.short, .long], help: "Keep printing events as they happen (from --after, else from now) until interrupted.")
+    var follow = false
+
+    @Option(name: .long, help: "Only events of this type, or family (job.*); may be given more than once.")
+    var type: [String] = []
+
+    @Option(name: .long, help: "Only events about documents of this collection.")
+    var collection: String?
+
+    func run() async throws {
         let context = try Context.resolve(rootOptions)
         try context.requireInitialised()
         let catalog = try context.openCatalog()
         if deliveries {
-            let rows = try EventDispatcher.deliveries(catalog: catalog, limit: limit)
+            let rows = try DispatchState.deliveries(database: catalog.database, limit: limit)
             if output.json {
-                try printJSON(rows.map { d -> [String: Any] in
-                    var o: [String: Any] = ["webhook": d.webhook, "seq": d.eventSequence, "event_id": d.eventID, "state": d.state,
-                                            "attempts": d.attempts, "next_attempt": timestamp(d.nextAttemptNanoseconds),
-                                            "updated_at": timestamp(d.updatedAtNanoseconds)]
-                    if let s = d.lastStatus { o["last_status"] = s }
-                    if let e = d.lastError { o["last_error"] = e }
-                    return o
-                })
+                try printJSON(rows)
             } else {
                 printTable(["SEQ", "EVENT", "WEBHOOK", "STATE", "ATTEMPTS", "LAST"], rows.map {
                     ["\($0.eventSequence)", $0.eventID, $0.webhook, $0.state, "\($0.attempts)",
@@ -88,7 +102,26 @@ struct EventsCommand: ParsableCommand {
             }
             return
         }
-        let events = try catalog.withConnection { db in try EventLog.events(after: after, limit: limit, in: db) }
+        let filter = EventFilter(types: type.flatMap { $0.split(separator: ",").map(String.init) }, collection: collection)
+        if follow {
+            let hub = EventHub(database: catalog.database, interval: context.config[AnalyticsSettings.self].feedInterval)
+            for await item in try hub.subscribe(after: after > 0 ? after : nil, filter: filter) {
+                let event = item.event
+                if output.json {
+                    print("{\"seq\":\(event.sequence)," + event.envelopeJSON.dropFirst())
+                } else {
+                    print("\(event.sequence)  \(timestamp(event.timestampNanoseconds))  \(event.type)  \(event.id)  \(event.dataJSON.prefix(100))")
+                }
+                fflush(nil)  // every stream: a pipe reader sees each event at once
+            }
+            return
+        }
+        let events = try catalog.database.read { tx in
+            try EventLog.feed(after: after, limit: limit, scan: max(limit, 2000), filter: filter, in: tx).events.map(\.event)
+        }
+        if events.count == limit, let last = events.last {
+            printError("depot: \(limit) events are listed; more may follow (--after \(last.sequence) lists the next ones)")
+        }
         if output.json {
             // One envelope per line, exactly as events.jsonl has them, with the sequence number.
             for event in events {
@@ -104,17 +137,15 @@ struct EventsCommand: ParsableCommand {
 
 extension Context {
     /// The publisher for this root's outbox, with the configured modes and group.
-    func outboxPublisher(catalog: SQLiteCatalog, logger: Logger) throws -> OutboxPublisher {
+    func outboxPublisher(queue: JobQueue, logger: Logger) throws -> OutboxPublisher {
         try makeDirectories(layout.outbox)
-        return try OutboxPublisher(root: layout.outbox, catalog: catalog, store: try openStore(),
-                                   settings: config.outbox, logger: logger)
+        return try OutboxPublisher(root: layout.outbox, queue: queue, store: try openStore(), settings: config.outbox, logger: logger)
     }
 
     /// The event dispatcher of `depot serve`, on its own catalog connection (so that it never
     /// waits for the ingest's lock; WAL lets both work).
     func eventDispatcher(logger: Logger) throws -> EventDispatcher {
-        let catalog = try openCatalog()
-        return try EventDispatcher(catalog: catalog, publisher: try outboxPublisher(catalog: catalog, logger: logger),
-                                   settings: config.outbox, webhooks: config.webhooks, logger: logger)
+        try EventDispatcher(publisher: try outboxPublisher(queue: try openQueue(), logger: logger),
+                            settings: config.outbox, webhooks: config.webhooks, logger: logger)
     }
 }

@@ -1,10 +1,11 @@
 import DepotCore
 import Foundation
 
-/// Prints a JSON value (arrays and dictionaries of strings, numbers, bools) on stdout.
-func printJSON(_ value: Any) throws {
-    let data = try JSONSerialization.data(withJSONObject: value, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-    FileHandle.standardOutput.write(data)
+/// Prints a Codable value as JSON on stdout: the same types, and so the same shapes, the API answers with.
+func printJSON<T: Encodable>(_ value: T) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    FileHandle.standardOutput.write(try encoder.encode(value))
     FileHandle.standardOutput.write(Data("\n".utf8))
 }
 
@@ -24,21 +25,10 @@ func printTable(_ header: [String], _ rows: [[String]]) {
 }
 
 /// "1.5 MiB".
-func humanBytes(_ bytes: Int64) -> String {
-    let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]
-    var value = Double(bytes)
-    var unit = 0
-    while value >= 1024 && unit < units.count - 1 {
-        value /= 1024
-        unit += 1
-    }
-    return unit == 0 ? "\(bytes) B" : String(format: "%.1f %@", value, units[unit])
-}
+func humanBytes(_ bytes: Int64) -> String { describeBytes(bytes) }
 
 /// An RFC 3339 UTC time from nanoseconds since the epoch.
-func timestamp(_ nanoseconds: Int64) -> String {
-    JournalLogHandler.formatTimestamp(nanoseconds)
-}
+func timestamp(_ nanoseconds: Int64) -> String { formatTimestamp(nanoseconds) }
 
 /// A one-line progress display on stderr, redrawn in place; silent when stderr is not a terminal.
 final class Progress {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import DepotCore
+import DepotQueue
 import DepotStore
 import Foundation
 
@@ -17,18 +18,14 @@ struct ListCommand: ParsableCommand {
     func run() throws {
         let context = try Context.resolve(rootOptions)
         try context.requireInitialised()
-        let documents = try context.openCatalog().documents(collection: collection)
+        let documents = try context.openQueue().documentRecords(DocumentQuery(collection: collection, orderByPath: true))
         if output.json {
-            try printJSON(documents.map { d -> [String: Any] in
-                ["id": d.id, "collection": d.collection, "path": d.path, "version": d.currentVersion,
-                 "versions": d.versionCount, "sha256": d.digest.hex, "size": d.size,
-                 "updated_at": timestamp(d.updatedAtNanoseconds), "tags": d.tags]
-            })
+            try printJSON(documents)
             return
         }
-        printTable(["PATH", "VERSION", "SIZE", "UPDATED", "TAGS"], documents.map { d in
+        printTable(["PATH", "VERSION", "SIZE", "UPDATED", "PROCESSING", "TAGS"], documents.map { d in
             [d.collection + "/" + d.path, "\(d.currentVersion)", humanBytes(d.size),
-             timestamp(d.updatedAtNanoseconds), d.tags.joined(separator: ",")]
+             d.updatedAt.description, d.processingStatus.rawValue, d.tags.joined(separator: ",")]
         })
     }
 }
@@ -51,11 +48,7 @@ struct LogCommand: ParsableCommand {
         let versions = try context.openCatalog().versions(collection: collection, path: inside)
         guard !versions.isEmpty else { throw NotFound("no document \(path)") }
         if output.json {
-            try printJSON(versions.map { v -> [String: Any] in
-                ["version": v.number, "sha256": v.digest.hex, "size": v.size,
-                 "source_mtime": timestamp(v.sourceMtimeNanoseconds),
-                 "ingested_at": timestamp(v.ingestedAtNanoseconds), "origin": v.origin]
-            })
+            try printJSON(versions.map(VersionRecord.init))
             return
         }
         printTable(["VERSION", "SHA256", "SIZE", "INGESTED", "ORIGIN"], versions.reversed().map { v in
@@ -110,7 +103,7 @@ struct GetCommand: ParsableCommand {
                 try writeFully(fd, chunk, path: temp ?? "stdout")
             }
             guard hasher.finish() == info.digest else {
-                throw ValidationError("blob \(info.digest.hex) does not match its hash: the store is damaged (run depot verify)")
+                throw CommandFailure(.dataError, "blob \(info.digest.hex) does not match its hash: the store is damaged (run depot verify)")
             }
             if let temp, let destination {
                 try fsyncOnce(fd, path: temp)
@@ -125,10 +118,4 @@ struct GetCommand: ParsableCommand {
             throw error
         }
     }
-}
-
-/// A thing asked for that is not there: exit status 2, like grep's "no match" is 1.
-struct NotFound: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
 }

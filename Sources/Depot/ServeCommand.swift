@@ -1,12 +1,19 @@
 import ArgumentParser
+import CLinux
+import DepotAnalytics
 import DepotCore
 import DepotHTTP
+import DepotOutbox
 import DepotStore
 import DepotWatch
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import Metrics
 import ServiceLifecycle
+import Synchronization
 import UnixSignals
 
 /// `depot serve`: the daemon. Recovery, then the watcher and the ingest on their own thread,
@@ -18,8 +25,39 @@ struct ServeCommand: AsyncParsableCommand {
 
     @OptionGroup var rootOptions: RootOptions
 
+    @Option(name: .long, help: "Listen here instead of http.listen and http.port: ADDRESS:PORT, [IPv6]:PORT, or a PORT.")
+    var listen: String?
+
+    func validate() throws {
+        if let listen, Self.parseListen(listen) == nil {
+            throw ValidationError("--listen takes ADDRESS:PORT (127.0.0.1:8080), [IPv6]:PORT or a port number")
+        }
+    }
+
+    /// "127.0.0.1:8080" → ("127.0.0.1", 8080); "[::1]:80" → ("::1", 80); "9090" → (nil, 9090).
+    static func parseListen(_ text: String) -> (host: String?, port: Int)? {
+        if let port = Int(text), (0...65535).contains(port) { return (nil, port) }
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
+            return nil
+        }
+        var host = String(text[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        return host.isEmpty ? nil : (host, port)
+    }
+
     func run() async throws {
-        let context = try Context.resolve(rootOptions)
+        var context = try Context.resolve(rootOptions)
+        if let listen, let (host, port) = Self.parseListen(listen) {
+            var http = context.config.http
+            if let host { http.listen = host }
+            http.port = port
+            var config = context.config
+            config[HTTPSettings.self] = http
+            context = Context(config: config, configPath: context.configPath, layout: context.layout)
+        }
+        // Upload and download buffers (1 MiB and more) go back to the kernel when freed, so
+        // that a burst of uploads does not leave every thread's heap holding its share.
+        _ = clinux_set_mmap_threshold(256 << 10)
         bootstrapLogging(level: logLevel(context.config.logLevel))
         let logger = Logger(label: "depot")
         // One Prometheus registry for the whole process: what the ingest loop and the job
@@ -28,6 +66,10 @@ struct ServeCommand: AsyncParsableCommand {
         MetricsSystem.bootstrap(metrics.metricsFactory)
         let notifier = SystemdNotifier()
         try context.requireInitialised()
+        // One daemon per root, and the HTTP address free, before anything starts.
+        let rootLock = try RootLock(layout: context.layout)
+        defer { withExtendedLifetime(rootLock) {} }
+        try checkListenAddress(host: context.config.http.listen, port: context.config.http.port)
 
         // Recovery: the catalog migrates, and what a crash left half-staged goes. Nothing in
         // the inbox was removed before its catalog row was durable, so nothing else is needed.
@@ -36,36 +78,56 @@ struct ServeCommand: AsyncParsableCommand {
         let leftovers = try ingestor.store.removeLeftovers()
         if leftovers > 0 { logger.notice("removed staging left by an earlier run", metadata: ["files": "\(leftovers)"]) }
 
-        let watcher = InboxWatcher(inbox: context.layout.inbox, config: context.config, logger: Logger(label: "depot.watch"))
+        let watcher = InboxWatcher(inbox: context.layout.inbox, settings: context.config.inbox, collections: context.collections,
+                                   logger: Logger(label: "depot.watch"))
         try watcher.start()
-        let loop = IngestLoop(watcher: watcher, ingestor: ingestor, config: context.config, logger: logger)
-        let status = loop.statusLine()
-        logger.info("depot is serving", metadata: ["root": "\(context.layout.root)", "status": "\(status)"])
-        _ = notifier.ready(status: status)
+        let loop = IngestLoop(watcher: watcher, ingestor: ingestor, context: context, logger: logger)
 
         // Each long-running part of the daemon is one Service in one group, stopped together
         // and gracefully on SIGTERM. The parts that follow ingest (jobs, outbox, HTTP) each add
         // theirs to this list.
         let jobs = try context.jobRunner(logger: Logger(label: "depot.jobs"))
         let outbox = try context.eventDispatcher(logger: Logger(label: "depot.outbox"))
+        let retention = try RetentionLoop(context: context, logger: Logger(label: "depot.retention"))
+        // The analytics follow the event log on their own connection; downloads and link
+        // rejections reach them from the HTTP server through `usage`.
+        let usage = UsageCounters()
+        let analyticsQueue = try context.openQueue()
+        let recorder = AnalyticsRecorder(queue: analyticsQueue, store: try context.openStore(), settings: context.analytics,
+                                         usage: usage, logger: Logger(label: "depot.analytics"))
+        let reports = ReportWriter(database: analyticsQueue.database, store: try context.openStore(), root: context.layout.root,
+                                   settings: context.analytics, logger: Logger(label: "depot.analytics"))
+        let recording = context.analytics.record
+        let startedAt = Timestamp.now
+        let daemonState: @Sendable () -> DaemonState = {
+            DaemonState(running: true, pid: Int(getpid()), startedAt: startedAt, updatedAt: .now, watcher: loop.statusLine(),
+                        watcherRunning: loop.isRunning)
+        }
+        let statusFile = StatusFileWriter(path: context.daemonStatusPath, state: daemonState)
         let services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             // A graceful shutdown lets the ingest finish its batch.
             .init(service: ThreadService(description: "depot-ingest", work: loop.run, stop: loop.stop)),
-            .init(service: ReloadService(loop: loop, options: rootOptions, notifier: notifier, logger: logger),
+            .init(service: ReloadService(loop: loop, dispatcher: outbox, options: rootOptions, notifier: notifier, logger: logger),
                   successTerminationBehavior: .ignore),
             .init(service: WatchdogService(loop: loop, notifier: notifier), successTerminationBehavior: .ignore),
+            // Ready once the group traps SIGTERM: a stop right after start is a graceful one.
+            .init(service: ReadyService(loop: loop, notifier: notifier, root: context.layout.root, logger: logger),
+                  successTerminationBehavior: .ignore),
             // The runner stops its workers and queues the jobs in hand again.
             .init(service: ThreadService(description: "depot-jobs", work: jobs.run, stop: jobs.stop)),
             // The dispatcher finishes the batch in hand; a drop is stored first, shown after.
             .init(service: ThreadService(description: "depot-outbox", background: true, work: outbox.run, stop: outbox.stop)),
-            .init(service: HTTPService(environment: HTTPServerEnvironment(
-                // Its own catalog connection: downloads and API reads never queue behind an ingest batch.
-                config: context.config, layout: context.layout, catalog: try context.openCatalog(),
-                store: try context.openStore(),
-                signer: LinkSigner(keys: try LinkKeys.load(path: LinkKeys.location(settings: context.config.http, layout: context.layout))),
+            // Trash purge, garbage collection and the storage sample, every [retention] gc_interval.
+            .init(service: ThreadService(description: "depot-retention", background: true, work: retention.run, stop: retention.stop)),
+            .init(service: HTTPService(environment: try context.httpEnvironment(
                 metrics: metrics,
-                probes: ServerProbes(watcherCounters: { loop.watcherCounters() }, watcherRunning: { loop.isRunning }),
-                logger: Logger(label: "depot.http")))),
+                probes: ServerProbes(watcherCounters: { loop.watcherCounters() }, watcherRunning: { loop.isRunning },
+                                     daemonState: daemonState),
+                usage: usage))),
+            .init(service: ThreadService(description: "depot-analytics", background: true,
+                                         work: { if recording { recorder.run(reports: reports) } else { recorder.idle() } },
+                                         stop: recorder.stop)),
+            .init(service: ThreadService(description: "depot-status-file", background: true, work: statusFile.run, stop: statusFile.stop)),
         ]
 
         let group = ServiceGroup(configuration: .init(
@@ -88,19 +150,19 @@ final class IngestLoop: @unchecked Sendable {
     private let watcher: InboxWatcher
     private let ingestor: Ingestor
     private let logger: Logger
-    private var config: DepotConfig
+    private var context: Context
     private let lock = NSLock()
     private var stopRequested = false
-    private var pendingConfig: DepotConfig?
+    private var pendingContext: Context?
     private var lastStatus = ""
     private var stored = 0
     private var counters = WatcherStatus.Counters()
     private var running = false
 
-    init(watcher: InboxWatcher, ingestor: Ingestor, config: DepotConfig, logger: Logger) {
+    init(watcher: InboxWatcher, ingestor: Ingestor, context: Context, logger: Logger) {
         self.watcher = watcher
         self.ingestor = ingestor
-        self.config = config
+        self.context = context
         self.logger = logger
         lastStatus = Self.describe(watcher.status, stored: 0)
     }
@@ -108,21 +170,22 @@ final class IngestLoop: @unchecked Sendable {
     /// Runs until `stop()`; the batch in hand is always finished first.
     func run() {
         while true {
-            let (stop, newConfig) = lock.withLock { (stopRequested, pendingConfig) }
+            let (stop, newContext) = lock.withLock { (stopRequested, pendingContext) }
             if stop { break }
-            if let newConfig {
-                lock.withLock { pendingConfig = nil }
-                config = newConfig
-                watcher.reload(config: newConfig)
-                setLogLevel(logLevel(newConfig.logLevel))
+            if let newContext {
+                lock.withLock { pendingContext = nil }
+                context = newContext
+                watcher.reload(settings: newContext.config.inbox, collections: newContext.collections)
+                setLogLevel(logLevel(newContext.config.logLevel))
             }
             let ready = watcher.poll(timeout: .milliseconds(250))
             var start = 0
             while start < ready.count {
                 var end = start
                 var bytes: Int64 = 0
-                while end < ready.count && end - start < config.store.batchFiles
-                        && (bytes < config.store.batchBytes || end == start) {
+                let batch = context.config.store
+                while end < ready.count && end - start < batch.batchFiles
+                        && (bytes < batch.batchBytes || end == start) {
                     bytes += ready[end].size
                     end += 1
                 }
@@ -157,23 +220,13 @@ final class IngestLoop: @unchecked Sendable {
         }
         for (file, result) in zip(files, ingestor.ingest(items)) {
             switch result {
-            case .stored(let outcome, let newBlob):
+            case .stored(let outcome, let blob):
                 stored += 1
                 watcher.completed(file)
-                let what: String, label: String
-                switch outcome {
-                case .created: (what, label) = ("new document", "created")
-                case .versioned: (what, label) = ("new version", "versioned")
-                case .unchanged: (what, label) = ("unchanged", "unchanged")
-                }
-                Counter(label: "depot_ingests_total", dimensions: [("collection", file.collection), ("outcome", label)]).increment()
-                Counter(label: "depot_ingested_bytes_total").increment(by: outcome.version.size)
-                if !newBlob { Counter(label: "depot_dedup_hits_total").increment() }
-                if label != "unchanged" { Counter(label: "depot_versions_created_total").increment() }
-                logger.info("stored \(what)", metadata: [
+                logger.info("stored \(outcome.summary)", metadata: [
                     "collection": "\(file.collection)", "path": "\(file.relativePath)",
                     "version": "\(outcome.version.number)", "sha256": "\(outcome.version.digest.hex)",
-                    "size": "\(outcome.version.size)", "dedup": "\(!newBlob)"])
+                    "size": "\(outcome.version.size)", "dedup": "\(!blob.isNew)"])
             case .skipped:
                 watcher.completed(file)
             case .changed:
@@ -181,7 +234,6 @@ final class IngestLoop: @unchecked Sendable {
             case .vanished:
                 watcher.completed(file)
             case .failed(let reason, _):
-                Counter(label: "depot_ingests_total", dimensions: [("collection", file.collection), ("outcome", "failed")]).increment()
                 watcher.failed(file, reason: reason)
             }
         }
@@ -189,7 +241,7 @@ final class IngestLoop: @unchecked Sendable {
 
     func stop() { lock.withLock { stopRequested = true } }
 
-    func reload(_ config: DepotConfig) { lock.withLock { pendingConfig = config } }
+    func reload(_ context: Context) { lock.withLock { pendingContext = context } }
 
     func statusLine() -> String { lock.withLock { lastStatus } }
 
@@ -236,6 +288,7 @@ struct ThreadService: Service, CustomStringConvertible {
 /// SIGHUP: re-read the config and hand it to the loop.
 struct ReloadService: Service {
     let loop: IngestLoop
+    let dispatcher: EventDispatcher
     let options: RootOptions
     let notifier: SystemdNotifier
     let logger: Logger
@@ -245,8 +298,10 @@ struct ReloadService: Service {
             _ = notifier.reloading()
             do {
                 let context = try Context.resolve(options)
-                loop.reload(context.config)
-                logger.notice("configuration reloaded", metadata: ["config": "\(context.configPath ?? "defaults")"])
+                try dispatcher.reload(webhooks: context.config.webhooks)
+                loop.reload(context)
+                logger.notice("configuration reloaded: inbox, collections, log level and webhooks; [jobs], [http], [store] and [outbox] take effect at the next start",
+                              metadata: ["config": "\(context.configPath ?? "defaults")", "webhooks": "\(context.config.webhooks.count)"])
             } catch {
                 logger.error("configuration not reloaded; keeping the old one", metadata: ["error": "\(error)"])
             }
@@ -256,6 +311,21 @@ struct ReloadService: Service {
 }
 
 /// WATCHDOG=1 at half systemd's interval, with a fresh STATUS= line (every 5 s without a watchdog).
+/// Says "ready" (log line and READY=1) from inside the service group, whose signal handling
+/// is in place by then.
+struct ReadyService: Service {
+    let loop: IngestLoop
+    let notifier: SystemdNotifier
+    let root: String
+    let logger: Logger
+
+    func run() async throws {
+        let status = loop.statusLine()
+        logger.info("depot is serving", metadata: ["root": "\(root)", "status": "\(status)"])
+        _ = notifier.ready(status: status)
+    }
+}
+
 struct WatchdogService: Service {
     let loop: IngestLoop
     let notifier: SystemdNotifier
@@ -274,4 +344,26 @@ struct WatchdogService: Service {
             }
         }
     }
+}
+
+/// Keeps state/daemon-status.json fresh (every 2 s) for `depot status`, and removes it at the end.
+final class StatusFileWriter: Sendable {
+    let path: String
+    let state: @Sendable () -> DaemonState
+    private let stopped = Mutex(false)
+
+    init(path: String, state: @escaping @Sendable () -> DaemonState) {
+        self.path = path
+        self.state = state
+    }
+
+    func run() {
+        while !stopped.withLock({ $0 }) {
+            try? state().write(to: path)
+            for _ in 0..<20 where !stopped.withLock({ $0 }) { Thread.sleep(forTimeInterval: 0.1) }
+        }
+        unlink(path)
+    }
+
+    func stop() { stopped.withLock { $0 = true } }
 }

@@ -30,9 +30,9 @@ struct CreateToken: ParsableCommand {
     func run() throws {
         let context = try Context.resolve(rootOptions)
         try context.requireInitialised()
-        let (id, token) = try HTTPState(catalog: try context.openCatalog()).createToken(scope: scope, name: name)
+        let (id, token) = try LinkStore(catalog: try context.openCatalog()).createToken(scope: scope, name: name)
         if output.json {
-            try printJSON(["id": id, "scope": scope.rawValue, "token": token])
+            try printJSON(CreatedToken(id: id, scope: scope, token: token))
         } else {
             print(token)
             printError("token \(id) (\(scope.rawValue)) created; it is not shown again. Use it as: Authorization: Bearer <token>")
@@ -49,15 +49,12 @@ struct ListTokens: ParsableCommand {
     func run() throws {
         let context = try Context.resolve(rootOptions)
         try context.requireInitialised()
-        let tokens = try HTTPState(catalog: try context.openCatalog()).tokens()
+        let tokens = try LinkStore(catalog: try context.openCatalog()).tokens()
         if output.json {
-            try printJSON(tokens.map {
-                ["id": $0.id, "scope": $0.scope.rawValue, "name": $0.name, "created_at": timestamp($0.createdAtNanoseconds),
-                 "revoked_at": $0.revokedAtNanoseconds.map(timestamp) as Any? ?? NSNull()]
-            })
+            try printJSON(tokens)
         } else {
             printTable(["ID", "SCOPE", "CREATED", "REVOKED", "NAME"], tokens.map {
-                [$0.id, $0.scope.rawValue, timestamp($0.createdAtNanoseconds), $0.revokedAtNanoseconds.map(timestamp) ?? "-", $0.name]
+                [$0.id, $0.scope.rawValue, $0.createdAt.description, $0.revokedAt?.description ?? "-", $0.name]
             })
         }
     }
@@ -74,9 +71,16 @@ struct RevokeToken: ParsableCommand {
     func run() throws {
         let context = try Context.resolve(rootOptions)
         try context.requireInitialised()
-        guard try HTTPState(catalog: try context.openCatalog()).revokeToken(id: id) else {
-            throw ValidationError("no live token \(id)")
+        guard try LinkStore(catalog: try context.openCatalog()).revokeToken(id: id) else {
+            throw NotFound("no live token \(id)")
         }
         print("revoked token \(id)")
     }
+}
+
+/// What `depot token create --json` prints: the secret, once.
+struct CreatedToken: Encodable {
+    var id: String
+    var scope: TokenScope
+    var token: String
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import DepotCore
 import DepotProcess
+import Foundation
 
 /// `depot worker`: a worker process of `depot serve` (hidden). It sets its own limits, then
 /// takes jobs as JSON lines on stdin and answers on stdout until its input ends.
@@ -22,9 +23,21 @@ struct WorkerCommand: ParsableCommand {
     @Option(name: .long, help: "Niceness to add.")
     var nice: Int = 10
 
+    @OptionGroup var rootOptions: RootOptions
+
     func run() throws {
         let limits = WorkerLimits(addressSpaceBytes: memoryLimit, cpuSecondsPerJob: cpuSeconds, openFiles: openFiles, nice: nice)
-        let registry = ProcessorRegistry.standard(testProcessors: TestProcessor.enabledByEnvironment)
+        // The sections processors read from the daemon's config ([generate], [speech]); the
+        // defaults (the builtin engine, no speech endpoint) when the worker is started without
+        // a root (tests of the protocol).
+        var generate = GenerateProcessor()
+        var speech = DepotConfig.defaults[SpeechSettings.self]
+        if rootOptions.root != nil || rootOptions.config != nil, let context = try? Context.resolve(rootOptions) {
+            generate = context.generateProcessor()
+            speech = context.config[SpeechSettings.self]
+        }
+        let registry = ProcessorRegistry.standard(testProcessors: TestProcessor.enabledByEnvironment, generate: generate,
+                                                  speech: speech)
         let status = WorkerMain.run(limits: limits, registry: registry)
         if status != 0 { throw ExitCode(status) }
     }

@@ -146,21 +146,6 @@ public struct JournalLogHandler: LogHandler {
         let digits = Array("0123456789abcdef")
         return "\\x" + String(digits[Int(value >> 4)]) + String(digits[Int(value & 0xF)])
     }
-
-    /// `YYYY-MM-DDTHH:MM:SS.mmmZ` in UTC (FoundationEssentials has no DateFormatter; STYLE.md).
-    public static func formatTimestamp(_ nanoseconds: Int64) -> String {
-        var seconds = time_t(nanoseconds / 1_000_000_000)
-        let millis = Int((nanoseconds % 1_000_000_000) / 1_000_000)
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        func pad(_ value: Int, _ width: Int) -> String {
-            let text = String(value)
-            return String(repeating: "0", count: max(0, width - text.count)) + text
-        }
-        return pad(Int(parts.tm_year) + 1900, 4) + "-" + pad(Int(parts.tm_mon) + 1, 2) + "-" + pad(Int(parts.tm_mday), 2)
-            + "T" + pad(Int(parts.tm_hour), 2) + ":" + pad(Int(parts.tm_min), 2) + ":" + pad(Int(parts.tm_sec), 2)
-            + "." + pad(millis, 3) + "Z"
-    }
 }
 
 /// Sets the level of every logger that has not set its own, e.g. after a SIGHUP reload.

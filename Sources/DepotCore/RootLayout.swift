@@ -18,6 +18,10 @@ public struct RootLayout: Sendable, Equatable {
     /// The configuration that `depot init` writes and the CLI finds by default.
     public var configFile: String { root + "/depot.toml" }
 
+    /// The guide `depot init` puts at the top of the inbox (inbox-layout/README.md): the one
+    /// file there the watcher does not warn about.
+    public static let inboxGuide = "README.md"
+
     /// The folder of one collection in the inbox.
     public func inbox(collection: String) -> String { inbox + "/" + collection }
 }

@@ -120,6 +120,14 @@ public func statIfExists(_ path: String) throws -> stat? {
     throw SystemError(call: "stat", errno: errno, path: path)
 }
 
+/// The status of `path` itself (a symlink is not followed), or nil when it does not exist.
+public func lstatIfExists(_ path: String) throws -> stat? {
+    var st = stat()
+    if lstat(path, &st) == 0 { return st }
+    if errno == ENOENT || errno == ENOTDIR { return nil }
+    throw SystemError(call: "lstat", errno: errno, path: path)
+}
+
 /// The last path component.
 public func baseName(_ path: String) -> String {
     path.split(separator: "/", omittingEmptySubsequences: true).last.map(String.init) ?? path

@@ -26,11 +26,13 @@ struct ResolvedWebhook {
 /// `@unchecked Sendable`: everything but `stopRequested` (a Mutex) is used by the thread
 /// that calls `run()` (or, in tests and `depot outbox`, the one caller).
 public final class EventDispatcher: @unchecked Sendable {
-    let catalog: SQLiteCatalog
+    let database: any CatalogDatabase
     public let publisher: OutboxPublisher
     let eventsFile: EventsFile
     let settings: OutboxSettings
-    let webhooks: [String: ResolvedWebhook]
+    /// The webhooks, by name; replaced whole by `reload` (SIGHUP).
+    private let webhookTable = Mutex<[String: ResolvedWebhook]>([:])
+    var webhooks: [String: ResolvedWebhook] { webhookTable.withLock { $0 } }
     let logger: Logger
     private var client: WebhookClient?
     private let stopRequested = Mutex(false)
@@ -47,13 +49,20 @@ public final class EventDispatcher: @unchecked Sendable {
     }
 
     /// - Throws: when a webhook's `secret_file` cannot be read.
-    public init(catalog: SQLiteCatalog, publisher: OutboxPublisher, settings: OutboxSettings,
-                webhooks: [WebhookSettings], logger: Logger) throws {
-        self.catalog = catalog
+    public init(publisher: OutboxPublisher, settings: OutboxSettings, webhooks: [WebhookSettings], logger: Logger) throws {
+        self.database = publisher.catalog.database
         self.publisher = publisher
         self.settings = settings
         self.logger = logger
         eventsFile = EventsFile(path: publisher.root + "/events.jsonl", mode: settings.fileMode, gid: publisher.gid)
+        webhookTable.withLock { $0 = [:] }
+        try reload(webhooks: webhooks)
+    }
+
+    /// Takes a new list of webhooks (SIGHUP): deliveries already recorded for a webhook that
+    /// is gone stay as they are; a new one receives the events dispatched from now on.
+    /// - Throws: when a webhook's `secret_file` cannot be read (the old list stays).
+    public func reload(webhooks: [WebhookSettings]) throws {
         var resolved: [String: ResolvedWebhook] = [:]
         for hook in webhooks {
             var secret = hook.secret ?? ""
@@ -64,7 +73,7 @@ public final class EventDispatcher: @unchecked Sendable {
             }
             resolved[hook.name] = ResolvedWebhook(settings: hook, secret: secret)
         }
-        self.webhooks = resolved
+        webhookTable.withLock { $0 = resolved }
     }
 
     // MARK: The loop
@@ -116,22 +125,21 @@ public final class EventDispatcher: @unchecked Sendable {
 
     /// The sequence number of the last event dispatched.
     public func cursor() throws -> Int64 {
-        try catalog.withConnection { db in
-            try db.query("SELECT seq FROM outbox_cursor WHERE id = 1").first?.int(0) ?? 0
-        }
+        try database.read { tx in try DispatchState.cursor(in: tx) }
     }
 
     /// Dispatches one batch of events after the cursor; returns how many.
     @discardableResult
     public func dispatchOnce() throws -> Int {
         let start = try cursor()
-        let events = try catalog.withConnection { db in try EventLog.events(after: start, limit: batchSize, in: db) }
+        let events = try database.read { tx in try EventLog.events(after: start, limit: batchSize, in: tx) }
         guard let last = events.last else { return 0 }
 
         var documents: [Int64] = []
         var seen = Set<Int64>()
-        for event in events {
-            guard let id = try documentID(of: event), seen.insert(id).inserted else { continue }
+        // The document an event is about is a column of the log: webhook events have none.
+        for event in events where !event.type.hasPrefix("webhook.") {
+            guard let id = event.documentID, seen.insert(id).inserted else { continue }
             documents.append(id)
         }
         for id in documents {
@@ -147,46 +155,19 @@ public final class EventDispatcher: @unchecked Sendable {
         if !documents.isEmpty { try publisher.sync() }
         try eventsFile.append(events)
 
-        let now = wallClockNanoseconds()
-        try catalog.withConnection { db in
-            try db.transaction {
-                for event in events where !event.type.hasPrefix("webhook.") {
-                    for hook in webhooks.values where hook.settings.wants(event.type) {
-                        try db.query("""
-                            INSERT OR IGNORE INTO webhook_deliveries(webhook, event_seq, event_id, state, attempts, next_attempt_ns, updated_at_ns)
-                            VALUES(?, ?, ?, 'pending', 0, ?, ?)
-                            """, [.text(hook.settings.name), .integer(event.sequence), .text(event.id), .integer(now), .integer(now)])
-                    }
+        let webhooks = self.webhooks
+        try database.write { tx in
+            for event in events where !event.type.hasPrefix("webhook.") {
+                for hook in webhooks.values where hook.settings.wants(event.type) {
+                    try DispatchState.addDelivery(webhook: hook.settings.name, event: event, in: tx)
                 }
-                try db.query("UPDATE outbox_cursor SET seq = ?, updated_at_ns = ? WHERE id = 1 AND seq = ?",
-                             [.integer(last.sequence), .integer(now), .integer(start)])
-                guard db.changes == 1 else {
-                    throw OutboxError("the outbox cursor moved under this dispatcher (is a second `depot serve` running on this root?)")
-                }
+            }
+            guard try DispatchState.moveCursor(from: start, to: last.sequence, in: tx) else {
+                throw OutboxError("the outbox cursor moved under this dispatcher (is a second `depot serve` running on this root?)")
             }
         }
         dispatched.increment(by: events.count)
         return events.count
-    }
-
-    /// The document an event is about: `document_id` in its data, else the document of its
-    /// `version_id`, else of its `job_id` (when the job queue's table exists).
-    func documentID(of event: Event) throws -> Int64? {
-        if event.type.hasPrefix("webhook.") { return nil }
-        guard let object = try? JSONSerialization.jsonObject(with: Data(event.dataJSON.utf8)) as? [String: Any] else { return nil }
-        func integer(_ key: String) -> Int64? { (object[key] as? NSNumber)?.int64Value }
-        if let id = integer("document_id") { return id }
-        return try catalog.withConnection { db -> Int64? in
-            if let version = integer("version_id") {
-                return try db.query("SELECT document_id FROM versions WHERE id = ?", [.integer(version)]).first?.int(0)
-            }
-            if let job = integer("job_id"),
-               try !db.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'jobs'").isEmpty {
-                return try db.query("SELECT v.document_id FROM jobs j JOIN versions v ON v.id = j.version_id WHERE j.id = ?",
-                                    [.integer(job)]).first?.int(0)
-            }
-            return nil
-        }
     }
 
     // MARK: Webhooks
@@ -194,25 +175,15 @@ public final class EventDispatcher: @unchecked Sendable {
     /// Sends the deliveries that are due (at most `limit`); returns how many were attempted.
     @discardableResult
     public func deliverDue(limit: Int = 32) throws -> Int {
+        let webhooks = self.webhooks
         guard !webhooks.isEmpty else { return 0 }
-        let names = webhooks.keys.sorted()
-        let now = wallClockNanoseconds()
-        let due = try catalog.withConnection { db in
-            try db.query("""
-                SELECT d.webhook, d.event_seq, d.attempts FROM webhook_deliveries d
-                WHERE d.state = 'pending' AND d.next_attempt_ns <= ?
-                  AND d.webhook IN (\(names.map { _ in "?" }.joined(separator: ",")))
-                ORDER BY d.next_attempt_ns, d.event_seq LIMIT ?
-                """, [.integer(now)] + names.map { .text($0) } + [.integer(Int64(limit))])
-        }
+        let due = try database.read { tx in try DispatchState.due(webhooks: webhooks.keys.sorted(), limit: limit, in: tx) }
         if due.isEmpty { return 0 }
         if client == nil { client = try WebhookClient() }
-        for row in due {
-            guard let hook = webhooks[row.text(0)] else { continue }
-            let seq = row.int(1)
-            guard let event = try catalog.withConnection({ db in try EventLog.events(after: seq - 1, limit: 1, in: db) }).first,
-                  event.sequence == seq else { continue }
-            let attempts = Int(row.int(2)) + 1
+        for delivery in due {
+            guard let hook = webhooks[delivery.webhook],
+                  let event = try database.read({ tx in try EventLog.event(sequence: delivery.sequence, in: tx) }) else { continue }
+            let attempts = delivery.attempts + 1
             let response = client!.post(url: hook.settings.url, body: event.envelopeJSON, eventType: event.type,
                                         eventID: event.id, secret: hook.secret, timeout: hook.settings.timeout)
             try record(response, hook: hook, event: event, attempts: attempts)
@@ -222,12 +193,12 @@ public final class EventDispatcher: @unchecked Sendable {
 
     private func record(_ response: WebhookResponse, hook: ResolvedWebhook, event: Event, attempts: Int) throws {
         let now = wallClockNanoseconds()
-        var status: SQLValue = .null
+        var status: Int?
         var error: String?
         var retryAfter: Int64?
         switch response {
         case .status(let code, let after):
-            status = .integer(Int64(code))
+            status = code
             if !response.isSuccess { error = "HTTP \(code)" }
             // RFC 9110 §10.2.3: Retry-After on 429 and 503 says when to come back.
             if code == 429 || code == 503 { retryAfter = after }
@@ -244,20 +215,12 @@ public final class EventDispatcher: @unchecked Sendable {
             state = "pending"
             next = now + Self.retryDelay(attempts: attempts, retryAfterSeconds: retryAfter, settings: settings)
         }
-        let key: [SQLValue] = [.text(hook.settings.name), .integer(event.sequence)]
-        try catalog.withConnection { db in
-            try db.transaction {
-                try db.query("""
-                    UPDATE webhook_deliveries SET state = ?, attempts = ?, next_attempt_ns = ?, last_status = ?,
-                        last_error = ?, updated_at_ns = ? WHERE webhook = ? AND event_seq = ?
-                    """, [.text(state), .integer(Int64(attempts)), .integer(next), status,
-                          error.map { .text($0) } ?? .null, .integer(now)] + key)
-                if state == "dead" {
-                    var data: [String: Any] = ["webhook": hook.settings.name, "event_id": event.id, "event_type": event.type,
-                                               "attempts": attempts, "error": error ?? ""]
-                    if case .integer(let code) = status { data["last_status"] = code }
-                    try EventLog.append("webhook.dead", data: data, in: db)
-                }
+        try database.write { tx in
+            try DispatchState.update(webhook: hook.settings.name, sequence: event.sequence, state: state, attempts: attempts,
+                                     nextAttempt: next, status: status, error: error, in: tx)
+            if state == "dead" {
+                try EventLog.append(WebhookDead(webhook: hook.settings.name, eventID: event.id, eventType: event.type,
+                                                attempts: attempts, error: error ?? "", lastStatus: status), in: tx)
             }
         }
         switch state {
@@ -275,6 +238,11 @@ public final class EventDispatcher: @unchecked Sendable {
         }
     }
 
+    /// The delivery state of every webhook delivery, newest first.
+    public func deliveries(limit: Int = 100) throws -> [WebhookDelivery] {
+        try DispatchState.deliveries(database: database, limit: limit)
+    }
+
     /// Exponential backoff with jitter (half fixed, half random, so retries of many events
     /// spread out) up to `retry_max`; never sooner than the receiver's Retry-After asked, which
     /// may exceed `retry_max` (the receiver knows best) but is cut to a day.
@@ -290,37 +258,4 @@ public final class EventDispatcher: @unchecked Sendable {
         }
         return delay
     }
-
-    /// The delivery state of every webhook delivery, newest first (for `depot events --deliveries`).
-    public func deliveries(limit: Int = 100) throws -> [WebhookDelivery] {
-        try Self.deliveries(catalog: catalog, limit: limit)
-    }
-
-    public static func deliveries(catalog: SQLiteCatalog, limit: Int = 100) throws -> [WebhookDelivery] {
-        try catalog.withConnection { db in
-            try db.query("""
-                SELECT webhook, event_seq, event_id, state, attempts, next_attempt_ns, last_status, last_error, updated_at_ns
-                FROM webhook_deliveries ORDER BY event_seq DESC, webhook LIMIT ?
-                """, [.integer(Int64(limit))]).map { row in
-                WebhookDelivery(webhook: row.text(0), eventSequence: row.int(1), eventID: row.text(2), state: row.text(3),
-                                attempts: Int(row.int(4)), nextAttemptNanoseconds: row.int(5),
-                                lastStatus: row.optionalInt(6).map(Int.init), lastError: row.values[7] == .null ? nil : row.text(7),
-                                updatedAtNanoseconds: row.int(8))
-            }
-        }
-    }
-}
-
-/// One event's delivery to one webhook.
-public struct WebhookDelivery: Sendable, Equatable {
-    public var webhook: String
-    public var eventSequence: Int64
-    public var eventID: String
-    /// pending, delivered or dead.
-    public var state: String
-    public var attempts: Int
-    public var nextAttemptNanoseconds: Int64
-    public var lastStatus: Int?
-    public var lastError: String?
-    public var updatedAtNanoseconds: Int64
 }

@@ -1,5 +1,6 @@
 import CLinux
 import DepotCore
+import DepotQueue
 import DepotStore
 import Foundation
 import Logging
@@ -22,8 +23,9 @@ public struct OutboxError: Error, CustomStringConvertible, Sendable {
 /// publishers in two processes may race on a document and the last one wins whole.
 public final class OutboxPublisher {
     public let root: String
-    let catalog: SQLiteCatalog
-    let store: LocalBlobStore
+    let catalog: Catalog
+    let queue: JobQueue
+    let store: BlobStore
     let settings: OutboxSettings
     let gid: gid_t?
     let logger: Logger
@@ -31,9 +33,10 @@ public final class OutboxPublisher {
     static let tempPrefix = ".depot-publish-"
 
     /// - Throws: `OutboxError` when `settings.group` names no group.
-    public init(root: String, catalog: SQLiteCatalog, store: LocalBlobStore, settings: OutboxSettings, logger: Logger) throws {
+    public init(root: String, queue: JobQueue, store: BlobStore, settings: OutboxSettings, logger: Logger) throws {
         self.root = root
-        self.catalog = catalog
+        self.catalog = queue.catalog
+        self.queue = queue
         self.store = store
         self.settings = settings
         self.logger = logger
@@ -48,16 +51,36 @@ public final class OutboxPublisher {
     // MARK: Publishing
 
     /// Publishes one document as the catalog has it now; returns false when the catalog has no
-    /// such document.
+    /// such live document (one in the trash has its folder taken down).
     @discardableResult
     public func publish(documentID: Int64) throws -> Bool {
-        guard let snapshot = try DocumentSnapshot.load(documentID: documentID, catalog: catalog) else { return false }
+        guard let snapshot = try DocumentSnapshot.load(documentID: documentID, catalog: catalog, queue: queue) else {
+            if let location = try catalog.documentLocation(id: documentID), location.trashed {
+                try unpublish(collection: location.collection, path: location.path)
+            }
+            return false
+        }
         try publish(snapshot)
         return true
     }
 
+    /// Takes a removed document's folder out of the outbox (the outbox stays a faithful
+    /// projection): moved into the trash in one rename, like a replaced folder, unless it
+    /// holds the folders of other documents (`a` and `a/b`), whose files stay.
+    func unpublish(collection: String, path: String) throws {
+        let target = root + "/" + (try Self.components(collection: collection, path: path)).joined(separator: "/")
+        guard let st = try statIfExists(target), (st.st_mode & S_IFMT) == S_IFDIR else { return }
+        let entries = try FileManager.default.contentsOfDirectory(atPath: target)
+        let nested = entries.filter { (try? statIfExists(target + "/" + $0)).flatMap { $0 }.map { ($0.st_mode & S_IFMT) == S_IFDIR } ?? false }
+        if nested.isEmpty {
+            try retire(target)
+        } else {
+            for name in entries where !nested.contains(name) { try FileManager.default.removeItem(atPath: target + "/" + name) }
+        }
+    }
+
     func publish(_ doc: DocumentSnapshot) throws {
-        let components = try Self.components(collection: doc.collection, path: doc.path)
+        let components = try Self.components(collection: doc.document.collection, path: doc.document.path)
         let target = root + "/" + components.joined(separator: "/")
         let parent = directoryName(target)
         try makeOutboxDirectories(parent)
@@ -66,13 +89,11 @@ public final class OutboxPublisher {
         try sysCall("mkdir", path: temp) { mkdir(temp, 0o700) }
         do {
             try applyOwnership(path: temp, mode: settings.dirMode)
-            var entries: [[String: Any]] = []
+            var entries: [Manifest.Artifact] = []
             for artifact in doc.artifacts {
                 entries.append(try place(artifact, in: temp))
             }
-            let manifest = doc.manifest(artifacts: entries)
-            let bytes = try JSONSerialization.data(withJSONObject: manifest, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-            try writeFile(temp + "/manifest.json", Array(bytes) + [0x0A])
+            try writeFile(temp + "/manifest.json", try Manifest(doc, artifacts: entries).bytes())
             try carryNestedDocuments(from: target, to: temp, taken: Set(doc.artifacts.map(\.kind) + ["manifest.json"]))
             try swapIntoPlace(temp, target)
         } catch {
@@ -100,6 +121,8 @@ public final class OutboxPublisher {
     /// Where replaced folders wait out the grace period before they are removed.
     var trash: String { root + "/" + Self.trashName }
     static let trashName = ".depot-trash"
+    /// Where the scheduled reports go (DepotAnalytics' ReportWriter); a rebuild leaves it alone.
+    static let reportsName = "reports"
     private var lastSweep: Int64 = 0
 
     /// Moves a replaced folder into the trash instead of removing it at once: a reader that
@@ -141,44 +164,38 @@ public final class OutboxPublisher {
         }
     }
 
-    /// Puts one artifact's file into the folder being built: a hard link to the blob when the
-    /// blob's own mode is no wider than `file_mode` (a link cannot have its own mode), else a copy.
-    func place(_ artifact: ArtifactInfo, in folder: String) throws -> [String: Any] {
-        var entry: [String: Any] = [
-            "kind": artifact.kind, "mime_type": artifact.mimeType, "sha256": artifact.digest.hex,
-            "size": artifact.size, "producer": artifact.producer, "producer_version": artifact.producerVersion,
-            "created_at": JournalLogHandler.formatTimestamp(artifact.createdAtNanoseconds),
-        ]
+    /// Puts one artifact's file into the folder being built: a hard link to the blob's file
+    /// when the store keeps one and its mode is no wider than `file_mode` (a link cannot have
+    /// its own mode), else a copy read through the store.
+    func place(_ artifact: ArtifactInfo, in folder: String) throws -> Manifest.Artifact {
+        var entry = Manifest.Artifact(artifact)
         guard Self.isPlainFileName(artifact.kind) else {
             logger.error("artifact kind is not a plain file name; published without its file", metadata: ["kind": "\(artifact.kind)"])
-            entry["file"] = NSNull()
             return entry
         }
-        let blob = store.path(of: artifact.digest)
-        guard let st = try statIfExists(blob) else {
+        guard try store.contains(artifact.digest) else {
             // A missing blob is a store problem `depot verify` reports; the manifest says so
             // instead of listing a file that is not there.
             logger.error("artifact blob is missing; published without its file",
                          metadata: ["sha256": "\(artifact.digest.hex)", "kind": "\(artifact.kind)"])
-            entry["file"] = NSNull()
-            entry["missing"] = true
+            entry.missing = true
             return entry
         }
         let destination = folder + "/" + artifact.kind
-        let blobMode = UInt32(st.st_mode) & 0o7777
-        if blobMode & ~settings.fileMode == 0, link(blob, destination) == 0 {
-            entry["file"] = artifact.kind
+        if let blob = store.localPath(of: artifact.digest), let st = try statIfExists(blob),
+           UInt32(st.st_mode) & 0o7777 & ~settings.fileMode == 0, link(blob, destination) == 0 {
+            entry.file = artifact.kind
             return entry
         }
-        // EXDEV (the outbox on another filesystem), EPERM (protected_hardlinks), EMLINK: copy.
-        try copyFile(blob, to: destination)
-        entry["file"] = artifact.kind
+        // EXDEV (the outbox on another filesystem), EPERM (protected_hardlinks), EMLINK, or a
+        // store without local files: copy.
+        try copyBlob(artifact.digest, to: destination)
+        entry.file = artifact.kind
         return entry
     }
 
-    func copyFile(_ source: String, to destination: String) throws {
-        let input = try sysCall("open", path: source) { open(source, O_RDONLY | O_CLOEXEC) }
-        defer { close(input) }
+    func copyBlob(_ digest: Digest, to destination: String) throws {
+        let input = try store.open(digest)
         let output = try sysCall("open", path: destination) {
             open(destination, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode_t(settings.fileMode))
         }
@@ -186,10 +203,9 @@ public final class OutboxPublisher {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
         defer { buffer.deallocate() }
         while true {
-            let n = try readFully(input, into: buffer, path: source)
+            let n = try input.read(into: buffer)
             if n == 0 { break }
             try writeFully(output, UnsafeRawBufferPointer(rebasing: buffer[0..<n]), path: destination)
-            if n < buffer.count { break }
         }
         try applyOwnership(fd: output, path: destination, mode: settings.fileMode)
     }
@@ -268,7 +284,7 @@ public final class OutboxPublisher {
     /// other files at the top are left alone.
     public func rebuild(progress: (Int, Int) -> Void = { _, _ in }) throws -> RebuildReport {
         var report = RebuildReport()
-        let documents = try catalog.documents(collection: nil)
+        let documents = try catalog.documents()
         var expected = Set<String>()
         for (index, document) in documents.enumerated() {
             do {
@@ -305,6 +321,10 @@ public final class OutboxPublisher {
             let path = folder + "/" + name
             let rel = relative.isEmpty ? name : relative + "/" + name
             if rel == Self.trashName { continue }
+            // The analytics' reports (outbox/reports/<date>/report.json) are not the catalog's
+            // to rebuild; a collection named "reports" shares the folder with them.
+            if !expected.contains(rel) && !ancestors.contains(rel) && (rel == Self.reportsName
+                || (relative == Self.reportsName && FileManager.default.fileExists(atPath: path + "/report.json"))) { continue }
             if name.hasPrefix(Self.tempPrefix) {
                 if Self.builderIsGone(name) {
                     try FileManager.default.removeItem(atPath: path)

@@ -1,7 +1,31 @@
-// DepotProcess: what runs inside a worker process — type detection from the bytes, the
-// processor registry and the processors (one file each), and the worker's side of the
-// parent↔worker protocol. Nothing here touches the catalog: a worker reads one blob and
-// writes artifact files; the daemon stores and records them.
+// DepotProcess: what runs inside a worker process — type detection from the bytes
+// (Detection/), the processors, one per (job kind, media type) family (Text/, PDF/, OOXML/,
+// Testing/), the registry that names them (ProcessorRegistry.swift), and the worker's side of
+// the parent↔worker protocol (Worker/). Nothing here touches the catalog or the queue: a
+// worker reads one blob, runs the one processor the daemon named, and writes artifact files;
+// the daemon stores and records them. The C libraries (poppler, cairo, libzip, libxml2) are
+// wrapped beside the processor that uses them, one small class per C object kind.
+import DepotCore
+
+/// The job kinds processors do. The queue (DepotQueue's `JobKinds`) defines the kinds, with
+/// their parameters and limits; these are the same names, spelled once for this target,
+/// which does not link the queue.
+public enum ProcessorKind {
+    /// Text, structure and metadata from the file itself. Parameter: `max_pages`.
+    public static let extract = "extract"
+    /// A small picture of the document, after extract, in a job of its own. Parameter: `width`.
+    public static let thumbnail = "thumbnail"
+    /// Summary, chapters, quiz and keywords from extract's artifacts, which come as the job's
+    /// inputs. Parameters: `summary_words`, `questions`, `difficulty`, `language`, `engine`, ….
+    public static let generate = "generate"
+    /// Seek previews of a video (storyboard.jpg sheets + storyboard.vtt). Parameters: `interval`, `width`.
+    public static let storyboard = "storyboard"
+    /// The loudness envelope of audio as waveform.png. Parameters: `width`, `height`.
+    public static let waveform = "waveform"
+    /// Embedded text subtitles as WebVTT, and transcript.vtt/.txt from the best text source
+    /// (subtitles, else speech to text through the `[speech]` endpoint).
+    public static let transcript = "transcript"
+}
 
 /// One artifact a processor wrote into the job's output folder.
 public struct ProducedArtifact: Codable, Sendable, Equatable {
@@ -28,75 +52,53 @@ public struct ProducedArtifact: Codable, Sendable, Equatable {
     }
 }
 
-/// What a processor is given: the blob, its detected type, and where to write.
+/// What a processor is given: the blob, its detected type, the job's parameters, and where to write.
 public struct ProcessorInput: Sendable {
     /// The stored blob (read-only).
     public var path: String
     public var mediaType: String
     /// The document's file name, for processors that care ("notes.md"); never used to detect.
     public var name: String
+    /// The job's parameters, already checked and completed with defaults by the queue
+    /// (`max_pages` for extract, `width` for thumbnail). A processor reads the ones of its
+    /// kind, falls back to its own limits for any that is missing, and ignores the rest.
+    public var parameters: [String: ParameterValue]
     /// An empty folder that the processor's artifacts go into.
     public var outputDirectory: String
     /// Reports progress (0–100) and a short message to the daemon.
     public var progress: @Sendable (Int, String) -> Void
+    /// Artifacts of the version made by the jobs this one waits for, that its kind reads
+    /// (`JobKind.reads`): artifact kind ("text.txt") → a file to read. Empty for extract.
+    public var inputs: [String: String]
 
-    public init(path: String, mediaType: String, name: String, outputDirectory: String,
-                progress: @escaping @Sendable (Int, String) -> Void = { _, _ in }) {
+    public init(path: String, mediaType: String, name: String, parameters: [String: ParameterValue] = [:],
+                outputDirectory: String, inputs: [String: String] = [:], progress: @escaping @Sendable (Int, String) -> Void = { _, _ in }) {
+        self.inputs = inputs
         self.path = path
         self.mediaType = mediaType
         self.name = name
+        self.parameters = parameters
         self.outputDirectory = outputDirectory
         self.progress = progress
     }
 }
 
-/// Makes artifacts from one kind of input.
+/// Does one kind of job for some media types.
 public protocol Processor: Sendable {
-    /// Stable name, recorded on the job and as the artifacts' producer ("depot-text").
+    /// Stable name, unique in a registry: the daemon records it on the job when it queues the
+    /// job, the worker looks the processor up by it, and it is the artifacts' producer
+    /// ("depot-pdf", "depot-pdf-thumbnail").
     var name: String { get }
     var version: String { get }
-    /// The artifact kinds it writes (kind → MIME type), for documentation and checks.
+    /// The job kind it does (`ProcessorKind.extract`, `.thumbnail`).
+    var kind: String { get }
+    /// Every artifact kind it can write (kind → MIME type), and nothing else.
     var artifactKinds: [String: String] { get }
-    /// How well it handles `mediaType` (0: not at all); `head` is the file's first bytes.
-    func score(mediaType: String, head: [UInt8]) -> Int
+    /// How well it handles `mediaType` (0: not at all).
+    func score(mediaType: String) -> Int
     /// Writes its artifacts into `input.outputDirectory` and lists them.
+    /// - Throws: `DocumentError` when the file cannot be read as what it claims to be; the
+    ///   errors of system calls (`SystemError`) as they come. `ProcessorFailure.isTransient`
+    ///   says which of them may pass on a retry.
     func process(_ input: ProcessorInput) throws -> [ProducedArtifact]
-}
-
-/// Picks the processor for a media type: the highest score wins; on a tie the one registered
-/// first wins, so the choice never depends on hashing or timing (paperless-ngx's parser
-/// registry does the same with its weights).
-public struct ProcessorRegistry: Sendable {
-    public let processors: [any Processor]
-
-    public init(processors: [any Processor]) {
-        self.processors = processors
-    }
-
-    /// The built-in processors, in tie-break order; the test processors first when enabled
-    /// (they only ever score for files that start with their "DEPOT-TEST-" marker).
-    public static func standard(testProcessors: Bool = false) -> ProcessorRegistry {
-        var list: [any Processor] = []
-        if testProcessors { list.append(TestProcessor()) }
-        list.append(TextProcessor())
-        list.append(PDFProcessor())
-        list.append(DOCXProcessor())
-        list.append(PPTXProcessor())
-        list.append(ProtectedOfficeProcessor())
-        return ProcessorRegistry(processors: list)
-    }
-
-    /// The winning processor, or nil when none handles the type (recorded as unsupported).
-    public func select(mediaType: String, head: [UInt8] = []) -> (any Processor)? {
-        var best: (any Processor)?
-        var bestScore = 0
-        for processor in processors {
-            let score = processor.score(mediaType: mediaType, head: head)
-            if score > bestScore {
-                best = processor
-                bestScore = score
-            }
-        }
-        return best
-    }
 }

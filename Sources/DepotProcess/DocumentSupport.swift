@@ -1,24 +1,45 @@
 import DepotCore
 import Foundation
 
-/// A processor for one document media type whose work is its static `extract` (which
-/// `depot extract` and the benchmarks call directly too): it scores that type and runs
-/// `extract` with its limits into the job's folder.
+/// A processor for document media types whose work is bounded by `DocumentLimits`: it scores
+/// its types and runs with its limits, the job's parameters of its kind put in their place.
 public protocol DocumentProcessor: Processor {
-    static var mediaType: String { get }
+    /// The media types it reads.
+    static var mediaTypes: [String] { get }
     var limits: DocumentLimits { get }
+    /// Does the job with `limits`: this processor's own, with the job's parameters applied.
+    func process(_ input: ProcessorInput, limits: DocumentLimits) throws -> [ProducedArtifact]
+}
+
+extension DocumentProcessor {
+    public func score(mediaType: String) -> Int {
+        Self.mediaTypes.contains(mediaType) ? 20 : 0
+    }
+
+    public func process(_ input: ProcessorInput) throws -> [ProducedArtifact] {
+        try process(input, limits: limits.applying(input.parameters, kind: kind))
+    }
+}
+
+/// An extract processor for one document media type whose work is its static `extract`, which
+/// tests and benchmarks call directly too: it writes metadata.json, text.txt and a
+/// structure.json of its own `structureSchema`.
+public protocol DocumentExtractor: DocumentProcessor {
+    static var mediaType: String { get }
+    /// The `schema` its structure.json names; docs/schemas has a JSON Schema for each.
+    static var structureSchema: String { get }
     static func extract(from path: String, into outputDirectory: String, limits: DocumentLimits,
                         producer: String, version: String, progress: (Int, String) -> Void) throws -> [ProducedArtifact]
 }
 
-extension DocumentProcessor {
-    public func score(mediaType: String, head: [UInt8]) -> Int {
-        mediaType == Self.mediaType ? 20 : 0
-    }
+extension DocumentExtractor {
+    public var kind: String { ProcessorKind.extract }
+    public var artifactKinds: [String: String] { ArtifactWriter.documentKinds }
+    public static var mediaTypes: [String] { [mediaType] }
 
-    public func process(_ input: ProcessorInput) throws -> [ProducedArtifact] {
-        try Self.extract(from: input.path, into: input.outputDirectory, limits: limits,
-                         producer: name, version: version, progress: input.progress)
+    public func process(_ input: ProcessorInput, limits: DocumentLimits) throws -> [ProducedArtifact] {
+        try Self.extract(from: input.path, into: input.outputDirectory, limits: limits, producer: name, version: version,
+                         progress: input.progress)
     }
 }
 
@@ -41,17 +62,57 @@ public struct DocumentLimits: Sendable, Equatable {
     public var maxXMLDepth = 128
     /// XML and output: most characters of text kept from one document.
     public var maxTextBytes = 64 << 20
-    /// PDF: pages whose text is extracted; later pages are counted but not read.
+    /// PDF: pages whose text is extracted; later pages are counted but not read. An extract
+    /// job's `max_pages` takes its place.
     public var maxTextPages = 2_000
     /// PDF: outline entries kept, and their deepest nesting.
     public var maxOutlineEntries = 10_000
-    public var maxOutlineDepth = 32
+    /// Entries nested deeper are kept as siblings at this depth (`PDFOutlineIterator`).
+    public var maxOutlineDepth = 64
+    /// PDF: structure-tree elements visited for headings (tagged PDFs), and headings kept.
+    public var maxStructureElements = 1_000_000
+    public var maxStructureHeadings = 10_000
+    /// PDF: embedded files whose type is detected from their bytes (larger and later ones are
+    /// listed with name and size only).
+    public var maxAttachmentBytes = 64 << 20
+    public var maxAttachments = 100
+    /// PDF: embedded files within `maxAttachmentBytes` are stored as artifacts
+    /// ("attachment-N.ext") until together they pass this; later ones are only listed.
+    public var maxStoredAttachmentBytes = 256 << 20
     /// PPTX: slides read.
     public var maxSlides = 5_000
-    /// Thumbnail width in pixels.
+    /// Thumbnail width in pixels. A thumbnail job's `width` takes its place.
     public var thumbnailWidth = 320
 
     public init() {}
+
+    /// These limits with a job's parameters of `kind` in place of their defaults: `max_pages`
+    /// (extract) and `width` (thumbnail); a parameter that is missing keeps the default.
+    ///
+    /// The queue checked the values already (DepotQueue's `JobKinds`); they are checked again
+    /// here, with the same ranges, because a worker must not trust its input to stay within
+    /// what a renderer can take (cairo makes no 0-pixel or 100 000-pixel-wide surface).
+    /// - Throws: `DocumentError` for a value of the wrong type or out of range (permanent).
+    public func applying(_ parameters: [String: ParameterValue], kind: String) throws -> DocumentLimits {
+        var limits = self
+        switch kind {
+        case ProcessorKind.extract:
+            if let pages = try Self.integer("max_pages", in: parameters, 1...1_000_000) { limits.maxTextPages = pages }
+        case ProcessorKind.thumbnail:
+            if let width = try Self.integer("width", in: parameters, 16...2048) { limits.thumbnailWidth = width }
+        default:
+            break
+        }
+        return limits
+    }
+
+    private static func integer(_ name: String, in parameters: [String: ParameterValue], _ range: ClosedRange<Int>) throws -> Int? {
+        guard let value = parameters[name] else { return nil }
+        guard let number = value.intValue, range.contains(number) else {
+            throw DocumentError("parameter \(name) must be an integer from \(range.lowerBound) to \(range.upperBound), not \(value)")
+        }
+        return number
+    }
 }
 
 /// Why a document could not be read: one specific, human-readable reason, which is what the
@@ -66,6 +127,11 @@ public struct DocumentError: Error, CustomStringConvertible, Sendable, Equatable
 
 /// Writes the artifacts of one document processor into its output folder.
 struct ArtifactWriter {
+    /// What the document extractors write (`writeJSON` and `writeText`).
+    static let documentKinds = [
+        "metadata.json": "application/json", "text.txt": "text/plain; charset=utf-8", "structure.json": "application/json",
+    ]
+
     let directory: String
     let producer: String
     let version: String
@@ -83,6 +149,18 @@ struct ArtifactWriter {
                                          producer: producer, producerVersion: version))
     }
 
+    /// A file written in pieces by `body` (text too large to hold whole), recorded once done.
+    mutating func writeStreaming(_ file: String, mimeType: String, _ body: (NewFile) throws -> Void) throws {
+        try body(try NewFile(path: directory + "/" + file))
+        produced.append(ProducedArtifact(kind: file, mimeType: mimeType, file: file,
+                                         producer: producer, producerVersion: version))
+    }
+
+    /// Records a file that something else (a C library) wrote into the folder as `file`.
+    mutating func adopt(_ file: String, mimeType: String) {
+        produced.append(ProducedArtifact(kind: file, mimeType: mimeType, file: file, producer: producer, producerVersion: version))
+    }
+
     mutating func writeText(_ text: String) throws {
         try write("text.txt", mimeType: "text/plain; charset=utf-8", bytes: Array(text.utf8))
     }
@@ -91,12 +169,6 @@ struct ArtifactWriter {
         let data = try JSONSerialization.data(withJSONObject: object,
                                               options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes])
         try write(file, mimeType: "application/json", bytes: Array(data) + [0x0A])
-    }
-
-    /// Records a file that was written by someone else (cairo's PNG writer).
-    mutating func adopt(_ file: String, mimeType: String) {
-        produced.append(ProducedArtifact(kind: file, mimeType: mimeType, file: file,
-                                         producer: producer, producerVersion: version))
     }
 
     /// A thumbnail taken as it is from the package: kept only when it is a JPEG or a PNG
@@ -128,11 +200,9 @@ struct TextBudget {
     }
 }
 
-/// ISO 8601 in UTC, the form every date in depot's JSON takes.
+/// A date in depot's one form (RFC 3339, UTC; `formatTimestamp`).
 func isoDate(_ seconds: Int) -> String {
-    let formatter = ISO8601DateFormatter()
-    formatter.timeZone = TimeZone(identifier: "UTC")
-    return formatter.string(from: Date(timeIntervalSince1970: TimeInterval(seconds)))
+    formatTimestamp(Int64(seconds) * 1_000_000_000)
 }
 
 /// "lastModifiedBy" → "last_modified_by", for JSON keys taken from OOXML element names.

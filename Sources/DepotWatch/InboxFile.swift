@@ -101,11 +101,3 @@ struct FileIdentity: Sendable, Equatable {
         size == other.size && mtime == other.mtime && inode == other.inode
     }
 }
-
-/// A short form of a duration for log lines: "10s", "500ms", "15m".
-func shortDuration(_ duration: Duration) -> String {
-    let ns = duration.nanosecondsValue
-    if ns % 60_000_000_000 == 0 && ns >= 60_000_000_000 { return "\(ns / 60_000_000_000)m" }
-    if ns % 1_000_000_000 == 0 { return "\(ns / 1_000_000_000)s" }
-    return "\(ns / 1_000_000)ms"
-}

@@ -6,7 +6,7 @@ import Logging
 
 /// One collection's settings as last read, with its `.depot.toml`.
 struct CollectionState {
-    static let overrideFileName = ".depot.toml"
+    static let overrideFileName = CollectionSettingsResolver.overrideFileName
 
     /// nil while the collection's `.depot.toml` is broken: its mode is unknown, so nothing is taken.
     var settings: CollectionSettings?
@@ -21,7 +21,7 @@ extension InboxWatcher {
     /// Reads a collection's `.depot.toml` again if it changed (or `force`); returns whether the settings changed.
     @discardableResult
     func refreshCollection(_ name: String, force: Bool) -> Bool {
-        let path = absolutePath(name) + "/" + CollectionState.overrideFileName
+        let path = resolver.overrideFile(of: name)
         let old = collections[name]
         var identity: FileIdentity?
         var overrides: CollectionOverrides?
@@ -36,7 +36,7 @@ extension InboxWatcher {
                 problem = "not a regular file"
             } else {
                 do {
-                    overrides = try CollectionOverrides.parse(toml: try readTextFile(path), source: path)
+                    overrides = try resolver.readOverrideFile(of: name)
                 } catch {
                     problem = "\(error)"
                 }
@@ -51,18 +51,18 @@ extension InboxWatcher {
             // The mode might be mirror: consuming these files on a guess would lose the user's copies.
             logger.error("collection settings are broken; no file of this collection is taken until they are fixed",
                          metadata: ["collection": "\(name)", "path": "\(path)", "error": "\(problem)"])
-            state = CollectionState(settings: nil, rules: IgnoreRules(config.inbox.ignore), overrideIdentity: identity)
+            state = CollectionState(settings: nil, rules: IgnoreRules(settings.ignore), overrideIdentity: identity)
             // Forget what was pending there; a rescan after the fix finds it again.
             for key in candidates.keys where key.hasPrefix(name + "/") && candidates[key]?.handedOut != true {
                 candidates[key] = nil
             }
         } else {
-            let settings = config.settings(forCollection: name, overrideFile: overrides)
-            state = CollectionState(settings: settings, rules: IgnoreRules(settings.ignore), overrideIdentity: identity)
-            if old != nil && (old?.settings != settings) {
+            let resolved = resolver.settings(for: name, file: overrides)
+            state = CollectionState(settings: resolved, rules: IgnoreRules(resolved.ignore), overrideIdentity: identity)
+            if old != nil && (old?.settings != resolved) {
                 logger.info("collection settings changed", metadata: [
-                    "collection": "\(name)", "mode": "\(settings.mode.rawValue)",
-                    "quietPeriod": "\(shortDuration(settings.quietPeriod))"])
+                    "collection": "\(name)", "mode": "\(resolved.mode.rawValue)",
+                    "quietPeriod": "\(formatDuration(resolved.quietPeriod))"])
             }
         }
         collections[name] = state
@@ -86,7 +86,7 @@ extension InboxWatcher {
     }
 
     var atWatchLimit: Bool {
-        config.inbox.maxWatches > 0 && watchOfFolder.count >= config.inbox.maxWatches
+        settings.maxWatches > 0 && watchOfFolder.count >= settings.maxWatches
     }
 
     /// Watches a folder unless it lies in a polled tree; when the watch limit is reached the
@@ -141,11 +141,11 @@ extension InboxWatcher {
         for root in pollRoots where isInside(root, folder) && root != folder { pollRoots.remove(root) }
         pollRoots.insert(folder)
         if nextPollScan == .max {
-            nextPollScan = monotonicNanoseconds() + config.inbox.pollInterval.nanosecondsValue
+            nextPollScan = monotonicNanoseconds() + settings.pollInterval.nanosecondsValue
         }
         if warnedPollRoots.insert(folder).inserted {
             let path = absolutePath(folder)
-            let every = shortDuration(config.inbox.pollInterval)
+            let every = formatDuration(settings.pollInterval)
             logger.warning("inotify watch limit reached at \(path): polling this tree every \(every); raise fs.inotify.max_user_watches",
                            metadata: ["path": "\(path)"])
         }
@@ -200,6 +200,7 @@ extension InboxWatcher {
         TreeScanner.walk(absolutePath: inboxPath, relativePath: "", visit: { entry in
             // Only folders are collections; a dotted name is never one.
             if entry.isDirectory && !entry.name.hasPrefix(".") { present.append(entry.name) }
+            if entry.isRegularFile { noticeOutsideCollections(entry.name) }
             return false
         }, onError: { error in
             logger.error("cannot read the inbox folder", metadata: ["error": "\(error)"])
@@ -212,9 +213,9 @@ extension InboxWatcher {
         let names = Set(present)
         for key in candidates.keys where !names.contains(split(key).0) { candidates[key] = nil }
         for key in stored.keys where !names.contains(split(key).0) { stored[key] = nil }
-        nextRescan = now + config.inbox.rescanInterval.nanosecondsValue
+        nextRescan = now + settings.rescanInterval.nanosecondsValue
         // Everything polled was just walked as well.
-        if !pollRoots.isEmpty { nextPollScan = now + config.inbox.pollInterval.nanosecondsValue }
+        if !pollRoots.isEmpty { nextPollScan = now + settings.pollInterval.nanosecondsValue }
     }
 
     /// Walks every tree that has no watches.
@@ -225,7 +226,7 @@ extension InboxWatcher {
         } else {
             for root in pollRoots.sorted() { scanTree(root, watching: false, now: now) }
         }
-        nextPollScan = pollRoots.isEmpty ? .max : now + config.inbox.pollInterval.nanosecondsValue
+        nextPollScan = pollRoots.isEmpty ? .max : now + settings.pollInterval.nanosecondsValue
     }
 
     /// Walks one tree of a collection (the collection itself or a folder in it): adds watches

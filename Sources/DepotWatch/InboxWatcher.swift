@@ -46,7 +46,9 @@ public final class InboxWatcher: @unchecked Sendable {
     }
 
     let inboxPath: String
-    var config: DepotConfig
+    var settings: InboxSettings
+    /// Works out each collection's settings (the same resolver the HTTP server asks).
+    var resolver: CollectionSettingsResolver
     let logger: Logger
     var inotify: Inotify?
 
@@ -74,11 +76,12 @@ public final class InboxWatcher: @unchecked Sendable {
     var openTimeout: Int64 = 600 * 1_000_000_000
 
     /// Creates a watcher for the `inbox` folder; nothing happens before `start()`.
-    public init(inbox: String, config: DepotConfig, logger: Logger) {
+    public init(inbox: String, settings: InboxSettings, collections: CollectionSettingsResolver, logger: Logger) {
         var path = inbox
         while path.count > 1 && path.hasSuffix("/") { path.removeLast() }
         self.inboxPath = path
-        self.config = config
+        self.settings = settings
+        self.resolver = collections
         self.logger = logger
     }
 
@@ -168,12 +171,12 @@ public final class InboxWatcher: @unchecked Sendable {
         let now = monotonicNanoseconds()
         var candidate = candidates[key] ?? Candidate(lastChange: now, snapshot: file.identity)
         counters.ingestFailures += 1
-        let initial = max(1, config.inbox.retryInitial.nanosecondsValue)
-        let maximum = max(initial, config.inbox.retryMax.nanosecondsValue)
+        let initial = max(1, settings.retryInitial.nanosecondsValue)
+        let maximum = max(initial, settings.retryMax.nanosecondsValue)
         candidate.retryDelay = candidate.retryDelay == 0 ? initial : min(candidate.retryDelay * 2, maximum)
         candidate.retryAt = now + candidate.retryDelay
         candidate.handedOut = false
-        let delay = shortDuration(.nanoseconds(candidate.retryDelay))
+        let delay = formatDuration(.nanoseconds(candidate.retryDelay))
         if candidate.failure == nil {
             logger.warning("cannot store file, it stays in the inbox and is retried", metadata: [
                 "path": "\(file.absolutePath)", "error": "\(reason)", "retryIn": "\(delay)"])
@@ -201,9 +204,10 @@ public final class InboxWatcher: @unchecked Sendable {
     }
 
     /// Applies a new configuration (SIGHUP): collection settings are recomputed and the inbox rescanned.
-    public func reload(config: DepotConfig) {
-        self.config = config
-        for name in collections.keys.sorted() {
+    public func reload(settings: InboxSettings, collections: CollectionSettingsResolver) {
+        self.settings = settings
+        self.resolver = collections
+        for name in self.collections.keys.sorted() {
             refreshCollection(name, force: true)
         }
         rescanRequested = true
@@ -293,15 +297,22 @@ public final class InboxWatcher: @unchecked Sendable {
             handleFolderEvent(path, event, now: now)
             return
         }
-        // Files directly in inbox/ belong to no collection.
-        guard let slash = path.firstIndex(of: "/") else { return }
+        // Files directly in inbox/ belong to no collection: said once, loudly, so the person who
+        // dropped it learns where it should go.
+        guard let slash = path.firstIndex(of: "/") else {
+            if !event.has(IN_DELETE) && !event.has(IN_MOVED_FROM) { noticeOutsideCollections(path) }
+            return
+        }
         let collection = String(path[..<slash])
         let inner = String(path[path.index(after: slash)...])
         if inner == CollectionState.overrideFileName {
-            if !event.has(IN_MODIFY) && !event.has(IN_CREATE) {
-                // Wait for the close: a half-written .depot.toml would read as broken.
-                if refreshCollection(collection, force: false) { scanTree(collection, watching: true, now: now) }
-            }
+            // A regular file is read once it is closed (a half-written .depot.toml would read as
+            // broken); anything else (a symlink, a FIFO: nothing closes those) at once, so the
+            // collection is held until it is a plain file again.
+            let waitForClose = event.has(IN_MODIFY)
+                || (event.has(IN_CREATE) && { if case .success(let st?) = lstatus(absolutePath(path)) { return st.st_mode & S_IFMT == S_IFREG }
+                                               return false }())
+            if !waitForClose, refreshCollection(collection, force: false) { scanTree(collection, watching: true, now: now) }
             return
         }
         guard let state = collections[collection], let settings = state.settings,
@@ -480,8 +491,8 @@ public final class InboxWatcher: @unchecked Sendable {
     }
 
     private func recordStatFailure(_ key: String, _ candidate: inout Candidate, error: SystemError, now: Int64) {
-        let initial = max(1, config.inbox.retryInitial.nanosecondsValue)
-        let maximum = max(initial, config.inbox.retryMax.nanosecondsValue)
+        let initial = max(1, settings.retryInitial.nanosecondsValue)
+        let maximum = max(initial, settings.retryMax.nanosecondsValue)
         candidate.retryDelay = candidate.retryDelay == 0 ? initial : min(candidate.retryDelay * 2, maximum)
         candidate.retryAt = now + candidate.retryDelay
         if candidate.failure == nil {
@@ -500,6 +511,15 @@ public final class InboxWatcher: @unchecked Sendable {
     func split(_ key: String) -> (String, String) {
         guard let slash = key.firstIndex(of: "/") else { return (key, "") }
         return (String(key[..<slash]), String(key[key.index(after: slash)...]))
+    }
+
+    /// Warns once about a file at the top of inbox/ (not a dotfile or other litter the global
+    /// ignore list names): it belongs to no collection.
+    func noticeOutsideCollections(_ name: String) {
+        guard name != RootLayout.inboxGuide, !IgnoreRules(settings.ignore).ignores(name: name),
+              skipNoticed.insert(name).inserted else { return }
+        logger.warning("a file at the top of inbox/ belongs to no collection and is not taken; move it into a collection's folder, e.g. inbox/documents/\(name)",
+                       metadata: ["path": "\(absolutePath(name))"])
     }
 
     /// Logs once (at debug) that an entry is not taken, e.g. a FIFO, which opening would hang on.

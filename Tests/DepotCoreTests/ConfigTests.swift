@@ -1,87 +1,88 @@
+import DepotTestSupport
+import Foundation
 import Testing
 @testable import DepotCore
 
-/// The repository root, found from this file's path (Tests/DepotCoreTests/ConfigTests.swift).
-func repoRoot(_ file: String = #filePath) -> String {
-    directoryName(directoryName(directoryName(file)))
+/// A section as a module would write one, to test the routing and the errors.
+private struct SampleSection: ConfigSection {
+    static let key = "sample"
+    var size: Int = 1
+    var name: String = ""
+    init() {}
+    init(node: ConfigNode) throws {
+        let r = try node.table()
+        try r.allow(["size", "name"])
+        if let v = try r.int("size", min: 1, max: 9) { size = v }
+        if let v = try r.string("name") { name = v }
+    }
+}
+
+private func parse(_ text: String) throws -> DepotConfig {
+    try DepotConfig.parse(toml: text, source: "depot.toml", sections: [SampleSection.self])
 }
 
 @Suite struct ConfigTests {
-    static let full = """
-        root = "/data/depot"
-
-        [inbox]
-        quiet_period = "500ms"
-        rescan_interval = "1h"
-        poll_interval = 30
-        ignore = ["*.part"]
-        ignore_extra = ["*.bak", "*.swp"]
-        mode = "mirror"
-        max_watches = 1000
-        retry_initial = "2s"
-        retry_max = "5m"
-
-        [store]
-        batch_files = 64
-        batch_bytes = 1048576
-
-        [log]
-        level = "debug"
-
-        [collections.share]
-        mode = "consume"
-        quiet_period = "10s"
-        ignore = ["*.tmp"]
-        ignore_extra = ["*.log"]
-        """
-
-    @Test func parsesEveryKey() throws {
-        let c = try DepotConfig.parse(toml: Self.full, source: "test.toml")
-        #expect(c.root == "/data/depot")
-        #expect(c.inbox.quietPeriod == .milliseconds(500))
-        #expect(c.inbox.rescanInterval == .seconds(3600))
-        #expect(c.inbox.pollInterval == .seconds(30))
-        #expect(c.inbox.ignore == ["*.part", "*.bak", "*.swp"])
-        #expect(c.inbox.mode == .mirror)
-        #expect(c.inbox.maxWatches == 1000)
-        #expect(c.inbox.retryInitial == .seconds(2))
-        #expect(c.inbox.retryMax == .seconds(300))
-        #expect(c.store.batchFiles == 64)
-        #expect(c.store.batchBytes == 1 << 20)
-        #expect(c.logLevel == "debug")
-        let share = try #require(c.collections["share"])
-        #expect(share.mode == .consume)
-        #expect(share.quietPeriod == .seconds(10))
-        #expect(share.ignore == ["*.tmp"])
-        #expect(share.ignoreExtra == ["*.log"])
-    }
-
-    @Test func emptyConfigIsTheDefaults() throws {
-        #expect(try DepotConfig.parse(toml: "", source: "empty") == DepotConfig())
+    @Test func sectionsAreRoutedToTheirOwnersAndDefaultWhenAbsent() throws {
+        let c = try parse("""
+            root = "/data/depot"
+            [log]
+            level = "debug"
+            [sample]
+            size = 4
+            name = "x"
+            [collections.share]
+            mode = "mirror"
+            """)
+        #expect(c.root == "/data/depot" && c.logLevel == "debug")
+        #expect(c[SampleSection.self].size == 4 && c[SampleSection.self].name == "x")
+        #expect(c.collections["share"]?.mode == .mirror)
+        let empty = try parse("")
+        #expect(empty == DepotConfig(sections: [SampleSection.self]) && empty[SampleSection.self].size == 1)
+        #expect(empty != c)
     }
 
     @Test(arguments: [
-        ("colour = 1", "colour"),
-        ("[inbox]\nquiet_periode = \"2s\"", "inbox.quiet_periode"),
-        ("[store]\nbatch = 1", "store.batch"),
-        ("[log]\nfile = \"x\"", "log.file"),
-        ("[collections.a]\nmod = \"mirror\"", "collections.a.mod"),
+        ("colour = 1", "unknown key 'colour'", 1),
+        ("\n\n[sample]\nsize = 3\nsise = 4", "unknown key 'sample.sise'", 5),
+        ("[sample]\nsize = 12", "sample.size must be an integer from 1 to 9", 2),
+        ("[log]\n  level = \"loud\"  # a comment", "log.level must be one of", 2),
+        ("[collections.a]\nmod = \"mirror\"", "unknown key 'collections.a.mod'", 2),
+        ("[collections.\".hidden\"]\nmode = \"mirror\"", "not a collection name", 1),
+        ("[collections]\n\"a/b\" = { mode = \"mirror\" }", "not a collection name", 2),
+        ("sample = 3", "sample must be a table", 1),
+        ("root = [", "column", 1),
     ])
-    func unknownKeyIsAnErrorNamingIt(_ text: String, _ key: String) {
-        let error = #expect(throws: ConfigError.self) { try DepotConfig.parse(toml: text, source: "x.toml") }
-        #expect(error?.description.contains("unknown key '\(key)'") == true)
-        #expect(error?.description.hasPrefix("x.toml: ") == true)
+    func anErrorNamesTheFileTheKeyAndTheLine(_ text: String, _ message: String, _ line: Int) {
+        let error = #expect(throws: ConfigError.self) { try parse(text) }
+        #expect(error?.description.contains(message) == true, "\(String(describing: error))")
+        #expect(error?.line == line, "\(String(describing: error))")
+        #expect(error?.description.hasPrefix("depot.toml:\(line): ") == true, "\(String(describing: error))")
     }
 
-    @Test(arguments: ["\"2 parsecs\"", "\"-1s\"", "\"s\"", "\"\"", "true", "-3"])
-    func badDurationIsAnError(_ value: String) {
-        let error = #expect(throws: ConfigError.self) {
-            try DepotConfig.parse(toml: "[inbox]\nquiet_period = \(value)", source: "x.toml")
-        }
-        #expect(error?.description.contains("inbox.quiet_period") == true)
+    @Test func keysAreFoundOnTheirLines() {
+        let source = ConfigSource(path: "x", text: """
+            root = "/srv"  # top
+            [http]
+            port = 80
+            "base_url" = "x"
+            [[webhooks]]
+            url = "a"
+            [[webhooks]]
+            url = "b" # second
+            [jobs.kinds.extract]
+            timeout = "1m"
+            [jobs]
+            kinds.thumbnail.slots = 1
+            """)
+        #expect(source.line(of: "root") == 1)
+        #expect(source.line(of: "http") == 2 && source.line(of: "http.port") == 3 && source.line(of: "http.base_url") == 4)
+        #expect(source.line(of: "webhooks[0]") == 5 && source.line(of: "webhooks[1].url") == 8)
+        #expect(source.line(of: "jobs.kinds.extract.timeout") == 10)
+        #expect(source.line(of: "jobs.kinds.thumbnail.slots") == 12)
+        #expect(source.line(of: "http.listen") == nil)
     }
 
-    @Test func durationUnits() {
+    @Test func durationsAndSizes() {
         #expect(parseDuration("500ms") == .milliseconds(500))
         #expect(parseDuration("2s") == .seconds(2))
         #expect(parseDuration("5m") == .seconds(300))
@@ -89,74 +90,73 @@ func repoRoot(_ file: String = #filePath) -> String {
         #expect(parseDuration("7d") == .seconds(7 * 86400))
         #expect(parseDuration("1.5s") == .milliseconds(1500))
         #expect(parseDuration("0s") == .zero)
-        #expect(parseDuration("5") == nil)
-        #expect(parseDuration("5x") == nil)
+        #expect(parseDuration("5") == nil && parseDuration("5x") == nil)
+        #expect(formatDuration(.seconds(7200)) == "2h" && formatDuration(.seconds(90)) == "90s"
+                && formatDuration(.milliseconds(500)) == "500ms" && formatDuration(.seconds(604800)) == "7d")
+        #expect(parseByteSize("512MiB") == 512 << 20 && parseByteSize("2GiB") == 2 << 30 && parseByteSize("64MB") == 64_000_000)
+        #expect(parseByteSize("12") == 12 && parseByteSize("lots") == nil)
+        #expect(parseByteSize("4G") == 4 << 30 && parseByteSize("10M") == 10 << 20 && parseByteSize("4GB") == 4_000_000_000)
+        #expect(describeBytes(512) == "512 B" && describeBytes(1536) == "1.5 KiB" && describeBytes(2 << 30) == "2 GiB")
     }
 
-    @Test func badValuesNameTheirKey() {
-        let mode = #expect(throws: ConfigError.self) { try DepotConfig.parse(toml: "[inbox]\nmode = \"hot\"", source: "x") }
-        #expect(mode?.description.contains("inbox.mode") == true)
-        let level = #expect(throws: ConfigError.self) { try DepotConfig.parse(toml: "[log]\nlevel = \"loud\"", source: "x") }
-        #expect(level?.description.contains("log.level") == true)
-        let batch = #expect(throws: ConfigError.self) { try DepotConfig.parse(toml: "[store]\nbatch_files = 0", source: "x") }
-        #expect(batch?.description.contains("store.batch_files") == true)
-        #expect(throws: ConfigError.self) { try DepotConfig.parse(toml: "[collections.\".hidden\"]\nmode = \"mirror\"", source: "x") }
-        #expect(throws: ConfigError.self) { try DepotConfig.parse(toml: "root = [", source: "x") }
-    }
-
-    @Test func collectionOverridesApplyGlobalThenTableThenDotDepotToml() throws {
-        let config = try DepotConfig.parse(toml: """
-            [inbox]
-            quiet_period = "2s"
-            mode = "consume"
-            ignore = ["*.part"]
-
+    @Test func aCollectionsSettingsComeFromTheDefaultsThenItsTableThenItsDotDepotToml() throws {
+        let dir = TemporaryDirectory()
+        let config = try parse("""
             [collections.share]
             mode = "mirror"
             quiet_period = "10s"
             ignore_extra = ["*.bak"]
-            """, source: "depot.toml")
-
-        // A collection without its own table gets the [inbox] values.
-        #expect(config.settings(forCollection: "other")
-                == CollectionSettings(mode: .consume, quietPeriod: .seconds(2), ignore: ["*.part"]))
-        // [collections.share] overrides the global values; ignore_extra adds.
-        #expect(config.settings(forCollection: "share")
-                == CollectionSettings(mode: .mirror, quietPeriod: .seconds(10), ignore: ["*.part", "*.bak"]))
+            max_link_lifetime = "2h"
+            """)
+        let resolver = CollectionSettingsResolver(
+            defaults: CollectionSettings(mode: .consume, quietPeriod: .seconds(2), ignore: ["*.part"], maxLinkLifetime: .seconds(86400)),
+            tables: config.collections, inbox: dir.path)
+        #expect(try resolver.settings(for: "other")
+                == CollectionSettings(mode: .consume, quietPeriod: .seconds(2), ignore: ["*.part"], maxLinkLifetime: .seconds(86400)))
+        #expect(try resolver.settings(for: "share")
+                == CollectionSettings(mode: .mirror, quietPeriod: .seconds(10), ignore: ["*.part", "*.bak"], maxLinkLifetime: .seconds(7200)))
         // The collection's .depot.toml comes last and wins; ignore replaces what came before.
-        let local = try CollectionOverrides.parse(toml: """
+        try dir.write("share/.depot.toml", """
             quiet_period = "1m"
             ignore = ["*.iso"]
             ignore_extra = ["*.log"]
-            """, source: "share/.depot.toml")
-        #expect(config.settings(forCollection: "share", overrideFile: local)
-                == CollectionSettings(mode: .mirror, quietPeriod: .seconds(60), ignore: ["*.iso", "*.log"]))
-    }
-
-    @Test func ignoreExtraAddsToDefaultsAndIgnoreReplaces() throws {
-        let adds = try DepotConfig.parse(toml: "[inbox]\nignore_extra = [\"*.bak\"]", source: "x")
-        #expect(adds.inbox.ignore == defaultIgnorePatterns + ["*.bak"])
-        let replaces = try DepotConfig.parse(toml: "[inbox]\nignore = [\"*.bak\"]", source: "x")
-        #expect(replaces.inbox.ignore == ["*.bak"])
-    }
-
-    @Test func dotDepotTomlRejectsGlobalKeys() {
-        let error = #expect(throws: ConfigError.self) {
-            try CollectionOverrides.parse(toml: "root = \"/x\"", source: "a/.depot.toml")
-        }
-        #expect(error?.description.contains("unknown key 'root'") == true)
-    }
-
-    @Test func shippedDefaultConfigIsTheDefaults() throws {
-        let config = try DepotConfig.load(path: repoRoot() + "/config/depot.toml")
-        var expected = DepotConfig()
-        expected.root = "/srv/depot"
-        #expect(config == expected)
+            """)
+        #expect(try resolver.settings(for: "share")
+                == CollectionSettings(mode: .mirror, quietPeriod: .seconds(60), ignore: ["*.iso", "*.log"], maxLinkLifetime: .seconds(7200)))
+        // A broken one is an error with its file, key and line: nothing is guessed.
+        try dir.write("share/.depot.toml", "quiet_period = \"1m\"\n\nmode = \"hot\"\n")
+        let error = #expect(throws: ConfigError.self) { try resolver.settings(for: "share") }
+        #expect(error?.description == "\(dir.path)/share/.depot.toml:3: mode must be one of \"consume\", \"mirror\"")
+        try dir.write("other/.depot.toml", "root = \"/x\"")
+        let global = #expect(throws: ConfigError.self) { try resolver.settings(for: "other") }
+        #expect(global?.description.contains("unknown key 'root'") == true)
     }
 
     @Test(arguments: ["documents", "share"])
     func inboxLayoutExamplesParse(_ collection: String) throws {
-        let path = repoRoot() + "/inbox-layout/\(collection)/.depot.toml"
+        let path = repositoryRoot + "/inbox-layout/\(collection)/.depot.toml"
         _ = try CollectionOverrides.parse(toml: try readTextFile(path), source: path)
+    }
+}
+
+@Suite struct SharedHelpersTests {
+    @Test func timestampsAreRFC3339InUTCAndRoundTrip() throws {
+        #expect(formatTimestamp(0) == "1970-01-01T00:00:00.000Z")
+        #expect(formatTimestamp(1_700_000_000_123_456_789) == "2023-11-14T22:13:20.123Z")
+        #expect(parseTimestamp("2023-11-14T22:13:20.123Z") == 1_700_000_000_123_000_000)
+        #expect(parseTimestamp("2023-11-14T22:13:20Z") == 1_700_000_000_000_000_000)
+        #expect(parseTimestamp("yesterday") == nil)
+        let encoded = try JSONEncoder().encode([Timestamp(seconds: 86400)])
+        #expect(String(decoding: encoded, as: UTF8.self) == #"["1970-01-02T00:00:00.000Z"]"#)
+    }
+
+    /// RFC 4231 test case 2, and the comparisons and encodings secrets travel in.
+    @Test func hmacComparesAndEncodes() {
+        let mac = hmacSHA256(key: Array("Jefe".utf8), message: Array("what do ya want for nothing?".utf8))
+        #expect(hexString(mac) == "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")
+        #expect(constantTimeEqual(mac, mac) && !constantTimeEqual(mac, Array(mac.dropLast()) + [0]) && !constantTimeEqual(mac, []))
+        #expect(base64URL([0xfb, 0xff]) == "-_8" && base64URL(Array("foobar".utf8)) == "Zm9vYmFy")
+        #expect(SHA256Hasher.digest(Array("abc".utf8)).hex == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(Digest(hex: "XYZ") == nil)
     }
 }

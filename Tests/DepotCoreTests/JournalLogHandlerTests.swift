@@ -63,7 +63,7 @@ import Testing
     }
 
     @Test func timestampAtEpoch() {
-        #expect(H.formatTimestamp(0) == "1970-01-01T00:00:00.000Z")
+        #expect(formatTimestamp(0) == "1970-01-01T00:00:00.000Z")
     }
 
     @Test func handlerLevelIsAValuePerLogger() {

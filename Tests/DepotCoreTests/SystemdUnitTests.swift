@@ -1,3 +1,4 @@
+import DepotTestSupport
 import Testing
 @testable import DepotCore
 #if canImport(Glibc)
@@ -22,7 +23,7 @@ func runShell(_ command: String) -> (status: Int32, output: String) {
     /// DESIGN.md: the unit is hardened so that `systemd-analyze security` rates it OK (exposure < 5.0).
     /// systemd-analyze comes from Debian's `systemd` package, which `make test` installs.
     @Test func serviceExposureIsOkOrBetter() throws {
-        let unit = repoRoot() + "/systemd/depot.service"
+        let unit = repositoryRoot + "/systemd/depot.service"
         let result = runShell("systemd-analyze security --offline=yes '\(unit)'")
         let line = try #require(result.output.split(separator: "\n").first { $0.contains("Overall exposure level for depot.service:") },
                                 "no rating in output (status \(result.status)): \(result.output)")
@@ -35,7 +36,7 @@ func runShell(_ command: String) -> (status: Int32, output: String) {
     }
 
     @Test func serviceDeclaresTheNotifyContract() throws {
-        let text = try readTextFile(repoRoot() + "/systemd/depot.service")
+        let text = try readTextFile(repositoryRoot + "/systemd/depot.service")
         let lines = Set(text.split(separator: "\n").map(String.init))
         for expected in ["Type=notify", "NotifyAccess=main", "WatchdogSec=30s", "Restart=on-failure",
                          "ExecStart=/usr/local/bin/depot serve --config /etc/depot/depot.toml",

@@ -3,6 +3,7 @@ import DepotCore
 import Foundation
 import Synchronization
 import HummingbirdTesting
+import DepotTestSupport
 import Testing
 
 /// Runs blocking socket I/O on a thread of its own: blocking the Swift concurrency pool would
@@ -17,10 +18,21 @@ func offPool<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
 final class RawConnection: @unchecked Sendable {
     let fd: Int32
 
-    init(port: Int, receiveBuffer: Int32? = nil) throws {
+    /// - Parameter source: the loopback address it comes from (127.0.0.0/8 is all local), so
+    ///   one test can be several clients.
+    init(port: Int, receiveBuffer: Int32? = nil, from source: String? = nil) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         if var size = receiveBuffer {
             setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
+        if let source {
+            var local = sockaddr_in()
+            local.sin_family = sa_family_t(AF_INET)
+            local.sin_addr.s_addr = inet_addr(source)
+            let bound = withUnsafePointer(to: &local) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard bound == 0 else { throw SystemError(call: "bind", errno: errno, path: source) }
         }
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
@@ -108,7 +120,7 @@ func statusCodes(_ bytes: [UInt8]) -> [Int] {
 
 func get(_ path: String, _ extra: String = "") -> String { "GET \(path) HTTP/1.1\r\nHost: t\r\n\(extra)\r\n" }
 
-struct ConnectionTests {
+@Suite(.tags(.slow), .slowTest) struct ConnectionTests {
     /// A stored file of `size` bytes behind a server whose header and idle timeouts are `timeout`.
     func fixture(size: Int = 100_000, timeout: Duration = .milliseconds(800)) throws -> Fixture {
         try Fixture(http: {

@@ -1,10 +1,12 @@
 @testable import DepotHTTP
 import DepotCore
+import DepotQueue
 import DepotStore
 import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import DepotTestSupport
 import Testing
 
 /// A depot root in a temp folder with one stored file, and the server's environment over it.
@@ -12,9 +14,10 @@ final class Fixture: @unchecked Sendable {
     let root: String
     let layout: RootLayout
     let store: LocalBlobStore
-    let catalog: SQLiteCatalog
+    let queue: JobQueue
+    var catalog: Catalog { queue.catalog }
     let signer: LinkSigner
-    let state: HTTPState
+    let state: LinkStore
     let bytes: [UInt8]
     var version: VersionInfo!
 
@@ -24,10 +27,10 @@ final class Fixture: @unchecked Sendable {
         try makeDirectories(layout.state)
         try makeDirectories(layout.inbox)
         store = try LocalBlobStore(layout: layout)
-        catalog = try SQLiteCatalog(path: layout.catalog, modules: [httpCatalogMigration])
+        queue = try Self.openQueue(layout)
         try LinkKeys.createFile(at: LinkKeys.defaultPath(layout: layout))
         signer = LinkSigner(keys: try LinkKeys.load(path: LinkKeys.defaultPath(layout: layout)))
-        state = HTTPState(catalog: catalog)
+        state = LinkStore(catalog: queue.catalog)
         var s = HTTPSettings()
         s.port = 0
         http(&s)
@@ -47,6 +50,20 @@ final class Fixture: @unchecked Sendable {
 
     var settings: HTTPSettings
 
+    /// The processors this test depot has: extract for everything, thumbnail for PDF.
+    static let chooser: ProcessorChooser = { kind, mediaType in
+        kind == "extract" ? "test-extract" : (kind == "thumbnail" && mediaType == "application/pdf" ? "test-thumbnail" : nil)
+    }
+
+    /// A connection of its own to the root's catalog, with the queue's pipeline attached.
+    static func openQueue(_ layout: RootLayout) throws -> JobQueue {
+        let database = try SQLiteDatabase(path: layout.catalog)
+        try database.migrate(Catalog.migrations + JobQueue.migrations)
+        let queue = JobQueue(catalog: Catalog(database: database), settings: JobsSettings())
+        queue.attachPipeline(chooser: chooser)
+        return queue
+    }
+
     deinit { try? FileManager.default.removeItem(atPath: root) }
 
     /// Stores `bytes` as collection/path through the real store and catalog.
@@ -58,16 +75,32 @@ final class Fixture: @unchecked Sendable {
         let parts = documentPath.split(separator: "/", maxSplits: 1).map(String.init)
         let outcome = try catalog.record([IngestRecord(collection: parts[0], path: parts[1], digest: staged.digest,
                                                        size: staged.size, sourceMtimeNanoseconds: 0, origin: "inbox",
-                                                       tags: ["physics"])])
+                                                       tags: ["physics"], mediaType: documentPath.hasSuffix(".pdf") ? "application/pdf" : "application/octet-stream")])
         return outcome[0].version
     }
 
+    /// Collection settings as depot serve has them: [inbox] defaults, the link lifetime of [http].
+    var collections: CollectionSettingsResolver {
+        CollectionSettingsResolver(defaults: CollectionSettings(mode: .consume, quietPeriod: .seconds(2), ignore: [],
+                                                                maxLinkLifetime: settings.maxLinkLifetime),
+                                   inbox: layout.inbox)
+    }
+
     func environment(metrics: ServerMetrics = ServerMetrics()) -> HTTPServerEnvironment {
-        var config = DepotConfig()
-        config.root = root
-        config.http = settings
-        return HTTPServerEnvironment(config: config, layout: layout, catalog: catalog, store: store, signer: signer,
-                                     metrics: metrics)
+        HTTPServerEnvironment(settings: settings, collections: collections, queue: queue, store: store, signer: signer,
+                              chooseProcessor: Self.chooser, metrics: metrics, uploads: uploads)
+    }
+
+    /// Uploads into this root, through the real ingest (PDFs told by their magic number).
+    var uploads: Uploads {
+        try! makeDirectories(layout.inbox + "/lectures")
+        return Uploads(database: queue.catalog.database, partials: try! PartialUploads(layout: layout),
+                       ingestor: Ingestor(store: store, catalog: queue.catalog, detectType: Self.detect), signer: signer,
+                       settings: settings, collections: collections, detectType: Self.detect)
+    }
+
+    static let detect: MediaTypeDetector = { bytes, _ in
+        (try? bytes.read(at: 0, count: 5)) == Array("%PDF-".utf8) ? "application/pdf" : "application/octet-stream"
     }
 
     func link(_ target: LinkTarget? = nil, lifetime: Duration = .seconds(3600), ip: String? = nil) throws -> String {
@@ -87,7 +120,7 @@ extension TestResponse {
 
 func header(_ name: String) -> HTTPField.Name { HTTPField.Name(name)! }
 
-struct DownloadTests {
+@Suite(.tags(.slow), .slowTest) struct DownloadTests {
     @Test func signedLinkDownloadsTheBytesWithItsHeaders() async throws {
         let f = try Fixture()
         let url = try f.link()
@@ -181,7 +214,7 @@ struct DownloadTests {
             #expect(revoked.status == .noContent)
             #expect(try await client.execute(uri: viaAPI.link.pathAndQuery, method: .head).status == .forbidden)
             // Revoked by another connection: refused once the remembered answer is a second old.
-            let other = HTTPState(catalog: try SQLiteCatalog(path: f.layout.catalog, modules: [httpCatalogMigration]))
+            let other = LinkStore(catalog: try Fixture.openQueue(f.layout).catalog)
             #expect(try other.revokeLink(id: minted.record.id))
             try await Task.sleep(for: .milliseconds(1100))
             #expect(try await client.execute(uri: minted.link.pathAndQuery, method: .head).status == .forbidden)
@@ -218,18 +251,26 @@ struct DownloadTests {
         let f = try Fixture { $0.downloadRate = 1; $0.downloadBurst = 2 }
         let url = try f.link()
         try await f.application().test(.live) { client in
-            // Burst 2 at 1/s: eight quick requests cannot all pass, even on a slow machine.
-            var statuses: [Int] = []
-            for _ in 0..<8 { statuses.append(Int(try await client.execute(uri: url, method: .head).status.code)) }
-            #expect(statuses.prefix(2).allSatisfy { $0 == 200 }, "\(statuses)")
-            #expect(statuses.contains(429), "\(statuses)")
+            // Burst 2 at 1/s: of twelve requests sent at once, no more pass than the burst plus
+            // what refilled while they ran (a loaded machine may take seconds), the rest are 429.
+            let clock = ContinuousClock()
+            let start = clock.now
+            let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<12 { group.addTask { Int(try await client.execute(uri: url, method: .head).status.code) } }
+                return try await group.reduce(into: [Int]()) { $0.append($1) }
+            }
+            let elapsed = (clock.now - start) / .seconds(1)
+            let passed = statuses.filter { $0 == 200 }.count
+            #expect(Set(statuses).isSubset(of: [200, 429]), "\(statuses)")
+            #expect(passed >= 2, "\(statuses)")
+            #expect(passed <= 2 + Int(elapsed.rounded(.up)), "\(statuses) in \(elapsed) s")
         }
     }
 
     @Test func aBlobShorterThanTheCatalogSaysIsA500BeforeAnyByte() async throws {
         let f = try Fixture()
         let url = try f.link()
-        #expect(truncate(f.store.path(of: f.version.digest), off_t(f.bytes.count - 1)) == 0)
+        #expect(truncate(f.store.localPath(of: f.version.digest)!, off_t(f.bytes.count - 1)) == 0)
         try await f.application().test(.live) { client in
             let r = try await client.execute(uri: url, method: .get)
             #expect(r.status == .internalServerError)
@@ -257,7 +298,7 @@ struct DownloadTests {
         // pins the Int64 offsets without hashing 5 GiB.
         let digest = Digest(hex: String(repeating: "ab", count: 32))!
         let size: Int64 = 5 << 30
-        let path = f.store.path(of: digest)
+        let path = f.store.localPath(of: digest)!
         try makeDirectories(directoryName(path))
         let fd = open(path, O_WRONLY | O_CREAT, 0o644)
         let tail = Array("end-of-a-5GiB-file".utf8)
@@ -286,7 +327,7 @@ struct FileStreamerTests {
 
     @Test func streamsARangeAcrossChunkBoundaries() async throws {
         let f = try Fixture(size: 10_000)
-        let file = try OpenFile(path: f.store.path(of: f.version.digest))
+        let file = try OpenFile(path: try #require(f.store.localPath(of: f.version.digest)))
         #expect(file.size == 10_000)
         var collector = Collector()
         var writer: any ResponseBodyWriter = collector

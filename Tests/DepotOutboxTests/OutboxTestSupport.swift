@@ -1,5 +1,6 @@
 import DepotCore
 @testable import DepotOutbox
+import DepotQueue
 import DepotStore
 import DepotTestSupport
 import Foundation
@@ -10,12 +11,16 @@ import Logging
 import Synchronization
 import Testing
 
-/// A depot root in a temp folder: a real store and a real SQLite catalog with the outbox's tables.
+/// A depot root in a temp folder: a real store, a real SQLite catalog with the store's, the
+/// queue's and the outbox's tables, and the real job queue (extract for every type).
 final class OutboxFixture {
     let path: String
     let store: LocalBlobStore
-    let catalog: SQLiteCatalog
+    let queue: JobQueue
+    var catalog: Catalog { queue.catalog }
     var outbox: String { path + "/outbox" }
+    static let migrations = Catalog.migrations + JobQueue.migrations
+    static let chooser: ProcessorChooser = { kind, _ in kind == "extract" ? "test-extract" : nil }
 
     init() throws {
         var template = Array("/tmp/depot-outbox-XXXXXX".utf8CString)
@@ -23,15 +28,21 @@ final class OutboxFixture {
         store = try LocalBlobStore(blobs: path + "/store/blobs", temp: path + "/store/tmp")
         try makeDirectories(path + "/state")
         try makeDirectories(path + "/outbox")
-        catalog = try SQLiteCatalog(path: path + "/state/catalog.sqlite3", modules: OutboxSchema.migrations)
+        queue = try Self.openQueue(path)
+    }
+
+    static func openQueue(_ path: String) throws -> JobQueue {
+        let database = try SQLiteDatabase(path: path + "/state/catalog.sqlite3")
+        try database.migrate(migrations)
+        let queue = JobQueue(catalog: Catalog(database: database), settings: JobsSettings())
+        queue.attachPipeline(chooser: chooser)
+        return queue
     }
 
     deinit { try? FileManager.default.removeItem(atPath: path) }
 
     /// Another connection to the same catalog (as a restarted daemon would open).
-    func reopenCatalog() throws -> SQLiteCatalog {
-        try SQLiteCatalog(path: path + "/state/catalog.sqlite3", modules: OutboxSchema.migrations)
-    }
+    func reopenQueue() throws -> JobQueue { try Self.openQueue(path) }
 
     /// Stores `bytes` as a blob and returns its digest.
     func blob(_ bytes: [UInt8]) throws -> Digest {
@@ -43,46 +54,61 @@ final class OutboxFixture {
         return staged.digest
     }
 
-    /// Records a version of `collection/path` with these bytes (tags from its folders).
+    /// Records a version of `collection/path` with these bytes (tags from its folders); the
+    /// queue gives it its extract job.
     @discardableResult
     func version(_ collection: String, _ path: String, _ bytes: [UInt8]) throws -> VersionInfo {
         let digest = try blob(bytes)
         let tags = path.split(separator: "/").dropLast().map(String.init)
         let outcome = try catalog.record([IngestRecord(collection: collection, path: path, digest: digest, size: Int64(bytes.count),
-                                                       sourceMtimeNanoseconds: 1_000, origin: "test", tags: tags)])
+                                                       sourceMtimeNanoseconds: 1_000, origin: "test", tags: tags,
+                                                       mediaType: "text/markdown")])
         return outcome[0].version
     }
 
-    /// Records artifacts of a version and a media.processed event for it, as a worker would.
+    /// Runs the version's extract job as the runner would: leased, its artifacts recorded
+    /// with its success (job.succeeded, then media.processed) in one transaction.
     func artifacts(_ version: VersionInfo, _ files: [String: [UInt8]]) throws {
         var infos: [ArtifactInfo] = []
         for (kind, bytes) in files.sorted(by: { $0.key < $1.key }) {
             infos.append(ArtifactInfo(versionID: version.id, kind: kind, mimeType: "text/plain", digest: try blob(bytes),
                                       size: Int64(bytes.count), producer: "test", producerVersion: "1"))
         }
-        try catalog.withConnection { db in
-            try db.transaction {
-                try SQLiteCatalog.recordArtifacts(infos, in: db)
-                try EventLog.append("media.processed", data: ["version_id": version.id, "document_id": version.documentID,
-                                                              "status": "succeeded"], in: db)
+        let queue = self.queue
+        var leased: Job?
+        while leased == nil {
+            guard let job = try queue.lease(owner: "test") else { throw OutboxError("no job to run for version \(version.id)") }
+            if job.versionID == version.id {
+                leased = job
+            } else {
+                // An earlier version's job: processed first, as a runner would have, with no artifacts.
+                _ = try catalog.database.write { tx in
+                    try queue.succeed(job, owner: "test", .init(outcome: JobOutcome.processed, processorVersion: "1", artifacts: [],
+                                                                processingNanoseconds: 1), in: tx)
+                }
             }
+        }
+        let job = leased!
+        try catalog.database.write { tx in
+            _ = try queue.succeed(job, owner: "test", .init(outcome: JobOutcome.processed, processorVersion: "1", artifacts: infos,
+                                                            processingNanoseconds: 1), in: tx)
+            try queue.catalog.recordArtifacts(infos, in: tx)
         }
     }
 
-    func publisher(_ settings: OutboxSettings = OutboxSettings(), catalog: SQLiteCatalog? = nil) throws -> OutboxPublisher {
-        try OutboxPublisher(root: outbox, catalog: catalog ?? self.catalog, store: store, settings: settings,
+    func publisher(_ settings: OutboxSettings = OutboxSettings(), queue: JobQueue? = nil) throws -> OutboxPublisher {
+        try OutboxPublisher(root: outbox, queue: queue ?? self.queue, store: store, settings: settings,
                             logger: Logger(label: "test.outbox"))
     }
 
     func dispatcher(_ settings: OutboxSettings = OutboxSettings(), webhooks: [WebhookSettings] = [],
-                    catalog: SQLiteCatalog? = nil) throws -> EventDispatcher {
-        let catalog = catalog ?? self.catalog
-        return try EventDispatcher(catalog: catalog, publisher: try publisher(settings, catalog: catalog), settings: settings,
-                                   webhooks: webhooks, logger: Logger(label: "test.outbox"))
+                    queue: JobQueue? = nil) throws -> EventDispatcher {
+        try EventDispatcher(publisher: try publisher(settings, queue: queue), settings: settings, webhooks: webhooks,
+                            logger: Logger(label: "test.outbox"))
     }
 
     func events() throws -> [Event] {
-        try catalog.withConnection { db in try EventLog.events(after: 0, limit: 100_000, in: db) }
+        try catalog.events(after: 0, limit: 100_000)
     }
 
     /// Every file and folder under the outbox: relative path → (mode, bytes or nil for a folder).
@@ -136,107 +162,4 @@ func lines(_ path: String) throws -> [String] {
     let text = String(decoding: try Data(contentsOf: URL(fileURLWithPath: path)), as: UTF8.self)
     #expect(text.isEmpty || text.hasSuffix("\n"), "events.jsonl must end with a whole line")
     return text.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init)
-}
-
-/// A tiny HTTP/1.1 server on 127.0.0.1 for webhook tests: records each request and answers
-/// with what `respond(n)` says for the n-th request (0-based). One connection at a time,
-/// `Connection: close`.
-final class TestHTTPServer: @unchecked Sendable {
-    struct Request {
-        var headers: [String: String]
-        var body: String
-        var receivedAt: Date
-    }
-
-    let port: UInt16
-    private let fd: Int32
-    private let state = Mutex<(requests: [Request], stop: Bool)>(([], false))
-    private let respond: @Sendable (Int) -> (status: Int, headers: [String])
-    private let done = DispatchSemaphore(value: 0)
-
-    init(respond: @escaping @Sendable (Int) -> (status: Int, headers: [String])) throws {
-        self.respond = respond
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var one: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard bound == 0, listen(fd, 16) == 0 else { throw OutboxError("test server: bind/listen failed") }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        port = UInt16(bigEndian: address.sin_port)
-        self.fd = fd
-        let thread = Thread { [self] in serve() }
-        thread.start()
-    }
-
-    var url: String { "http://127.0.0.1:\(port)/hook" }
-    var requests: [Request] { state.withLock { $0.requests } }
-
-    func stop() {
-        state.withLock { $0.stop = true }
-        done.wait()
-        close(fd)
-    }
-
-    private func serve() {
-        while !state.withLock({ $0.stop }) {
-            var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            guard poll(&pfd, 1, 50) > 0 else { continue }
-            let client = accept(fd, nil, nil)
-            guard client >= 0 else { continue }
-            handle(client)
-            close(client)
-        }
-        done.signal()
-    }
-
-    private func handle(_ client: Int32) {
-        var data: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        var headerEnd: Int?
-        var contentLength = 0
-        var headers: [String: String] = [:]
-        while true {
-            let n = read(client, &buffer, buffer.count)
-            if n <= 0 { return }
-            data += buffer[0..<n]
-            if headerEnd == nil, let range = findHeaderEnd(data) {
-                headerEnd = range
-                let head = String(decoding: data[0..<range], as: UTF8.self)
-                for line in head.split(separator: "\r\n").dropFirst() {
-                    guard let colon = line.firstIndex(of: ":") else { continue }
-                    let name = line[..<colon].lowercased()
-                    headers[name] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
-                }
-                contentLength = Int(headers["content-length"] ?? "0") ?? 0
-            }
-            if let end = headerEnd, data.count >= end + 4 + contentLength { break }
-        }
-        let start = headerEnd! + 4
-        let body = String(decoding: data[start..<(start + contentLength)], as: UTF8.self)
-        let index = state.withLock { s -> Int in
-            s.requests.append(Request(headers: headers, body: body, receivedAt: Date()))
-            return s.requests.count - 1
-        }
-        let (status, extra) = respond(index)
-        let response = "HTTP/1.1 \(status) Status\r\nContent-Length: 2\r\nConnection: close\r\n"
-            + extra.map { $0 + "\r\n" }.joined() + "\r\nok"
-        _ = Array(response.utf8).withUnsafeBytes { write(client, $0.baseAddress, $0.count) }
-    }
-
-    private func findHeaderEnd(_ data: [UInt8]) -> Int? {
-        guard data.count >= 4 else { return nil }
-        for i in 0...(data.count - 4) where data[i] == 13 && data[i + 1] == 10 && data[i + 2] == 13 && data[i + 3] == 10 {
-            return i
-        }
-        return nil
-    }
 }

@@ -26,7 +26,7 @@ import Testing
         #expect(current["number"] as? Int == 2)
         #expect(current["sha256"] as? String == v2.digest.hex)
         #expect((manifest["versions"] as? [[String: Any]])?.count == 2)
-        #expect((manifest["processing"] as? [String: Any])?["status"] as? String == "none")
+        #expect((manifest["processing"] as? [String: Any])?["status"] as? String == "succeeded")
         let artifacts = try #require(manifest["artifacts"] as? [[String: Any]])
         #expect(artifacts.map { $0["kind"] as? String } == ["structure.json", "text.txt"])
         for artifact in artifacts {
@@ -56,14 +56,14 @@ import Testing
         #expect(stat(folder + "/manifest.json", &st) == 0 && UInt32(st.st_mode) & 0o7777 == fileMode)
         #expect(stat(folder, &st) == 0 && UInt32(st.st_mode) & 0o7777 == dirMode)
         #expect(stat(fixture.outbox + "/docs/sub", &st) == 0 && UInt32(st.st_mode) & 0o7777 == dirMode)
-        let text = try #require(try SQLiteCatalogArtifacts(fixture).first)
-        #expect(stat(fixture.store.path(of: text.digest), &blob) == 0)
+        let text = try #require(try currentArtifacts(fixture).first)
+        #expect(stat(fixture.store.localPath(of: text.digest)!, &blob) == 0)
         #expect(stat(folder + "/text.txt", &st) == 0)
         #expect((st.st_ino == blob.st_ino) == linked)
         if !linked { #expect(UInt32(st.st_mode) & 0o7777 == fileMode) }
     }
 
-    func SQLiteCatalogArtifacts(_ fixture: OutboxFixture) throws -> [ArtifactInfo] {
+    func currentArtifacts(_ fixture: OutboxFixture) throws -> [ArtifactInfo] {
         let docs = try fixture.catalog.documents(collection: nil)
         let v = try #require(try fixture.catalog.currentVersion(collection: docs[0].collection, path: docs[0].path))
         return try fixture.catalog.artifacts(versionID: v.id)
@@ -79,7 +79,7 @@ import Testing
         #expect(try fixture.tree().isEmpty || fixture.tree().keys.allSatisfy { !$0.contains("escape") })
     }
 
-    /// The processing status comes from the job queue's table when there is one.
+    /// The manifest's processing status and jobs are the queue's, as its jobs go through their states.
     @Test func processingStatusFollowsTheJobs() throws {
         let fixture = try OutboxFixture()
         let v = try fixture.version("docs", "a.md", Array("# A\n".utf8))
@@ -89,30 +89,28 @@ import Testing
             let processing = try #require(try readJSON(fixture.outbox + "/docs/a.md/manifest.json")["processing"] as? [String: Any])
             return (processing["status"] as? String ?? "", processing["jobs"] as? [[String: Any]] ?? [])
         }
-        #expect(try status().0 == "none")
-        try fixture.catalog.withConnection { db in
-            try db.execute("""
-                CREATE TABLE jobs(id INTEGER PRIMARY KEY, version_id INTEGER NOT NULL, kind TEXT NOT NULL,
-                                  state TEXT NOT NULL, last_error TEXT, outcome TEXT)
-                """)
-            try db.query("INSERT INTO jobs(version_id, kind, state) VALUES(?, 'text', 'queued')", [.integer(v.id)])
-        }
         #expect(try status().0 == "queued")
-        for (state, error, outcome, expected) in [("running", nil, nil, "running"), ("failed", "boom", nil, "failed"),
-                                                  ("dead", "killed by signal 9", nil, "dead"), ("succeeded", nil, nil, "succeeded"),
-                                                  ("succeeded", nil, "unsupported", "unsupported"), ("cancelled", nil, nil, "none")] {
-            try fixture.catalog.withConnection { db in
-                try db.query("UPDATE jobs SET state = ?, last_error = ?, outcome = ?",
-                             [.text(state), error.map { .text($0) } ?? .null, outcome.map { .text($0) } ?? .null])
-            }
-            let (status, jobs) = try status()
-            #expect(status == expected, "job \(state)")
-            #expect(jobs.first?["error"] as? String == error)
-        }
+        let job = try #require(try fixture.queue.lease(owner: "o"))
+        #expect(try status().0 == "running")
+        #expect(try fixture.queue.fail(job, owner: "o", .transient("killed by SIGKILL")) == .retrying)
+        var (state, jobs) = try status()
+        #expect(state == "queued" && jobs.first?["state"] as? String == "retrying" && jobs.first?["error"] as? String == "killed by SIGKILL")
+        try fixture.queue.cancel(id: job.id)
+        #expect(try status().0 == "cancelled")
+        try fixture.queue.retry(id: job.id)
+        let again = try #require(try fixture.queue.lease(owner: "o"))
+        try fixture.queue.fail(again, owner: "o", .permanent("not a readable file"))
+        (state, jobs) = try status()
+        #expect(state == "failed" && jobs.first?["state"] as? String == "failed" && jobs.first?["error"] as? String == "not a readable file")
+        #expect(jobs.first?["kind"] as? String == "extract" && jobs.first?["processor"] as? String == "test-extract")
+        try fixture.queue.retry(id: job.id)
+        try fixture.artifacts(v, ["text.txt": Array("A\n".utf8)])
+        (state, jobs) = try status()
+        #expect(state == "succeeded" && jobs.first?["error"] == nil && jobs.first?["outcome"] as? String == "processed")
     }
 }
 
-@Suite struct AtomicityTests {
+@Suite(.tags(.slow), .slowTest) struct AtomicityTests {
     /// A reader polling the folder while it is republished 150 times never sees a missing or
     /// partial manifest, nor a manifest whose files are missing or differ from what it lists.
     @Test(arguments: [UInt32(0o644), UInt32(0o640)])
@@ -229,7 +227,7 @@ import Testing
         let dispatcher = try fixture.dispatcher()
         try dispatcher.dispatchOnce()
         let before = try fixture.tree(excluding: ["events.jsonl"])
-        try fixture.catalog.withConnection { db in try db.query("UPDATE outbox_cursor SET seq = 0") }
+        try fixture.catalog.database.write { tx in try tx.execute("UPDATE outbox_cursor SET seq = 0") }
         try dispatcher.dispatchOnce()
         let events = try fixture.events()
         #expect(try lines(fixture.outbox + "/events.jsonl") == (events + events).map(\.envelopeJSON))
@@ -263,7 +261,12 @@ import Testing
         try makeDirectories(fixture.outbox + "/gone/x.md")
         try Data("{}".utf8).write(to: URL(fileURLWithPath: fixture.outbox + "/gone/x.md/manifest.json"))
         try makeDirectories(fixture.outbox + "/docs/.depot-publish-999999999-dead")
+        // The analytics' reports are not the catalog's: a rebuild leaves them alone.
+        try makeDirectories(fixture.outbox + "/reports/2026-01-31")
+        try Data("{}".utf8).write(to: URL(fileURLWithPath: fixture.outbox + "/reports/2026-01-31/report.json"))
         let report = try fixture.publisher(settings).rebuild()
+        #expect(FileManager.default.fileExists(atPath: fixture.outbox + "/reports/2026-01-31/report.json"))
+        try FileManager.default.removeItem(atPath: fixture.outbox + "/reports")
         #expect(report.published == 3)
         #expect(report.failed == 0)
         #expect(report.removed == 2)
@@ -293,6 +296,8 @@ import Testing
 }
 
 @Suite struct OutboxConfigTests {
+    static let sections: [any ConfigSection.Type] = [OutboxSettings.self, WebhooksSection.self]
+
     @Test func parsesOutboxAndWebhooks() throws {
         let config = try DepotConfig.parse(toml: """
             [outbox]
@@ -314,21 +319,22 @@ import Testing
             name = "second"
             url = "https://example.org/h"
             secret_file = "/etc/depot/secret"
-            """, source: "t.toml")
-        #expect(config.outbox.fileMode == 0o640)
-        #expect(config.outbox.dirMode == 0o750)
-        #expect(config.outbox.group == nil)
-        #expect(config.outbox.pollInterval == .milliseconds(100))
-        #expect(config.outbox.retryMax == .seconds(600))
-        #expect(config.webhooks.count == 2)
-        #expect(config.webhooks[0].name == "http://127.0.0.1:9/hook")
-        #expect(config.webhooks[0].events == ["version.created"])
-        #expect(config.webhooks[0].maxAttempts == 3)
-        #expect(config.webhooks[0].timeout == .seconds(2))
-        #expect(config.webhooks[0].wants("version.created") && !config.webhooks[0].wants("file.stored"))
-        #expect(config.webhooks[1].name == "second")
-        #expect(config.webhooks[1].secretFile == "/etc/depot/secret")
-        #expect(config.webhooks[1].wants("anything"))
+            """, source: "t.toml", sections: Self.sections)
+        let outbox = config[OutboxSettings.self], webhooks = config[WebhooksSection.self].webhooks
+        #expect(outbox.fileMode == 0o640)
+        #expect(outbox.dirMode == 0o750)
+        #expect(outbox.group == nil)
+        #expect(outbox.pollInterval == .milliseconds(100))
+        #expect(outbox.retryMax == .seconds(600))
+        #expect(webhooks.count == 2)
+        #expect(webhooks[0].name == "http://127.0.0.1:9/hook")
+        #expect(webhooks[0].events == ["version.created"])
+        #expect(webhooks[0].maxAttempts == 3)
+        #expect(webhooks[0].timeout == .seconds(2))
+        #expect(webhooks[0].wants("version.created") && !webhooks[0].wants("file.stored"))
+        #expect(webhooks[1].name == "second")
+        #expect(webhooks[1].secretFile == "/etc/depot/secret")
+        #expect(webhooks[1].wants("anything"))
     }
 
     @Test(arguments: [
@@ -343,7 +349,7 @@ import Testing
         ("webhooks = 1", "webhooks must be an array of tables"),
     ])
     func badOutboxConfigNamesTheKey(_ text: String, _ expected: String) {
-        let error = #expect(throws: ConfigError.self) { try DepotConfig.parse(toml: text, source: "t.toml") }
+        let error = #expect(throws: ConfigError.self) { try DepotConfig.parse(toml: text, source: "t.toml", sections: Self.sections) }
         #expect(error?.description.contains(expected) == true, "\(error?.description ?? "")")
     }
 }

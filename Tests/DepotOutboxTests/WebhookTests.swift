@@ -5,7 +5,7 @@ import DepotTestSupport
 import Foundation
 import Testing
 
-@Suite struct WebhookTests {
+@Suite(.tags(.slow), .slowTest) struct WebhookTests {
     static func fastRetries() -> OutboxSettings {
         var settings = OutboxSettings()
         settings.retryInitial = .milliseconds(50)
@@ -42,7 +42,7 @@ import Testing
         #expect(server.requests.count == 1)
 
         // A restarted daemon: a new dispatcher on a new connection carries on from the catalog.
-        let second = try fixture.dispatcher(Self.fastRetries(), webhooks: [Self.hook(server.url)], catalog: try fixture.reopenCatalog())
+        let second = try fixture.dispatcher(Self.fastRetries(), webhooks: [Self.hook(server.url)], queue: try fixture.reopenQueue())
         #expect(try second.dispatchOnce() == 0)
         #expect(try waitUntil(seconds: 10) {
             try second.deliverDue()

@@ -15,7 +15,7 @@ import Testing
         // FIPS 180-2 test vector for "abc".
         #expect(staged.digest.hex == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
         #expect(staged.size == 3)
-        #expect(try store.commit([staged]) == [true])
+        #expect(try store.commit([staged]) == [.new])
         #expect(try store.contains(staged.digest))
         #expect(try store.size(of: staged.digest) == 3)
         #expect(try store.readAll(staged.digest) == Array("abc".utf8))
@@ -36,6 +36,31 @@ import Testing
     }
 
     @Test(arguments: StoreKind.allCases)
+    func blobsAreReadByRangeAndAsLocalFilesWhereTheStoreHasThem(kind: StoreKind) throws {
+        let dir = TemporaryDirectory()
+        let store = try kind.make(in: dir)
+        let bytes = noise(100_000, seed: 9)
+        let staged = try store.stage(BlobSource(path: try dir.write("f", bytes), mayLink: false))
+        _ = try store.commit([staged])
+        let reader = try store.open(staged.digest)
+        #expect(try reader.read(at: 99_990, count: 100) == Array(bytes[99_990...]))
+        #expect(try reader.read(at: 1000, count: 10) == Array(bytes[1000..<1010]))
+        #expect(try reader.read(at: 200_000, count: 10).isEmpty)
+        // A ranged read does not move the sequential position.
+        #expect(try reader.read(at: 0, count: 4096) == Array(bytes[0..<4096]))
+        #expect(try store.readAll(staged.digest) == bytes)
+        switch kind {
+        case .local:
+            let path = try #require(store.localPath(of: staged.digest))
+            #expect(try Array(Data(contentsOf: URL(fileURLWithPath: path))) == bytes)
+        case .memory:
+            #expect(store.localPath(of: staged.digest) == nil)
+        }
+        #expect(store.isWritable())
+        #expect(throws: BlobStoreError.self) { _ = try store.open(SHA256Hasher.digest([1, 2, 3])) }
+    }
+
+    @Test(arguments: StoreKind.allCases)
     func sameBytesAreStoredOnce(kind: StoreKind) throws {
         let dir = TemporaryDirectory()
         let store = try kind.make(in: dir)
@@ -46,8 +71,8 @@ import Testing
         // In one batch: a duplicate of a stored blob, a new blob.
         let second = try store.commit([try store.stage(BlobSource(path: b, mayLink: false)),
                                        try store.stage(BlobSource(path: c, mayLink: false))])
-        #expect(first == [true])
-        #expect(second == [false, true])
+        #expect(first == [.new])
+        #expect(second == [.existing, .new])
         #expect(try store.allDigests().count == 2)
     }
 
@@ -69,6 +94,13 @@ import Testing
             memory.corrupt(staged.digest, with: damaged)
         }
         #expect(try !store.verify(staged.digest))
+
+        // The same bytes committed again heal the damaged copy rather than being dropped as a
+        // duplicate; good stored bytes stay a plain dedup hit.
+        #expect(try store.commit([try store.stage(BlobSource(path: file, mayLink: false))]) == [.healed])
+        #expect(try store.verify(staged.digest))
+        #expect(try store.commit([try store.stage(BlobSource(path: file, mayLink: false))]) == [.existing])
+        #expect(try store.allDigests() == [staged.digest])
     }
 
     @Test(arguments: StoreKind.allCases)
@@ -219,7 +251,7 @@ import Testing
         let store = try LocalBlobStore(blobs: dir.path + "/blobs", temp: dir.path + "/tmp")
         let files = try (0..<20).map { try dir.write("src/\($0)", noise(1000 + $0, seed: UInt64($0))) }
         let staged = try files.map { try store.stage(BlobSource(path: $0, mayLink: false)) }
-        #expect(try store.commit(staged) == Array(repeating: true, count: 20))
+        #expect(try store.commit(staged) == Array(repeating: .new, count: 20))
         for blob in staged {
             #expect(try store.verify(blob.digest))
         }

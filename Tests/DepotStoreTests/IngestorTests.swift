@@ -8,12 +8,12 @@ import Testing
 private struct Fixture {
     let dir = TemporaryDirectory()
     let store: LocalBlobStore
-    let catalog: SQLiteCatalog
+    let catalog: Catalog
     let ingestor: Ingestor
 
     init() throws {
         store = try LocalBlobStore(blobs: dir.path + "/store/blobs", temp: dir.path + "/store/tmp")
-        catalog = try SQLiteCatalog(path: dir.path + "/catalog.sqlite3")
+        catalog = try makeCatalog(.sqliteFile, in: dir)
         ingestor = Ingestor(store: store, catalog: catalog)
     }
 
@@ -37,7 +37,7 @@ private struct Fixture {
         let source = try f.dir.write("inbox/docs/physics/week1/a.bin", bytes)
         let expected = try coreutilsSHA256(source)
         let results = f.ingestor.ingest([f.item("docs/physics/week1/a.bin")])
-        guard case .stored(.created(let v), newBlob: true) = results[0] else {
+        guard case .stored(.created(let v), blob: .new) = results[0] else {
             Issue.record("expected a new document, got \(results)")
             return
         }
@@ -52,7 +52,7 @@ private struct Fixture {
         let f = try Fixture()
         let source = try f.dir.write("inbox/share/report.txt", "first draft")
         let first = f.ingestor.ingest([f.item("share/report.txt", .keep)])
-        #expect(first[0] == .stored(.created(first[0].storedVersion!), newBlob: true))
+        #expect(first[0] == .stored(.created(first[0].storedVersion!), blob: .new))
         #expect(try statIfExists(source) != nil)
         // Same size and mtime: not read again (rsync's quick check).
         guard case .skipped = f.ingestor.ingest([f.item("share/report.txt", .keep)])[0] else {
@@ -70,7 +70,7 @@ private struct Fixture {
         try f.dir.write("inbox/a/x.bin", noise(4096, seed: 1))
         try f.dir.write("inbox/b/y.bin", noise(4096, seed: 1))
         let results = f.ingestor.ingest([f.item("a/x.bin"), f.item("b/y.bin")])
-        #expect(results.map { $0.newBlob } == [true, false])
+        #expect(results.map { $0.blob } == [.new, .existing])
         #expect(try f.store.allDigests().count == 1)
         #expect(try f.catalog.stats().documents == 2)
     }
@@ -79,10 +79,12 @@ private struct Fixture {
         let f = try Fixture()
         let a = try f.dir.write("inbox/docs/a.txt", "alpha")
         let b = try f.dir.write("inbox/docs/b.txt", "beta")
-        try SQLiteConnection(path: f.dir.path + "/catalog.sqlite3").execute("""
-            CREATE TRIGGER injected BEFORE INSERT ON documents WHEN NEW.path = 'b.txt'
-            BEGIN SELECT RAISE(ABORT, 'injected failure'); END;
-            """)
+        try f.catalog.database.write { tx in
+            try tx.execute("""
+                CREATE TRIGGER injected BEFORE INSERT ON documents WHEN NEW.path = 'b.txt'
+                BEGIN SELECT RAISE(ABORT, 'injected failure'); END;
+                """)
+        }
         let results = f.ingestor.ingest([f.item("docs/a.txt"), f.item("docs/b.txt")])
         for result in results {
             guard case .failed(_, transient: true) = result else {
@@ -147,8 +149,8 @@ extension IngestResult {
         return nil
     }
 
-    var newBlob: Bool? {
-        if case .stored(_, let isNew) = self { return isNew }
+    var blob: BlobCommit? {
+        if case .stored(_, let blob) = self { return blob }
         return nil
     }
 }

@@ -2,6 +2,7 @@ import DepotCore
 @testable import DepotStore
 import DepotTestSupport
 import Foundation
+import Testing
 
 /// SHA-256 of a file as coreutils computes it: an independent check on our hashing.
 func coreutilsSHA256(_ path: String) throws -> String {
@@ -29,16 +30,7 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
     }
 }
 
-enum CatalogKind: String, CaseIterable, CustomTestStringConvertible {
-    case file, memory
-    var testDescription: String { rawValue }
-
-    func make(in dir: TemporaryDirectory) throws -> Catalog {
-        switch self {
-        case .file: return try SQLiteCatalog(path: dir.path + "/catalog.sqlite3")
-        case .memory: return try SQLiteCatalog(path: ":memory:")
-        }
-    }
+/// A catalog over a fresh database of `backend` with the store's tables.
+func makeCatalog(_ backend: CatalogBackend, in dir: TemporaryDirectory) throws -> Catalog {
+    Catalog(database: try backend.make(in: dir, migrations: Catalog.migrations))
 }
-
-import Testing

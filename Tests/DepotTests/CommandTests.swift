@@ -5,7 +5,7 @@ import Foundation
 import Testing
 
 /// The `depot` command as a user runs it.
-@Suite struct CommandTests {
+@Suite(.tags(.slow), .slowTest) struct CommandTests {
     @Test func initLaysOutARootThatConfigCheckAccepts() throws {
         let root = try DemoRoot()
         for folder in ["inbox", "outbox", "store/blobs/sha256", "store/tmp", "state"] {
@@ -58,7 +58,7 @@ import Testing
         try Data(a2).write(to: URL(fileURLWithPath: source + "/physics/week1/a.bin"))
         #expect(try depot(["ingest", "--root", root.path, "--collection", "archive", source]).status == 0)
         let log = try #require(try parseJSON(try depot(["log", "archive/physics/week1/a.bin", "--root", root.path, "--json"]).stdout) as? [[String: Any]])
-        #expect(log.map { $0["version"] as? Int } == [1, 2])
+        #expect(log.map { $0["number"] as? Int } == [1, 2])
         #expect(log.map { $0["sha256"] as? String } == [sha256(a), sha256(a2)])
 
         let out = root.path + "/out.bin"
@@ -89,9 +89,25 @@ import Testing
         let verify = try depot(["verify", "--root", root.path])
         #expect(verify.status == 1)
         #expect(verify.stdout.contains("does not match"))
+        // It names what the blob holds and how to get it back.
+        #expect(verify.stdout.contains("c/x.bin version 1 (document 1)"), "\(verify.stdout)")
+        #expect(verify.stdout.contains("repair: drop a good copy of x.bin"), "\(verify.stdout)")
+        let report = try #require(try parseJSON(try depot(["verify", "--root", root.path, "--json"]).stdout) as? [String: Any])
+        let problem = try #require((report["problems"] as? [[String: Any]])?.first)
+        #expect((problem["versions"] as? [[String: Any]])?.first?["path"] as? String == "x.bin")
         // And `get` refuses to hand out damaged bytes as if they were good.
         #expect(try depot(["get", "c/x.bin", "-o", root.path + "/y.bin", "--root", root.path]).status != 0)
         #expect(!FileManager.default.fileExists(atPath: root.path + "/y.bin"))
+
+        // The good bytes again, moved in: the dedup hit heals the stored copy before the
+        // source goes, so the last good copy is never the one removed.
+        let again = try depot(["ingest", "--move", "--root", root.path, "--collection", "c", "--json", file])
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect((try parseJSON(again.stdout) as? [String: Any])?["healed"] as? Int == 1)
+        #expect(!FileManager.default.fileExists(atPath: file))
+        #expect(try depot(["verify", "--root", root.path]).status == 0)
+        let out = try depot(["get", "c/x.bin", "--root", root.path])
+        #expect(out.status == 0 && Array(out.stdoutData) == noise(9_000, seed: 5))
     }
 
     @Test func ingestMoveConsumesTheSources() throws {

@@ -31,7 +31,7 @@ func curl(_ arguments: [String]) throws -> (code: Int, body: Data) {
     return (code, Data(data[..<newline]))
 }
 
-struct HTTPEndToEndTests {
+@Suite(.tags(.slow), .slowTest) struct HTTPEndToEndTests {
     @Test func serveHandsOutSignedLinksTokensAndMetrics() throws {
         let port = freePort()
         let root = try DemoRoot(extra: "[http]\nport = \(port)\n")

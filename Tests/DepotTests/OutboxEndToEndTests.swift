@@ -1,4 +1,5 @@
 import DepotCore
+import DepotQueue
 import DepotStore
 import DepotTestSupport
 import Foundation
@@ -6,22 +7,18 @@ import Testing
 
 /// The outbox and event dispatch through the real `depot serve`, `depot outbox rebuild` and
 /// `depot events`.
-@Suite(.serialized) struct OutboxEndToEndTests {
-    /// (last event's seq, dispatch cursor, jobs not finished — 0 without a job queue).
+@Suite(.serialized, .tags(.slow), .slowTest) struct OutboxEndToEndTests {
+    /// (last event's seq, dispatch cursor, jobs not finished).
     func progress(_ root: DemoRoot) throws -> (Int64, Int64, Int64) {
-        let catalog = try root.catalog()
-        return try catalog.withConnection { db in
-            let row = try db.query("SELECT (SELECT coalesce(max(seq), 0) FROM events), (SELECT seq FROM outbox_cursor)")[0]
-            var open: Int64 = 0
-            if try !db.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'jobs'").isEmpty {
-                open = try db.query("SELECT count(*) FROM jobs WHERE state IN ('queued', 'running', 'failed')")[0].int(0)
-            }
-            return (row.int(0), row.int(1), open)
-        }
+        let queue = try root.queue()
+        let last = try queue.database.read { try EventLog.lastSequence(in: $0) }
+        let cursor = try queue.database.read { try $0.query("SELECT seq FROM outbox_cursor")[0].int(0) }
+        let open = try queue.counts().filter { !$0.key.isFinished }.values.reduce(0, +)
+        return (last, cursor, Int64(open))
     }
 
     func eventIDs(_ root: DemoRoot) throws -> [String] {
-        try root.catalog().withConnection { db in try db.query("SELECT id FROM events ORDER BY seq").map { $0.text(0) } }
+        try root.catalog().events(after: 0, limit: 1_000_000).map(\.id)
     }
 
     func outboxTree(_ outbox: String) throws -> [String: [UInt8]] {

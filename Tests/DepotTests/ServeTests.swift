@@ -5,7 +5,7 @@ import Foundation
 import Testing
 
 /// `depot serve` with real inotify, real files and a real catalog.
-@Suite(.serialized) struct ServeTests {
+@Suite(.serialized, .tags(.slow), .slowTest) struct ServeTests {
     @Test func droppedFilesAreStoredThenLeaveTheInbox() throws {
         let root = try DemoRoot()
         let server = try root.serve()
@@ -36,6 +36,31 @@ import Testing
         let versions = try root.catalog().versions(collection: "docs", path: "report.txt")
         #expect(versions.map(\.number) == [1, 2])
         #expect(versions.map(\.digest.hex) == [sha256(Array("v1".utf8)), sha256(Array("v2".utf8))])
+    }
+
+    /// A stored blob damaged on disk, and the same file dropped again in consume mode: the
+    /// inbox copy is the last good one, so it heals the stored copy before it is removed.
+    @Test func aDedupHitOnADamagedBlobHealsItBeforeTheInboxCopyGoes() throws {
+        let root = try DemoRoot()
+        let server = try root.serve()
+        let bytes = noise(40_000, seed: 21)
+        var file = try root.drop("docs/scan.bin", bytes)
+        #expect(waitUntil(seconds: 15) { !FileManager.default.fileExists(atPath: file) }, "\(server.stderr)")
+        let blobPath = root.layout.blobs + "/" + (try #require(filesUnder(root.layout.blobs).first))
+        chmod(blobPath, 0o644)
+        var damaged = bytes
+        damaged[777] ^= 0x20
+        try Data(damaged).write(to: URL(fileURLWithPath: blobPath))
+        #expect(try depot(["verify", "--root", root.path]).status == 1)
+
+        file = try root.drop("docs/scan.bin", bytes)
+        #expect(waitUntil(seconds: 15) { !FileManager.default.fileExists(atPath: file) }, "\(server.stderr)")
+        #expect(waitUntil(seconds: 5) { server.stderr.contains("a stored blob was damaged; healed from the incoming copy") }, "\(server.stderr)")
+        #expect(Array(try Data(contentsOf: URL(fileURLWithPath: blobPath))) == bytes)
+        #expect(try depot(["verify", "--root", root.path]).status == 0)
+        #expect(try root.catalog().versions(collection: "docs", path: "scan.bin").count == 1)
+        server.signal(SIGTERM)
+        #expect(server.wait() == 0)
     }
 
     @Test func filesDroppedWhileStoppedAreTakenAtStart() throws {

@@ -1,45 +1,38 @@
 import DepotCore
+import DepotQueue
 import DepotStore
 import DepotTestSupport
 import Foundation
 import Testing
-
-/// The `depot` binary built beside this test bundle.
-let depotBinary: String = {
-    let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-    var dir = exe.deletingLastPathComponent()
-    // The test bundle is .build/<config>/depotPackageTests.xctest; depot sits beside it.
-    for _ in 0..<3 {
-        let candidate = dir.appendingPathComponent("depot").path
-        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-        dir = dir.deletingLastPathComponent()
-    }
-    return exe.deletingLastPathComponent().appendingPathComponent("depot").path
-}()
 
 struct RunResult {
     var status: Int32
     var stdoutData: Data
     var stderr: String
     var stdout: String { String(decoding: stdoutData, as: UTF8.self) }
+    var output: String { stdout + stderr }
 }
 
-/// Runs `depot ARGS…` to completion.
+/// Runs `depot ARGS…` to completion (under `prefix`, e.g. timeout(1), when given).
 @discardableResult
 func depot(_ arguments: [String], prefix: [String] = []) throws -> RunResult {
+    prefix.isEmpty ? try runBlocking(depotBinary, arguments)
+        : try runBlocking(prefix[0], Array(prefix.dropFirst()) + [depotBinary] + arguments)
+}
+
+/// Runs a program to completion, blocking the calling thread, with no input; `environment`
+/// replaces the test's own when given. Both pipes are read while it runs, so a chatty child
+/// never blocks on a full pipe.
+func runBlocking(_ path: String, _ arguments: [String], environment: [String: String]? = nil) throws -> RunResult {
     let process = Process()
-    if prefix.isEmpty {
-        process.executableURL = URL(fileURLWithPath: depotBinary)
-        process.arguments = arguments
-    } else {
-        process.executableURL = URL(fileURLWithPath: prefix[0])
-        process.arguments = Array(prefix.dropFirst()) + [depotBinary] + arguments
-    }
+    process.executableURL = URL(fileURLWithPath: path)
+    process.arguments = arguments
+    if let environment { process.environment = environment }
     let out = Pipe(), err = Pipe()
     process.standardOutput = out
     process.standardError = err
+    process.standardInput = FileHandle.nullDevice
     try process.run()
-    // Read both pipes while it runs so a chatty child never blocks on a full pipe.
     let errData = Locked(Data())
     let reader = Thread { errData.set(err.fileHandleForReading.readDataToEndOfFile()) }
     reader.start()
@@ -66,9 +59,14 @@ final class DemoRoot {
     let path: String
     var layout: RootLayout { RootLayout(root: path) }
 
-    init(quietPeriod: String = "200ms", rescanInterval: String = "2s", extra: String = "") throws {
-        var template = Array("/tmp/depot-e2e-XXXXXX".utf8CString)
-        path = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
+    /// - Parameter at: an empty folder to lay the root out in (default: a new one in /tmp).
+    init(quietPeriod: String = "200ms", rescanInterval: String = "2s", extra: String = "", at folder: String? = nil) throws {
+        if let folder {
+            path = folder
+        } else {
+            var template = Array("/tmp/depot-e2e-XXXXXX".utf8CString)
+            path = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
+        }
         let result = try depot(["init", path])
         guard result.status == 0 else { throw TestFailure("depot init failed: \(result.stderr)") }
         try setConfig(quietPeriod: quietPeriod, rescanInterval: rescanInterval, extra: extra)
@@ -99,7 +97,11 @@ final class DemoRoot {
         return file
     }
 
-    func catalog() throws -> SQLiteCatalog { try SQLiteCatalog(path: layout.catalog) }
+    /// The root's catalog, on a connection of the test's own (the daemon migrated it).
+    func catalog() throws -> Catalog { Catalog(database: try SQLiteDatabase(path: layout.catalog)) }
+
+    /// The root's job queue, as `depot jobs` opens it.
+    func queue() throws -> JobQueue { JobQueue(catalog: try catalog(), settings: JobsSettings()) }
 
     /// Starts `depot serve` on this root.
     func serve(prefix: [String] = [], environment: [String: String] = [:]) throws -> Server {
@@ -112,13 +114,13 @@ final class Server {
     let process = Process()
     private let log = Locked("")
 
-    init(root: String, prefix: [String], environment: [String: String]) throws {
+    init(root: String, prefix: [String] = [], environment: [String: String] = [:], arguments: [String] = []) throws {
         if prefix.isEmpty {
             process.executableURL = URL(fileURLWithPath: depotBinary)
-            process.arguments = ["serve", "--root", root]
+            process.arguments = ["serve", "--root", root] + arguments
         } else {
             process.executableURL = URL(fileURLWithPath: prefix[0])
-            process.arguments = Array(prefix.dropFirst()) + [depotBinary, "serve", "--root", root]
+            process.arguments = Array(prefix.dropFirst()) + [depotBinary, "serve", "--root", root] + arguments
         }
         var env = ProcessInfo.processInfo.environment
         env.removeValue(forKey: "NOTIFY_SOCKET")

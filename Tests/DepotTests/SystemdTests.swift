@@ -45,7 +45,7 @@ final class NotifySocket {
     }
 }
 
-@Suite(.serialized) struct SystemdTests {
+@Suite(.serialized, .tags(.slow), .slowTest) struct SystemdTests {
     @Test func readyComesAfterTheFirstRescanThenStatusWatchdogReloadAndStop() throws {
         let root = try DemoRoot(quietPeriod: "0s")
         // A file that waits in the inbox: the start-up rescan must have seen it before READY=1.

@@ -1,12 +1,13 @@
 // The watcher against real folders under /tmp and real inotify.
 import DepotCore
 import Foundation
+import DepotTestSupport
 import Testing
 @testable import DepotWatch
 
 private let ms: Int64 = 1_000_000
 
-@Test func closedFileIsHandedOutOnceWithItsCollectionPathAndTags() throws {
+@Test(.tags(.slow), .slowTest) func closedFileIsHandedOutOnceWithItsCollectionPathAndTags() throws {
     let box = try TempInbox()
     try box.mkdir("lectures")
     let watcher = InboxWatcher(inbox: box.inbox, config: testConfig(), logger: LogCapture().logger)
@@ -32,7 +33,7 @@ private let ms: Int64 = 1_000_000
     #expect(watcher.status.pendingFiles == 0)
 }
 
-@Test func quietPeriodPassesBeforeAFileIsTaken() throws {
+@Test(.tags(.slow), .slowTest) func quietPeriodPassesBeforeAFileIsTaken() throws {
     let box = try TempInbox()
     try box.mkdir("c")
     let watcher = InboxWatcher(inbox: box.inbox, config: testConfig { $0.quietPeriod = .seconds(1) },
@@ -46,7 +47,7 @@ private let ms: Int64 = 1_000_000
     #expect(got.at - before >= 1000 * ms)
 }
 
-@Test func slowWriterIsHandedOutOnceWhenComplete() throws {
+@Test(.tags(.slow), .slowTest) func slowWriterIsHandedOutOnceWhenComplete() throws {
     let box = try TempInbox()
     try box.mkdir("c")
     let config = testConfig {
@@ -78,7 +79,7 @@ private let ms: Int64 = 1_000_000
     #expect(watcher.status.counters.rescans >= 4)
 }
 
-@Test func fileWrittenWithoutAVisibleCloseIsTakenAfterTheOpenTimeout() throws {
+@Test(.tags(.slow), .slowTest) func fileWrittenWithoutAVisibleCloseIsTakenAfterTheOpenTimeout() throws {
     let box = try TempInbox()
     try box.mkdir("c")
     let watcher = InboxWatcher(inbox: box.inbox, config: testConfig(), logger: LogCapture().logger)
@@ -97,7 +98,7 @@ private let ms: Int64 = 1_000_000
     #expect(got.file.size == 64)
 }
 
-@Test func hardLinkIntoTheInboxIsTakenWithoutAClose() throws {
+@Test(.tags(.slow), .slowTest) func hardLinkIntoTheInboxIsTakenWithoutAClose() throws {
     let box = try TempInbox()
     try box.mkdir("c")
     try writeFile(box.root + "/original.txt", bytes: [1, 2, 3, 4])
@@ -110,7 +111,7 @@ private let ms: Int64 = 1_000_000
     #expect(got.file.size == 4)
 }
 
-@Test func ignoredNamesAreNeverHandedOut() throws {
+@Test(.tags(.slow), .slowTest) func ignoredNamesAreNeverHandedOut() throws {
     let box = try TempInbox()
     let litter = [
         "c/.git/objects/x", "c/._foo", "c/a.part", "c/b.filepart", "c/c.tmp", "c/d.crdownload",
@@ -135,7 +136,7 @@ private let ms: Int64 = 1_000_000
     #expect(got.count == 2)
 }
 
-@Test func newSubfolderAndFilesInItAreHandedOut() throws {
+@Test(.tags(.slow), .slowTest) func newSubfolderAndFilesInItAreHandedOut() throws {
     let box = try TempInbox()
     try box.mkdir("c")
     let watcher = InboxWatcher(inbox: box.inbox, config: testConfig(), logger: LogCapture().logger)
@@ -163,7 +164,7 @@ private let ms: Int64 = 1_000_000
     #expect(moved.file.collection == "moved")
 }
 
-@Test func filesPresentBeforeStartAreHandedOut() throws {
+@Test(.tags(.slow), .slowTest) func filesPresentBeforeStartAreHandedOut() throws {
     let box = try TempInbox()
     try box.write("a/one.txt", bytes: 10)
     try box.write("a/deep/two.txt", bytes: 20)
@@ -179,7 +180,7 @@ private let ms: Int64 = 1_000_000
     #expect(watcher.status.watchedFolders == 4) // inbox, a, a/deep, b
 }
 
-@Test func treeBeyondTheWatchLimitIsPolledWithAWarning() throws {
+@Test(.tags(.slow), .slowTest) func treeBeyondTheWatchLimitIsPolledWithAWarning() throws {
     let box = try TempInbox()
     try box.mkdir("c")
     let logs = LogCapture()
@@ -213,7 +214,7 @@ private let ms: Int64 = 1_000_000
     #expect(logs.messages(at: .warning).filter { $0.contains("watch limit") }.count == 1)
 }
 
-@Test func requestedRescanFindsWhatNoEventAnnounced() throws {
+@Test(.tags(.slow), .slowTest) func requestedRescanFindsWhatNoEventAnnounced() throws {
     let box = try TempInbox()
     try box.mkdir("c/sub")
     // The whole of c/sub is unwatched and polled only every 10 minutes.
@@ -229,7 +230,7 @@ private let ms: Int64 = 1_000_000
     #expect(watcher.status.counters.rescans == 2)
 }
 
-@Test func queueOverflowLeadsToARescanThatFindsEverything() throws {
+@Test(.tags(.slow), .slowTest) func queueOverflowLeadsToARescanThatFindsEverything() throws {
     // More files than the kernel queues events for (each makes IN_CREATE and IN_CLOSE_WRITE).
     let limit = (try? readTextFile("/proc/sys/fs/inotify/max_queued_events"))
         .flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? 16384
@@ -249,7 +250,7 @@ private let ms: Int64 = 1_000_000
     #expect(Set(got.map(\.file.relativePath)).count == count)
 }
 
-@Test func failedFileWaitsForItsBackoffAndIsLoggedOnce() throws {
+@Test(.tags(.slow), .slowTest) func failedFileWaitsForItsBackoffAndIsLoggedOnce() throws {
     let box = try TempInbox()
     try box.mkdir("c")
     let logs = LogCapture()
@@ -281,7 +282,7 @@ private let ms: Int64 = 1_000_000
     #expect(watcher.status.pendingFiles == 0)
 }
 
-@Test func aFailedFileClosedAgainIsRetriedWithoutWaitingOutItsBackoff() throws {
+@Test(.tags(.slow), .slowTest) func aFailedFileClosedAgainIsRetriedWithoutWaitingOutItsBackoff() throws {
     // The ingest refused it because a writer still had it open; the writer's close is the cue.
     let box = try TempInbox()
     try box.mkdir("c")
@@ -302,7 +303,7 @@ private let ms: Int64 = 1_000_000
     #expect(waitFor(watcher, "upload.bin", within: .seconds(1)) == nil)
 }
 
-@Test func failedFileThatVanishesIsForgotten() throws {
+@Test(.tags(.slow), .slowTest) func failedFileThatVanishesIsForgotten() throws {
     let box = try TempInbox()
     try box.mkdir("c")
     let watcher = InboxWatcher(inbox: box.inbox, config: testConfig { $0.retryInitial = .milliseconds(200) },
@@ -318,7 +319,7 @@ private let ms: Int64 = 1_000_000
     #expect(watcher.status.pendingFiles == 0)
 }
 
-@Test func changedFileIsTakenAgainAfterAFreshQuietPeriod() throws {
+@Test(.tags(.slow), .slowTest) func changedFileIsTakenAgainAfterAFreshQuietPeriod() throws {
     let box = try TempInbox()
     try box.mkdir("c")
     let watcher = InboxWatcher(inbox: box.inbox, config: testConfig { $0.quietPeriod = .milliseconds(400) },
@@ -335,7 +336,7 @@ private let ms: Int64 = 1_000_000
     #expect(again.at - changedAt < 4000 * ms) // no failure backoff
 }
 
-@Test func mirrorModeHandsOutOnlyChangedFiles() throws {
+@Test(.tags(.slow), .slowTest) func mirrorModeHandsOutOnlyChangedFiles() throws {
     let box = try TempInbox()
     try box.write("share/doc.txt", bytes: 10)
     let config = testConfig {
@@ -360,7 +361,7 @@ private let ms: Int64 = 1_000_000
     #expect(collect(watcher, for: .milliseconds(500)).isEmpty)
 }
 
-@Test func depotTomlSwitchesItsCollectionToMirror() throws {
+@Test(.tags(.slow), .slowTest) func depotTomlSwitchesItsCollectionToMirror() throws {
     let box = try TempInbox()
     try box.mkdir("kept")
     try writeFile(box.path("kept/.depot.toml"), bytes: Array("mode = \"mirror\"\n".utf8))
@@ -382,7 +383,7 @@ private let ms: Int64 = 1_000_000
     #expect(c.file.mode == .mirror)
 }
 
-@Test func brokenDepotTomlHoldsItsCollectionUntilFixed() throws {
+@Test(.tags(.slow), .slowTest) func brokenDepotTomlHoldsItsCollectionUntilFixed() throws {
     let box = try TempInbox()
     try box.mkdir("c")
     try writeFile(box.path("c/.depot.toml"), bytes: Array("mode = \"sideways\"\n".utf8))
@@ -404,7 +405,7 @@ private let ms: Int64 = 1_000_000
     #expect(fixed.allSatisfy { $0.file.mode == .mirror })
 }
 
-@Test func fifosSymlinksAndOtherNonRegularFilesAreSkipped() throws {
+@Test(.tags(.slow), .slowTest) func fifosSymlinksAndOtherNonRegularFilesAreSkipped() throws {
     let box = try TempInbox()
     try box.mkdir("c")
     #expect(mkfifo(box.path("c/early.fifo"), 0o644) == 0)
@@ -423,7 +424,7 @@ private let ms: Int64 = 1_000_000
     #expect(logs.messages(at: .debug).contains { $0.contains("not a regular file") && $0.contains("early.fifo") })
 }
 
-@Test func reloadAppliesNewGlobalSettings() throws {
+@Test(.tags(.slow), .slowTest) func reloadAppliesNewGlobalSettings() throws {
     let box = try TempInbox()
     try box.write("c/a.txt")
     let watcher = InboxWatcher(inbox: box.inbox, config: testConfig(), logger: LogCapture().logger)
@@ -438,7 +439,7 @@ private let ms: Int64 = 1_000_000
     #expect(second.file.mode == .mirror)
 }
 
-@Test func ignoreRulesMatchEveryPathComponent() {
+@Test(.tags(.slow), .slowTest) func ignoreRulesMatchEveryPathComponent() {
     let rules = IgnoreRules(defaultIgnorePatterns)
     for path in [".git/x", "._foo", "a.part", "Thumbs.db", "~$doc.docx", ".~lock.x.odt#", "a/.hidden/b.txt",
                  "x.filepart", "dl.crdownload", "a.tmp", ".DS_Store", "sub/ok.part/file.txt"] {

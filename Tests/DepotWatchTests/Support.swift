@@ -97,15 +97,31 @@ struct CapturingHandler: LogHandler {
 }
 
 /// Settings that keep tests fast: short quiet period, no timed rescans unless asked.
-func testConfig(_ change: (inout InboxSettings) -> Void = { _ in }) -> DepotConfig {
-    var config = DepotConfig()
-    config.inbox.quietPeriod = .milliseconds(100)
-    config.inbox.rescanInterval = .seconds(600)
-    config.inbox.pollInterval = .seconds(600)
-    config.inbox.retryInitial = .milliseconds(500)
-    config.inbox.retryMax = .seconds(4)
-    change(&config.inbox)
-    return config
+func testConfig(_ change: (inout InboxSettings) -> Void = { _ in }) -> InboxSettings {
+    var inbox = InboxSettings()
+    inbox.quietPeriod = .milliseconds(100)
+    inbox.rescanInterval = .seconds(600)
+    inbox.pollInterval = .seconds(600)
+    inbox.retryInitial = .milliseconds(500)
+    inbox.retryMax = .seconds(4)
+    change(&inbox)
+    return inbox
+}
+
+/// The collections' settings as depot serve resolves them, from `[inbox]` alone.
+func collectionResolver(_ inbox: InboxSettings, root: String) -> CollectionSettingsResolver {
+    CollectionSettingsResolver(defaults: CollectionSettings(mode: inbox.mode, quietPeriod: inbox.quietPeriod, ignore: inbox.ignore),
+                               inbox: root)
+}
+
+extension InboxWatcher {
+    convenience init(inbox: String, config: InboxSettings, logger: Logger) {
+        self.init(inbox: inbox, settings: config, collections: collectionResolver(config, root: inbox), logger: logger)
+    }
+
+    func reload(config: InboxSettings) {
+        reload(settings: config, collections: collectionResolver(config, root: inboxPath))
+    }
 }
 
 /// A file handed out, with when (monotonic ns).

@@ -127,27 +127,34 @@ def timed(commands_per_file, files, runs):
 
 
 def worker_time(depot, files, work, runs):
-    """One long-lived `depot worker` (as `depot serve` runs them): per-job wall time."""
+    """One long-lived `depot worker` (as `depot serve` runs them): per-file wall time of the
+    jobs the daemon gives each file — extract, then thumbnail — with the processors it picks."""
     totals = []
     for _ in range(runs):
         shutil.rmtree(os.path.join(work, "w"), ignore_errors=True)
         lines = []
         for i, f in enumerate(files):
-            out = os.path.join(work, "w", str(i))
-            os.makedirs(out)
-            mime = "application/pdf" if f.endswith(".pdf") else \
-                "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-            lines.append(json.dumps({"job_id": i + 1, "blob_path": f, "media_type": mime, "name": os.path.basename(f),
-                                     "output_dir": out}))
+            if f.endswith(".pdf"):
+                mime, jobs = "application/pdf", [("extract", "depot-pdf"), ("thumbnail", "depot-pdf-thumbnail")]
+            else:
+                mime = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+                jobs = [("extract", "depot-docx"), ("thumbnail", "depot-ooxml-thumbnail")]
+            for kind, processor in jobs:
+                out = os.path.join(work, "w", f"{i}-{kind}")
+                os.makedirs(out)
+                lines.append(json.dumps({"job_id": len(lines) + 1, "kind": kind, "processor": processor, "parameters": {},
+                                         "blob_path": f, "media_type": mime, "name": os.path.basename(f),
+                                         "output_dir": out, "memory_limit": 0, "cpu_seconds": 0}))
         proc = subprocess.Popen([depot, "worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         assert json.loads(proc.stdout.readline())["type"] == "ready"
         start = time.perf_counter()
         proc.stdin.write("\n".join(lines) + "\n")
         proc.stdin.flush()
         done = 0
-        while done < len(files):
+        while done < len(lines):
             msg = json.loads(proc.stdout.readline())
             if msg["type"] == "result":
+                assert msg.get("status") == "processed", msg
                 done += 1
         totals.append(time.perf_counter() - start)
         proc.stdin.close()

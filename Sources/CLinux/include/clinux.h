@@ -12,6 +12,18 @@
 /* syncfs(2): one durability barrier for every dirty file of a filesystem. */
 static inline int clinux_syncfs(int fd) { return syncfs(fd); }
 
+/* sync_file_range(2) with SYNC_FILE_RANGE_WRITE: starts writing a range of a file's dirty
+   pages to disk without waiting, so that an fsync later has little left to wait for. */
+static inline int clinux_start_writeback(int fd, long long offset, long long length) {
+    return sync_file_range(fd, offset, length, SYNC_FILE_RANGE_WRITE);
+}
+
+/* mallopt(M_MMAP_THRESHOLD): allocations of at least `bytes` are mapped on their own and
+   given back to the kernel when freed, rather than kept in a thread's heap (glibc otherwise
+   raises the threshold after the first large free). */
+#include <malloc.h>
+static inline int clinux_set_mmap_threshold(int bytes) { return mallopt(M_MMAP_THRESHOLD, bytes); }
+
 /* renameat2(2) with RENAME_NOREPLACE / RENAME_EXCHANGE. */
 static inline int clinux_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned int flags) {
     return renameat2(olddirfd, oldpath, newdirfd, newpath, flags);

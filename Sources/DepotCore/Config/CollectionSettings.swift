@@ -1,0 +1,141 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// How a collection treats the files dropped into it.
+public enum CollectionMode: String, Sendable, Equatable, CaseIterable, Codable {
+    /// The file leaves the inbox once it is safely stored (a hot folder).
+    case consume
+    /// The file stays; every change to it becomes a new version (snapshots of a share).
+    case mirror
+}
+
+/// What one collection's settings say after the global config, its `[collections.NAME]`
+/// table and its `.depot.toml` are applied. Each part of depot reads the fields it owns: the
+/// watcher the mode, quiet period and ignore list; the HTTP server the link lifetime.
+public struct CollectionSettings: Sendable, Equatable {
+    public var mode: CollectionMode
+    public var quietPeriod: Duration
+    public var ignore: [String]
+    /// The longest life a signed download link to this collection's files may have.
+    public var maxLinkLifetime: Duration
+    /// Which versions `depot retention apply` keeps (the store reads it).
+    public var retention: RetentionRules
+
+    public init(mode: CollectionMode, quietPeriod: Duration, ignore: [String], maxLinkLifetime: Duration = .seconds(7 * 86400),
+                retention: RetentionRules = RetentionRules()) {
+        self.mode = mode
+        self.quietPeriod = quietPeriod
+        self.ignore = ignore
+        self.maxLinkLifetime = maxLinkLifetime
+        self.retention = retention
+    }
+}
+
+/// Per-collection overrides, from `[collections.NAME]` in depot.toml or a collection's `.depot.toml`.
+public struct CollectionOverrides: Sendable, Equatable {
+    public var mode: CollectionMode?
+    public var quietPeriod: Duration?
+    /// Replaces the ignore list.
+    public var ignore: [String]?
+    /// Adds to the ignore list.
+    public var ignoreExtra: [String] = []
+    /// Caps the life of signed download links (below `http.max_link_lifetime` or above it).
+    public var maxLinkLifetime: Duration?
+    /// A `[retention]` table: replaces the global rules whole (an empty table keeps everything).
+    public var retention: RetentionRules?
+
+    public init() {}
+
+    /// The keys a collection may set.
+    public static let keys: Set<String> = ["mode", "quiet_period", "ignore", "ignore_extra", "max_link_lifetime", "retention"]
+
+    /// Parses a collection's `.depot.toml`.
+    public static func parse(toml text: String, source: String) throws -> CollectionOverrides {
+        try CollectionOverrides(try TableReader.parse(toml: text, source: source))
+    }
+
+    public init(_ reader: TableReader) throws {
+        try reader.allow(Self.keys)
+        if let mode = try reader.choice("mode", CollectionMode.allCases.map(\.rawValue)) { self.mode = CollectionMode(rawValue: mode) }
+        quietPeriod = try reader.duration("quiet_period")
+        ignore = try reader.strings("ignore")
+        ignoreExtra = try reader.strings("ignore_extra") ?? []
+        maxLinkLifetime = try reader.duration("max_link_lifetime")
+        if let maxLinkLifetime, maxLinkLifetime <= .zero {
+            throw reader.fail("max_link_lifetime", "must be positive")
+        }
+        if let table = try reader.table("retention") {
+            try table.allow(RetentionRules.keys)
+            retention = try RetentionRules(reading: table)
+        }
+    }
+
+    /// These overrides laid over `base`.
+    public func applied(to base: CollectionSettings) -> CollectionSettings {
+        var result = base
+        if let mode { result.mode = mode }
+        if let quietPeriod { result.quietPeriod = quietPeriod }
+        if let ignore { result.ignore = ignore }
+        result.ignore += ignoreExtra
+        if let maxLinkLifetime { result.maxLinkLifetime = maxLinkLifetime }
+        if let retention { result.retention = retention }
+        return result
+    }
+}
+
+/// The one place a collection's settings are worked out: the global defaults, then its
+/// `[collections.NAME]` table, then `inbox/NAME/.depot.toml`. The watcher and the HTTP server
+/// both ask it, so they never disagree, and a broken `.depot.toml` is an error for both.
+public struct CollectionSettingsResolver: Sendable, Equatable {
+    public static let overrideFileName = ".depot.toml"
+
+    /// What a collection gets when nothing overrides it.
+    public var defaults: CollectionSettings
+    /// `[collections.NAME]` tables of depot.toml.
+    public var tables: [String: CollectionOverrides]
+    /// The inbox folder whose top folders are the collections.
+    public var inbox: String
+
+    public init(defaults: CollectionSettings, tables: [String: CollectionOverrides] = [:], inbox: String) {
+        self.defaults = defaults
+        self.tables = tables
+        self.inbox = inbox
+    }
+
+    /// The path of a collection's `.depot.toml`.
+    public func overrideFile(of collection: String) -> String {
+        inbox + "/" + collection + "/" + Self.overrideFileName
+    }
+
+    /// The settings given an already-read `.depot.toml` (nil: the collection has none).
+    public func settings(for collection: String, file: CollectionOverrides?) -> CollectionSettings {
+        var settings = defaults
+        if let table = tables[collection] { settings = table.applied(to: settings) }
+        if let file { settings = file.applied(to: settings) }
+        return settings
+    }
+
+    /// Reads a collection's `.depot.toml` as it is now: nil when there is none.
+    /// - Throws: `ConfigError` naming the file, key and line when it is broken or not a file.
+    public func readOverrideFile(of collection: String) throws -> CollectionOverrides? {
+        let path = overrideFile(of: collection)
+        guard let st = try lstatIfExists(path) else { return nil }
+        guard st.st_mode & S_IFMT == S_IFREG else { throw ConfigError(source: path, message: "not a regular file") }
+        return try CollectionOverrides.parse(toml: try readTextFile(path), source: path)
+    }
+
+    /// A collection's settings now, its `.depot.toml` read afresh.
+    /// - Throws: `ConfigError` when that file is broken: nothing is guessed for a collection
+    ///   whose owner wrote settings depot cannot read.
+    public func settings(for collection: String) throws -> CollectionSettings {
+        settings(for: collection, file: try readOverrideFile(of: collection))
+    }
+}
+
+/// A collection is a top folder of the inbox: one plain name, no dot in front.
+public func validateCollectionName(_ name: String, source: String) throws {
+    if name.isEmpty || name.hasPrefix(".") || name.contains("/") {
+        throw ConfigError(source: source, message: "'\(name)' is not a collection name (a folder name under inbox/, not starting with a dot)")
+    }
+}

@@ -1,0 +1,142 @@
+import Foundation
+
+/// A key term of the document and where it first appears.
+struct KeyTerm {
+    /// As the document writes it most often ("Fourier transform").
+    var text: String
+    /// Lower-case stems, joined by spaces: the term's identity.
+    var key: String
+    var words: Int
+    /// YAKE's score: lower is more important.
+    var score: Double
+    var count: Int
+    var firstSentence: Int
+    /// Written with a capital inside sentences most of the time: a name.
+    var isProperName: Bool
+    var isNumeric: Bool
+}
+
+/// Keywords without a model or a collection (YAKE, Campos et al. 2020): each word is scored
+/// by its casing, its position, its frequency, how many different words stand beside it (a
+/// word with many different neighbours is a function word, whatever the language) and how
+/// many sentences it is in; a phrase of up to three words by its words' scores and its own
+/// frequency. Phrases do not start or end with a stop word of the document's language, and
+/// near-duplicates (the same stems) are kept once.
+enum Keywords {
+    static func extract(_ analysis: Analysis, limit: Int, maxWords: Int = 3) -> [KeyTerm] {
+        let language = analysis.language
+        struct WordStats {
+            var tf = 0, upper = 0, acronym = 0
+            var sentences: [Int] = []
+            var left: [String: Int] = [:], right: [String: Int] = [:]
+        }
+        var stats: [String: WordStats] = [:]
+        // Phrase candidates: within punctuation-free chunks of each sentence.
+        struct Candidate { var count = 0; var forms: [String: Int] = [:]; var stems: [String] = []; var first = Int.max; var upper = 0 }
+        var candidates: [String: Candidate] = [:]
+        for sentence in analysis.sentences {
+            for chunk in chunks(sentence.text) {
+                let tokens = TextBreaks.tokens(chunk)
+                let lower = tokens.map { $0.lowercased() }
+                let stems = lower.map { language.stem($0) }
+                for (i, word) in lower.enumerated() {
+                    let stem = stems[i]
+                    var s = stats[stem] ?? WordStats()
+                    s.tf += 1
+                    let token = tokens[i]
+                    if token.count > 1, token.allSatisfy({ !$0.isLetter || $0.isUppercase }), token.contains(where: \.isLetter) { s.acronym += 1 }
+                    else if token.first?.isUppercase == true && !(i == 0 && chunk == chunksFirst(sentence.text)) { s.upper += 1 }
+                    if s.sentences.last != sentence.index { s.sentences.append(sentence.index) }
+                    if i > 0 { s.left[stems[i - 1], default: 0] += 1 }
+                    if i + 1 < stems.count { s.right[stems[i + 1], default: 0] += 1 }
+                    stats[stem] = s
+                    _ = word
+                }
+                for start in lower.indices {
+                    guard isContent(lower[start], language) else { continue }
+                    for length in 1...maxWords where start + length <= lower.count {
+                        let end = start + length - 1
+                        // No function word anywhere in a phrase ("licht in chemische" is no term).
+                        if !isContent(lower[end], language) { break }
+                        if (start...end).contains(where: { !lower[$0].contains(where: \.isLetter) && !lower[$0].contains(where: \.isNumber) }) { break }
+                        let key = stems[start...end].joined(separator: " ")
+                        var c = candidates[key] ?? Candidate()
+                        c.count += 1
+                        c.forms[tokens[start...end].joined(separator: " "), default: 0] += 1
+                        c.stems = Array(stems[start...end])
+                        c.first = min(c.first, sentence.index)
+                        if tokens[start...end].allSatisfy({ $0.first?.isUppercase == true }) && !(start == 0 && chunk == chunksFirst(sentence.text)) { c.upper += 1 }
+                        candidates[key] = c
+                    }
+                }
+            }
+        }
+        guard !stats.isEmpty else { return [] }
+        let contentTF = stats.filter { !language.isStop($0.key) }.map { Double($0.value.tf) }
+        let meanTF = contentTF.isEmpty ? 1 : contentTF.reduce(0, +) / Double(contentTF.count)
+        let sdTF = contentTF.isEmpty ? 0 : (contentTF.reduce(0) { $0 + ($1 - meanTF) * ($1 - meanTF) } / Double(contentTF.count)).squareRoot()
+        let maxTF = Double(stats.values.map(\.tf).max() ?? 1)
+        let sentenceCount = Double(max(1, analysis.sentences.count))
+        var wordScore: [String: Double] = [:]
+        for (stem, s) in stats {
+            let tf = Double(s.tf)
+            let casing = Double(max(s.upper, s.acronym)) / (1 + log(tf))
+            let median = Double(s.sentences[s.sentences.count / 2])
+            let position = log(log(3 + median))
+            let frequency = tf / (meanTF + sdTF)
+            let dl = s.left.isEmpty ? 0 : Double(s.left.count) / Double(s.left.values.reduce(0, +))
+            let dr = s.right.isEmpty ? 0 : Double(s.right.count) / Double(s.right.values.reduce(0, +))
+            let relatedness = 1 + (dl + dr) * tf / maxTF
+            let spread = Double(s.sentences.count) / sentenceCount
+            wordScore[stem] = relatedness * position / (casing + frequency / relatedness + spread / relatedness)
+        }
+        var terms: [KeyTerm] = []
+        for (key, c) in candidates {
+            let scores = c.stems.map { wordScore[$0] ?? 1 }
+            let product = scores.reduce(1, *)
+            let sum = scores.reduce(0, +)
+            let score = product / (Double(c.count) * (1 + sum))
+            let form = c.forms.max { $0.value != $1.value ? $0.value < $1.value : $0.key > $1.key }!.key
+            let numeric = c.stems.allSatisfy { !$0.contains(where: \.isLetter) }
+            terms.append(KeyTerm(text: form, key: key, words: c.stems.count, score: score, count: c.count, firstSentence: c.first,
+                                 isProperName: c.upper * 2 > c.count, isNumeric: numeric))
+        }
+        terms.sort { $0.score != $1.score ? $0.score < $1.score : $0.key < $1.key }
+        var kept: [KeyTerm] = []
+        for term in terms where !term.isNumeric && term.text.count >= 3 {
+            if kept.contains(where: { similar($0.key, term.key) }) { continue }
+            kept.append(term)
+            if kept.count >= limit { break }
+        }
+        return kept
+    }
+
+    static func isContent(_ word: String, _ language: Language) -> Bool {
+        word.count > 1 && !language.isStop(word) && !language.isStop(word.replacingOccurrences(of: "'", with: "")) && word.contains(where: \.isLetter)
+    }
+
+    /// A sentence's runs between punctuation (commas, colons, brackets, quotes, dashes).
+    static func chunks(_ text: String) -> [String] {
+        text.split(whereSeparator: { ",;:()[]{}\"“”«»„!?.…—–/|".contains($0) }).map(String.init).filter { !$0.isEmpty }
+    }
+
+    static func chunksFirst(_ text: String) -> String? { chunks(text).first }
+
+    /// The same stems, or one differing from the other by little (YAKE's near-duplicate
+    /// filter: a normalised edit distance under 0.2).
+    static func similar(_ a: String, _ b: String) -> Bool {
+        if a == b { return true }
+        let x = Array(a), y = Array(b)
+        let longest = max(x.count, y.count)
+        guard longest > 0, abs(x.count - y.count) * 5 < longest else { return false }
+        var previous = Array(0...y.count)
+        for i in 1...x.count {
+            var current = [i] + [Int](repeating: 0, count: y.count)
+            for j in 1...max(1, y.count) where y.count > 0 {
+                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x[i - 1] == y[j - 1] ? 0 : 1))
+            }
+            previous = current
+        }
+        return Double(previous[y.count]) / Double(longest) < 0.2
+    }
+}

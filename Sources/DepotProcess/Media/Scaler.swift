@@ -1,0 +1,53 @@
+import CFFmpeg
+
+/// A libswscale context converting pictures of one size and pixel format into another.
+/// Owns the SwsContext and frees it in `deinit`.
+public final class Scaler {
+    private let context: OpaquePointer
+    public let sourceWidth: Int, sourceHeight: Int, sourceFormat: AVPixelFormat
+    public let width: Int, height: Int, format: AVPixelFormat
+
+    /// - Throws: `MediaError` when libswscale does not convert between these formats or sizes.
+    public init(sourceWidth: Int, sourceHeight: Int, sourceFormat: AVPixelFormat,
+                width: Int, height: Int, format: AVPixelFormat, flags: Int32 = SWS_BICUBIC) throws {
+        guard sourceWidth > 0, sourceHeight > 0, width > 0, height > 0,
+              let context = sws_getContext(Int32(sourceWidth), Int32(sourceHeight), sourceFormat,
+                                           Int32(width), Int32(height), format, flags, nil, nil, nil) else {
+            throw MediaError("cannot scale \(sourceWidth)×\(sourceHeight) \(Self.name(sourceFormat)) to \(width)×\(height) \(Self.name(format))")
+        }
+        self.context = context
+        self.sourceWidth = sourceWidth
+        self.sourceHeight = sourceHeight
+        self.sourceFormat = sourceFormat
+        self.width = width
+        self.height = height
+        self.format = format
+    }
+
+    /// A scaler from `frame`'s size and format.
+    public convenience init(from frame: Frame, width: Int, height: Int, format: AVPixelFormat) throws {
+        try self.init(sourceWidth: frame.width, sourceHeight: frame.height, sourceFormat: frame.pixelFormat,
+                      width: width, height: height, format: format)
+    }
+
+    deinit { sws_freeContext(context) }
+
+    /// Whether this scaler takes `frame` as it is.
+    public func accepts(_ frame: Frame) -> Bool {
+        frame.width == sourceWidth && frame.height == sourceHeight && frame.pixelFormat == sourceFormat
+    }
+
+    /// `frame` converted into a new frame of this scaler's size and format.
+    /// - Throws: `MediaError` when the frame is not of the source's size and format, or libswscale fails.
+    public func scale(_ frame: Frame) throws -> Frame {
+        guard accepts(frame) else {
+            throw MediaError("a \(frame.width)×\(frame.height) picture given to a scaler of \(sourceWidth)×\(sourceHeight) pictures")
+        }
+        let output = try Frame(width: width, height: height, format: format)
+        try FFmpeg.check(sws_scale_frame(context, output.frame, frame.frame), "cannot scale a picture")
+        output.frame.pointee.pts = frame.frame.pointee.pts
+        return output
+    }
+
+    static func name(_ format: AVPixelFormat) -> String { av_get_pix_fmt_name(format).map { String(cString: $0) } ?? "unknown" }
+}

@@ -1,0 +1,94 @@
+import CPoppler
+
+/// The annotations and form fields on a page, which `pdftotext` draws and poppler's page text
+/// leaves out. The mapping lists poppler hands out are owned by `PopplerMappingList`.
+extension PDFPage {
+    /// What the page's annotations hold as values, one entry (ending in a newline) each: the
+    /// values of its text fields and choice fields and the contents of its FreeText
+    /// annotations, top to bottom and left to right. Hidden annotations (Hidden or NoView flag) are left
+    /// out, as poppler's Annot::isVisible leaves them out of the drawing. Buttons draw their
+    /// caption or a check mark, which poppler-glib does not expose; password fields draw
+    /// asterisks; both are left out.
+    func annotationEntries() -> [String] {
+        var placed: [(top: Double, left: Double, text: String)] = []
+        var hidden: [PopplerRectangle] = []
+        let invisible = POPPLER_ANNOT_FLAG_HIDDEN.rawValue | POPPLER_ANNOT_FLAG_NO_VIEW.rawValue
+        PopplerMappingList<PopplerAnnotMapping>(poppler_page_get_annot_mapping(handle),
+                                                free: poppler_page_free_annot_mapping).forEach { mapping in
+            guard let annot = mapping.annot else { return }
+            let area = mapping.area
+            if poppler_annot_get_flags(annot).rawValue & invisible != 0 {
+                hidden.append(area)
+                return
+            }
+            guard poppler_annot_get_annot_type(annot) == POPPLER_ANNOT_FREE_TEXT,
+                  let contents = takeGString(poppler_annot_get_contents(annot)) else { return }
+            placed.append((max(area.y1, area.y2), min(area.x1, area.x2), contents))
+        }
+        PopplerMappingList<PopplerFormFieldMapping>(poppler_page_get_form_field_mapping(handle),
+                                                    free: poppler_page_free_form_field_mapping).forEach { mapping in
+            guard let field = mapping.field else { return }
+            let area = mapping.area
+            if hidden.contains(where: { Self.sameArea($0, area) }) { return }
+            guard let value = Self.fieldText(field), !value.isEmpty else { return }
+            placed.append((max(area.y1, area.y2), min(area.x1, area.x2), value))
+        }
+        // PDF space: y grows upwards, so the top of the page comes first with the largest y.
+        placed.sort { $0.top != $1.top ? $0.top > $1.top : $0.left < $1.left }
+        return placed.map { entry in
+            // Multi-line values use CR or CR LF (PDF 32000-1 §12.7.4.3).
+            let lines = entry.text.replacingOccurrences(of: "\r\n", with: "\n").replacingOccurrences(of: "\r", with: "\n")
+            return lines.hasSuffix("\n") ? lines : lines + "\n"
+        }
+    }
+
+    /// Whether the page has annotations a viewer draws that may show text: any but links and
+    /// popups (which draw nothing) and those hidden (Hidden or NoView flag).
+    var hasDrawnAnnotations: Bool {
+        var found = false
+        let invisible = POPPLER_ANNOT_FLAG_HIDDEN.rawValue | POPPLER_ANNOT_FLAG_NO_VIEW.rawValue
+        PopplerMappingList<PopplerAnnotMapping>(poppler_page_get_annot_mapping(handle),
+                                                free: poppler_page_free_annot_mapping).forEach { mapping in
+            guard !found, let annot = mapping.annot else { return }
+            let type = poppler_annot_get_annot_type(annot)
+            found = type != POPPLER_ANNOT_LINK && type != POPPLER_ANNOT_POPUP && poppler_annot_get_flags(annot).rawValue & invisible == 0
+        }
+        return found
+    }
+
+    /// Whether every word of `content` (runs of letters and digits, counted) is in `drawn` as
+    /// often: the drawn copy of a page lost nothing of its content stream's text.
+    static func keepsEveryWord(of content: String, in drawn: String) -> Bool {
+        func words(_ text: String) -> [Substring: Int] {
+            var counts: [Substring: Int] = [:]
+            for word in text.split(whereSeparator: { !($0.isLetter || $0.isNumber) }) { counts[word, default: 0] += 1 }
+            return counts
+        }
+        let have = words(drawn)
+        return words(content).allSatisfy { word, count in have[word, default: 0] >= count }
+    }
+
+    /// The text a form field draws: a text field's value, a combo box's chosen or typed value,
+    /// every item of a list box (its appearance lists them all).
+    private static func fieldText(_ field: OpaquePointer) -> String? {
+        switch poppler_form_field_get_field_type(field) {
+        case POPPLER_FORM_FIELD_TEXT:
+            guard poppler_form_field_text_is_password(field) == 0 else { return nil }
+            return takeGString(poppler_form_field_text_get_text(field))
+        case POPPLER_FORM_FIELD_CHOICE:
+            let count = Int(poppler_form_field_choice_get_n_items(field))
+            if poppler_form_field_choice_get_choice_type(field) == POPPLER_FORM_CHOICE_LIST {
+                return (0..<count).compactMap { takeGString(poppler_form_field_choice_get_item(field, Int32($0))) }.joined(separator: "\n")
+            }
+            if let typed = takeGString(poppler_form_field_choice_get_text(field)), !typed.isEmpty { return typed }
+            return (0..<count).filter { poppler_form_field_choice_is_item_selected(field, Int32($0)) != 0 }
+                .compactMap { takeGString(poppler_form_field_choice_get_item(field, Int32($0))) }.joined(separator: " ")
+        default:
+            return nil
+        }
+    }
+
+    private static func sameArea(_ a: PopplerRectangle, _ b: PopplerRectangle) -> Bool {
+        abs(a.x1 - b.x1) < 0.5 && abs(a.y1 - b.y1) < 0.5 && abs(a.x2 - b.x2) < 0.5 && abs(a.y2 - b.y2) < 0.5
+    }
+}

@@ -1,0 +1,84 @@
+import CPoppler
+
+/// A poppler page; owns the GObject reference (which holds its document), released in deinit.
+final class PDFPage {
+    let handle: OpaquePointer
+
+    init(_ handle: OpaquePointer) { self.handle = handle }
+
+    deinit { cpoppler_page_unref(handle) }
+
+    /// The page's label (/PageLabels: "iv", "A-3"); poppler gives the page number without one.
+    var label: String? { takeGString(poppler_page_get_label(handle)) }
+
+    /// Width and height in points.
+    var size: (Double, Double) {
+        var width = 0.0, height = 0.0
+        poppler_page_get_size(handle, &width, &height)
+        return (width, height)
+    }
+
+    /// The page's text in reading order, as close to `pdftotext` as poppler-glib allows.
+    ///
+    /// Both read the page with poppler's text output device, but `poppler_page_get_text` dumps
+    /// it differently from `pdftotext`: (1) it joins the cells of a table row into one line with
+    /// nothing between them ("Normal" + "HardLight" → "NormalHardLight", pdf.js's calrgb.pdf and
+    /// blendmode.pdf), which the characters' boxes reveal; (2) it keeps a hyphen that ends a line,
+    /// where `pdftotext` joins the word's halves; (3) it reads only the page's content stream,
+    /// where `pdftotext` also draws the annotations (`Page::displaySlice`): filled form fields,
+    /// button captions, FreeText, stamps and signatures print there, in their place on the page.
+    /// poppler-glib exposes no annotation's appearance, but it draws them: a page with
+    /// annotations is drawn onto a one-page PDF in memory (cairo keeps the text of what it draws)
+    /// and that page's text is read instead, unless it lacks words of the content stream's text
+    /// (cairo draws no invisible text, such as a scan's OCR layer). A field's value or a
+    /// FreeText's contents (`annotationEntries`) that the drawing does not show in full follows
+    /// it: an appearance may be stale (pdf.js bug1825002.pdf draws "ABCDEFGHIJKLMN" over the
+    /// value "123,45.7A"), draw glyphs without their letters (issue16021.pdf) or right-to-left
+    /// text letter by letter (issue20504.pdf); what the page shows and what it holds both stay.
+    var text: String {
+        let content = contentText
+        let entries = annotationEntries()
+        var text: String
+        var extra: [String]
+        if hasDrawnAnnotations, let drawn = drawnText(), Self.keepsEveryWord(of: content ?? "", in: drawn) {
+            text = drawn
+            extra = entries.filter { !Self.keepsEveryWord(of: $0, in: drawn) }
+        } else {
+            guard let content else { return entries.joined() }
+            text = content
+            extra = entries
+        }
+        if !extra.isEmpty {
+            if !text.isEmpty && !text.hasSuffix("\n") { text += "\n" }
+            text += extra.joined()
+        }
+        return text
+    }
+
+    /// The text of the content stream, with the two repairs above; nil when poppler gives none.
+    var contentText: String? {
+        guard var text = takeGString(poppler_page_get_text(handle)) else { return nil }
+        var rectangles: UnsafeMutablePointer<PopplerRectangle>?
+        var count: guint = 0
+        if poppler_page_get_text_layout(handle, &rectangles, &count) != 0, let rectangles {
+            defer { g_free(rectangles) }
+            text = Self.separatingCells(text, boxes: UnsafeBufferPointer(start: rectangles, count: Int(count)))
+        }
+        return Self.joiningHyphenatedLines(text)
+    }
+
+    /// The text of this page as drawn with its annotations: nil when cairo cannot draw it or
+    /// poppler cannot read the drawing back.
+    func drawnText() -> String? {
+        let (width, height) = size
+        guard width > 0, height > 0, let surface = try? CairoPDFSurface(width: width, height: height),
+              let bytes = try? surface.drawing(self), let copy = try? PDFDocument(bytes: bytes), let page = copy.page(0) else { return nil }
+        return page.contentText
+    }
+
+    /// Draws the page on `context` in its current transformation (points to pixels); a
+    /// failure shows in the context's status, which the caller checks.
+    func render(into context: CairoContext) {
+        poppler_page_render(handle, context.handle)
+    }
+}

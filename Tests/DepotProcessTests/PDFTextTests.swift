@@ -1,0 +1,144 @@
+import DepotCore
+import DepotProcess
+import DepotTestSupport
+import Foundation
+import Testing
+
+/// Where poppler-glib's page text and `pdftotext` differ, text.txt follows `pdftotext`
+/// (pdf.js's test files showed each case; see docs/DECISIONS.md, "Real-world documents").
+@Suite("PDF text as pdftotext prints it")
+struct PDFTextTests {
+    /// The text.txt that `depot extract` writes for `pdf`.
+    private func extractedText(_ dir: TempDir, _ pdf: String) throws -> String {
+        let out = try dir.folder("out")
+        _ = try PDFProcessor.extract(from: pdf, into: out)
+        return try dir.read("out/text.txt")
+    }
+
+    @Test func tableCellsOnOneRowStaySeparateWords() throws {
+        // Two columns of single words: poppler's selection dumper joins a table row's cells
+        // with nothing between them ("NormalHardLight", as in pdf.js's blendmode.pdf).
+        let dir = try TempDir()
+        let rows = [("Normal", "HardLight"), ("Multiply", "SoftLight"), ("Screen", "Difference"), ("Overlay", "Exclusion")]
+        var content = "BT /F1 12 Tf\n"
+        for (index, (left, right)) in rows.enumerated() {
+            let y = 700 - 40 * index
+            content += "1 0 0 1 72 \(y) Tm (\(left)) Tj 1 0 0 1 300 \(y) Tm (\(right)) Tj\n"
+        }
+        content += "ET"
+        try makeRawPDF(dir.path + "/table.pdf", content: content)
+        let words = try extractedText(dir, dir.path + "/table.pdf").split(whereSeparator: \.isWhitespace)
+        #expect(words == ["Normal", "HardLight", "Multiply", "SoftLight", "Screen", "Difference", "Overlay", "Exclusion"])
+    }
+
+    @Test func rightToLeftWordsStaySeparateWords() throws {
+        // Two Hebrew words with a space between them, drawn in visual order (Helvetica's a…e
+        // mapped to א…ה by a ToUnicode CMap). poppler-glib writes them as two RLE … PDF
+        // fragments with no space between; `pdftotext` writes "גבא אהד".
+        let dir = try TempDir()
+        let cmap = """
+            /CIDInit /ProcSet findresource begin 12 dict begin begincmap /CIDSystemInfo << /Registry (Adobe) /Ordering (UCS) /Supplement 0 >> def \
+            /CMapName /Adobe-Identity-UCS def /CMapType 2 def 1 begincodespacerange <00> <FF> endcodespacerange \
+            6 beginbfchar <20> <0020> <61> <05D0> <62> <05D1> <63> <05D2> <64> <05D3> <65> <05D4> endbfchar endcmap \
+            CMapName currentdict /CMap defineresource pop end end
+            """
+        try makeRawPDF(dir.path + "/hebrew.pdf", content: "BT /F1 24 Tf 1 0 0 1 200 700 Tm (dea abc) Tj ET",
+                       font: "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /ToUnicode 6 0 R >>",
+                       objects: ["<< /Length \(cmap.utf8.count) >>\nstream\n\(cmap)\nendstream"])
+        let words = try extractedText(dir, dir.path + "/hebrew.pdf").split(whereSeparator: \.isWhitespace)
+        #expect(words == ["\u{05D2}\u{05D1}\u{05D0}", "\u{05D0}\u{05D4}\u{05D3}"])
+    }
+
+    @Test func arabicComesOutInLogicalOrderAsBaseLettersWithoutBidiControls() throws {
+        // "سلام لا" as a PDF font sets it: contextual glyph forms (U+FExx, the ToUnicode CMap of
+        // many Arabic fonts maps glyphs to them), drawn left to right in visual order, "لا" as
+        // the lam-alef ligature U+FEFB. poppler writes the forms, wrapped in RLE … PDF.
+        let dir = try TempDir()
+        let cmap = """
+            /CIDInit /ProcSet findresource begin 12 dict begin begincmap /CIDSystemInfo << /Registry (Adobe) /Ordering (UCS) /Supplement 0 >> def \
+            /CMapName /Adobe-Identity-UCS def /CMapType 2 def 1 begincodespacerange <00> <FF> endcodespacerange \
+            6 beginbfchar <20> <0020> <61> <FEFB> <62> <FEE1> <63> <FE8E> <64> <FEE0> <65> <FEB3> endbfchar endcmap \
+            CMapName currentdict /CMap defineresource pop end end
+            """
+        try makeRawPDF(dir.path + "/arabic.pdf", content: "BT /F1 24 Tf 1 0 0 1 200 700 Tm (a bcde) Tj ET",
+                       font: "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /ToUnicode 6 0 R >>",
+                       objects: ["<< /Length \(cmap.utf8.count) >>\nstream\n\(cmap)\nendstream"])
+        let text = try extractedText(dir, dir.path + "/arabic.pdf")
+        #expect(text.split(whereSeparator: \.isWhitespace) == ["\u{0633}\u{0644}\u{0627}\u{0645}", "\u{0644}\u{0627}"])
+        #expect(!text.unicodeScalars.contains { (0x200E...0x200F).contains($0.value) || (0x202A...0x202E).contains($0.value)
+                || (0x2066...0x2069).contains($0.value) || (0xFB50...0xFEFC).contains($0.value) })
+    }
+
+    @Test func wordHyphenatedAcrossLinesIsJoined() throws {
+        let dir = try TempDir()
+        try makeRawPDF(dir.path + "/hyphen.pdf", content: """
+            BT /F1 12 Tf 72 700 Td 14 TL (The archive keeps every docu-) Tj T* (ment it was given, com-) Tj T* (pressed and checked.) Tj ET
+            """)
+        let text = try extractedText(dir, dir.path + "/hyphen.pdf")
+        #expect(text == "The archive keeps every document it was given, compressed and checked.\n\u{0C}")
+    }
+
+    @Test func filledFormFieldsAreInTheTextAndHiddenOnesAreNot() throws {
+        let dir = try TempDir()
+        let field = "/Type /Annot /Subtype /Widget /DA (/Helv 12 Tf 0 g)"
+        try makeRawPDF(dir.path + "/form.pdf", content: "BT /F1 12 Tf 72 720 Td (Application form) Tj ET", annotations: [
+            // Listed bottom first: the text follows the page from top to bottom.
+            "<< \(field) /FT /Ch /Ff 131072 /T (city) /Opt [(Paris) (London) (Turin)] /V (London) /Rect [72 600 300 620] /F 4 >>",
+            "<< \(field) /FT /Tx /T (name) /V (Ada Lovelace) /Rect [72 650 300 670] /F 4 >>",
+            "<< \(field) /FT /Tx /T (note) /V (first line\rsecond line) /Ff 4096 /Rect [320 650 500 690] /F 4 >>",
+            "<< \(field) /FT /Tx /T (secret) /V (hidden value) /Rect [72 550 300 570] /F 6 >>",  // Hidden + Print
+        ], formFields: true)
+        let text = try extractedText(dir, dir.path + "/form.pdf")
+        // Where they stand, as `pdftotext` prints them: the left column, then the right one.
+        #expect(text == "Application form\nAda Lovelace\nLondon\nfirst line\nsecond line\n\u{0C}")
+    }
+
+    @Test func buttonCaptionsAndAppearanceOnlyTextAreInTheText() throws {
+        // A push button shows its caption (/MK /CA) and a signature field only its appearance
+        // stream; neither has a value poppler-glib exposes. `pdftotext` prints both.
+        let dir = try TempDir()
+        let appearance = "/Tx BMC BT /F1 10 Tf 4 8 Td (Signed by Grace Hopper) Tj ET EMC"
+        try makeRawPDF(dir.path + "/buttons.pdf", content: "BT /F1 12 Tf 72 720 Td (Order form) Tj ET", annotations: [
+            "<< /Type /Annot /Subtype /Widget /FT /Btn /Ff 65536 /T (send) /MK << /CA (Send order) >> /DA (/Helv 12 Tf 0 g) /Rect [72 600 200 630] /F 4 >>",
+            "<< /Type /Annot /Subtype /Widget /FT /Sig /T (signature) /Rect [72 500 300 530] /F 4 /AP << /N 8 0 R >> >>",
+            "<< /Type /XObject /Subtype /Form /BBox [0 0 228 30] /Resources << /Font << /F1 4 0 R >> >> /Length \(appearance.utf8.count) >>\nstream\n\(appearance)\nendstream",
+        ], formFields: true)
+        let words = try extractedText(dir, dir.path + "/buttons.pdf").split(whereSeparator: \.isWhitespace)
+        #expect(words == ["Order", "form", "Send", "order", "Signed", "by", "Grace", "Hopper"])
+    }
+
+    @Test func aValueTheDrawingDoesNotShowFollowsIt() throws {
+        // A stale appearance (pdf.js bug1825002.pdf): the page shows one text, the field holds
+        // another. Both are kept: what is drawn where it is, then the value.
+        let dir = try TempDir()
+        let appearance = "/Tx BMC BT /F1 10 Tf 4 8 Td (Draft amount) Tj ET EMC"
+        try makeRawPDF(dir.path + "/stale.pdf", content: "BT /F1 12 Tf 72 720 Td (Invoice) Tj ET", annotations: [
+            "<< /Type /Annot /Subtype /Widget /FT /Tx /T (amount) /V (Final sum) /DA (/Helv 12 Tf 0 g) /Rect [72 600 300 630] /F 4 /AP << /N 7 0 R >> >>",
+            "<< /Type /XObject /Subtype /Form /BBox [0 0 228 30] /Resources << /Font << /F1 4 0 R >> >> /Length \(appearance.utf8.count) >>\nstream\n\(appearance)\nendstream",
+        ], formFields: true)
+        let text = try extractedText(dir, dir.path + "/stale.pdf")
+        #expect(text.split(whereSeparator: \.isWhitespace) == ["Invoice", "Draft", "amount", "Final", "sum"])
+    }
+
+    @Test func invisibleTextIsKeptWhenAPageWithFieldsIsRead() throws {
+        // A scan's OCR layer is invisible text (render mode 3), which a drawing of the page does
+        // not hold: the page's own text stays, and the field's value follows it.
+        let dir = try TempDir()
+        let field = "/Type /Annot /Subtype /Widget /DA (/Helv 12 Tf 0 g)"
+        try makeRawPDF(dir.path + "/ocr.pdf", content: "BT 3 Tr /F1 12 Tf 72 720 Td (Scanned invoice) Tj ET", annotations: [
+            "<< \(field) /FT /Tx /T (total) /V (Paid in full) /Rect [72 600 300 620] /F 4 >>",
+        ], formFields: true)
+        let text = try extractedText(dir, dir.path + "/ocr.pdf")
+        #expect(text == "Scanned invoice\nPaid in full\n\u{0C}")
+    }
+
+    @Test func freeTextAnnotationIsInTheText() throws {
+        let dir = try TempDir()
+        try makeRawPDF(dir.path + "/note.pdf", content: "BT /F1 12 Tf 72 720 Td (Reviewed draft) Tj ET", annotations: [
+            "<< /Type /Annot /Subtype /FreeText /Rect [72 600 300 640] /Contents (Approved by Grace) /DA (/Helv 12 Tf 0 g) /F 4 >>",
+            "<< /Type /Annot /Subtype /Text /Rect [400 600 420 620] /Contents (a sticky note is not drawn) /F 4 >>",
+        ])
+        let text = try extractedText(dir, dir.path + "/note.pdf")
+        #expect(text == "Reviewed draft\nApproved by Grace\n\u{0C}")
+    }
+}

@@ -1,0 +1,56 @@
+import DepotCore
+import DepotQueue
+import DepotStore
+import DepotTestSupport
+import Foundation
+import Testing
+
+/// Video and images through the real `depot serve` and its `depot worker` processes: a video
+/// gets metadata.json and thumbnail.jpg; a HEIC photo ends "unsupported", shown as such by
+/// `depot jobs`, with the reason.
+@Suite(.serialized, .tags(.slow), .slowTest) struct MediaEndToEndTests {
+    @Test func aVideoIsProcessedAndAHEICIsUnsupportedNotSucceeded() throws {
+        let root = try DemoRoot(quietPeriod: "0s", extra: """
+            [jobs]
+            max_attempts = 1
+            timeout = "60s"
+            [jobs.concurrency]
+            documents = 1
+            images = 1
+            audio = 1
+            video = 1
+            other = 1
+            """)
+        let clip = root.path + "/clip.mp4"
+        try makeMedia(clip, inputs: ["testsrc2=s=640x360:r=25:d=3", "sine=d=3"], output: ["-c:v", "libx264", "-c:a", "aac"])
+        let server = try root.serve()
+        try root.drop("lectures/clip.mp4", Array(try Data(contentsOf: URL(fileURLWithPath: clip))))
+        // A HEIC's ftyp box and nothing FFmpeg 5.1 can show.
+        try root.drop("photos/photo.heic", [0, 0, 0, 24] + Array("ftypheic".utf8) + [0, 0, 0, 0] + Array("mif1heic".utf8)
+                      + [UInt8](repeating: 0, count: 64))
+        let queue = try root.queue()
+        func jobs() throws -> [JobRecord] { try queue.records(try queue.jobs(oldestFirst: true)) }
+        #expect(waitUntil(seconds: 90) { ((try? jobs()) ?? []).count == 6 && ((try? jobs()) ?? []).allSatisfy { $0.state.isFinished } },
+                "\(server.stderr.suffix(3000))")
+        let rows = try jobs()
+        let video = rows.filter { $0.path == "clip.mp4" }, photo = rows.filter { $0.path == "photo.heic" }
+        #expect(video.map(\.kind) == ["extract", "thumbnail", "storyboard", "transcript"])
+        #expect(video.allSatisfy { $0.state == .succeeded && $0.outcome == JobOutcome.processed && $0.mediaClass == "video" })
+        let artifacts = try root.catalog().artifacts(versionID: try #require(video.first).versionID).map(\.kind)
+        // No subtitles and no [speech] endpoint: the transcript job makes nothing.
+        #expect(artifacts.sorted() == ["metadata.json", "storyboard.jpg", "storyboard.vtt", "thumbnail.jpg"])
+        #expect(photo.count == 2 && photo.allSatisfy { $0.outcome == JobOutcome.unsupported && $0.mediaClass == "images" })
+        #expect(photo.allSatisfy { $0.progressMessage?.contains("HEIC images need FFmpeg 6.1") == true })
+        #expect(try queue.status(versionID: try #require(photo.first).versionID) == .unsupported)
+
+        let table = try depot(["jobs", "--root", root.path])
+        #expect(table.status == 0)
+        let heicLines = table.stdout.split(separator: "\n").filter { $0.contains("photo.heic") }
+        #expect(heicLines.count == 2)
+        #expect(heicLines.allSatisfy { $0.contains(" unsupported ") && !$0.contains("succeeded") && $0.contains("HEIC images need") })
+        let clipLines = table.stdout.split(separator: "\n").filter { $0.contains("clip.mp4") }
+        #expect(clipLines.count == 4 && clipLines.allSatisfy { $0.contains(" succeeded ") })
+        server.signal(SIGTERM)
+        #expect(server.wait() == 0)
+    }
+}
