@@ -32,7 +32,9 @@ public struct StatsRange: Sendable, Equatable {
             if let d = parseDuration(relative) { return now - d.components.seconds }
             throw StatsError("\(name) must be an RFC 3339 UTC time (2026-01-31T00:00:00Z) or a duration back from now (7d)")
         }
-        let end = try time(to, name: "to", default: now)
+        // "now" is the end of the current second: what was recorded in it (a minute's first
+        // second starts its bucket) is in the range, whose end is exclusive.
+        let end = to == nil || to == "" || to == "now" ? now + 1 : try time(to, name: "to", default: now + 1)
         let start = try time(from, name: "from", default: end - defaultRange)
         guard start < end else { throw StatsError("from must be before to") }
         let span = end - start

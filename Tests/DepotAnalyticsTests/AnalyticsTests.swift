@@ -187,6 +187,21 @@ struct AnyPayload: EventPayload {
         #expect(throws: StatsError.self) { try StatsRange.parse(from: "1h", to: "2h", step: nil, now: now) }
     }
 
+    /// What was recorded in the current second is in a range ending now, also when that second
+    /// starts a minute (and so the bucket it is recorded in).
+    @Test func aRangeEndingNowHasTheCurrentSecond() throws {
+        let f = try AnalyticsFixture()
+        let now: Int64 = (nowSeconds() / 60) * 60
+        var batch = RollupBatch()
+        batch.add("queue.depth", ["queued"], value: 3, at: now, gauge: true)
+        try f.catalog.database.write { tx in try batch.write(in: tx) }
+        let range = try StatsRange.parse(from: "1h", to: nil, step: nil, now: now)
+        #expect(range.to == now + 1)
+        let r = try StatsQueries(database: f.catalog.database).query(.queue, range: range)
+        #expect(r.series.first { $0.labels["state"] == "queued" }?.total.max == 3)
+        #expect(try StatsRange.parse(from: "1h", to: "now", step: nil, now: now).to == now + 1)
+    }
+
     @Test func histogramQuantilesAreClose() {
         var h = RollupHistogram()
         for v in 1...1000 { h.add(Double(v)) }
