@@ -95,11 +95,25 @@ public struct BuiltinEngine: GenerationEngine {
 
     /// The document's key terms that this part of it uses most, weighted by their rank.
     func chapterTerms(_ analysis: Analysis, _ range: Range<Int>, _ terms: [KeyTerm]) -> [String] {
-        var text = ""
-        for i in range { text += " " + analysis.sentences[i].tokens.map { analysis.language.stem($0.lowercased()) }.joined(separator: " ") + " |" }
+        let sentences = range.map { i in analysis.sentences[i].tokens.map { analysis.language.stem($0.lowercased()) } }
+        // Each term's uses in the part, counted within sentences and without overlaps (a use
+        // of "a a" in "a a a" is one).
+        var starts: [String: [(Int, Int)]] = [:]
+        for (s, stems) in sentences.enumerated() {
+            for (i, stem) in stems.enumerated() { starts[stem, default: []].append((s, i)) }
+        }
         var weighted: [(String, Double)] = []
         for (rank, term) in terms.enumerated() {
-            let count = text.components(separatedBy: " " + term.key + " ").count - 1
+            let words = term.key.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
+            guard let first = words.first, let places = starts[first] else { continue }
+            var count = 0
+            var next = (-1, 0)
+            for (s, i) in places where s > next.0 || i >= next.1 {
+                let stems = sentences[s]
+                guard i + words.count <= stems.count, stems[i..<(i + words.count)].elementsEqual(words) else { continue }
+                count += 1
+                next = (s, i + words.count + 1)
+            }
             if count > 0 { weighted.append((term.text, Double(count) / Double(rank + 3))) }
         }
         weighted.sort { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }

@@ -34,39 +34,52 @@ enum Keywords {
         // Phrase candidates: within punctuation-free chunks of each sentence.
         struct Candidate { var count = 0; var forms: [String: Int] = [:]; var stems: [String] = []; var first = Int.max; var upper = 0 }
         var candidates: [String: Candidate] = [:]
+        // The counts are updated in place (`stats[stem, default:]`): a copy of an entry taken
+        // out and put back would copy its neighbour tables on every word.
+        var content: [String: Bool] = [:]
+        func isContentWord(_ word: String) -> Bool {
+            if let known = content[word] { return known }
+            let answer = isContent(word, language)
+            content[word] = answer
+            return answer
+        }
         for sentence in analysis.sentences {
-            for chunk in chunks(sentence.text) {
+            let sentenceChunks = chunks(sentence.text)
+            for chunk in sentenceChunks {
+                // The sentence's first chunk starts with a capital whatever the word is.
+                let opensSentence = chunk == sentenceChunks[0]
                 let tokens = TextBreaks.tokens(chunk)
                 let lower = tokens.map { $0.lowercased() }
                 let stems = lower.map { language.stem($0) }
-                for (i, word) in lower.enumerated() {
+                for i in lower.indices {
                     let stem = stems[i]
-                    var s = stats[stem] ?? WordStats()
-                    s.tf += 1
                     let token = tokens[i]
-                    if token.count > 1, token.allSatisfy({ !$0.isLetter || $0.isUppercase }), token.contains(where: \.isLetter) { s.acronym += 1 }
-                    else if token.first?.isUppercase == true && !(i == 0 && chunk == chunksFirst(sentence.text)) { s.upper += 1 }
-                    if s.sentences.last != sentence.index { s.sentences.append(sentence.index) }
-                    if i > 0 { s.left[stems[i - 1], default: 0] += 1 }
-                    if i + 1 < stems.count { s.right[stems[i + 1], default: 0] += 1 }
-                    stats[stem] = s
-                    _ = word
+                    stats[stem, default: WordStats()].tf += 1
+                    if token.count > 1, token.allSatisfy({ !$0.isLetter || $0.isUppercase }), token.contains(where: \.isLetter) {
+                        stats[stem]!.acronym += 1
+                    } else if token.first?.isUppercase == true && !(i == 0 && opensSentence) {
+                        stats[stem]!.upper += 1
+                    }
+                    if stats[stem]!.sentences.last != sentence.index { stats[stem]!.sentences.append(sentence.index) }
+                    if i > 0 { stats[stem]!.left[stems[i - 1], default: 0] += 1 }
+                    if i + 1 < stems.count { stats[stem]!.right[stems[i + 1], default: 0] += 1 }
                 }
+                let wordLike = lower.map { word in word.contains(where: \.isLetter) || word.contains(where: \.isNumber) }
                 for start in lower.indices {
-                    guard isContent(lower[start], language) else { continue }
+                    guard isContentWord(lower[start]) else { continue }
                     for length in 1...maxWords where start + length <= lower.count {
                         let end = start + length - 1
                         // No function word anywhere in a phrase ("licht in chemische" is no term).
-                        if !isContent(lower[end], language) { break }
-                        if (start...end).contains(where: { !lower[$0].contains(where: \.isLetter) && !lower[$0].contains(where: \.isNumber) }) { break }
+                        if !isContentWord(lower[end]) { break }
+                        if !wordLike[start...end].allSatisfy({ $0 }) { break }
                         let key = stems[start...end].joined(separator: " ")
-                        var c = candidates[key] ?? Candidate()
-                        c.count += 1
-                        c.forms[tokens[start...end].joined(separator: " "), default: 0] += 1
-                        c.stems = Array(stems[start...end])
-                        c.first = min(c.first, sentence.index)
-                        if tokens[start...end].allSatisfy({ $0.first?.isUppercase == true }) && !(start == 0 && chunk == chunksFirst(sentence.text)) { c.upper += 1 }
-                        candidates[key] = c
+                        let form = tokens[start...end].joined(separator: " ")
+                        let capitalised = tokens[start...end].allSatisfy({ $0.first?.isUppercase == true }) && !(start == 0 && opensSentence)
+                        candidates[key, default: Candidate()].count += 1
+                        candidates[key]!.forms[form, default: 0] += 1
+                        if candidates[key]!.stems.isEmpty { candidates[key]!.stems = Array(stems[start...end]) }
+                        candidates[key]!.first = min(candidates[key]!.first, sentence.index)
+                        if capitalised { candidates[key]!.upper += 1 }
                     }
                 }
             }
@@ -117,10 +130,10 @@ enum Keywords {
 
     /// A sentence's runs between punctuation (commas, colons, brackets, quotes, dashes).
     static func chunks(_ text: String) -> [String] {
-        text.split(whereSeparator: { ",;:()[]{}\"“”«»„!?.…—–/|".contains($0) }).map(String.init).filter { !$0.isEmpty }
+        text.split(whereSeparator: { chunkBreaks.contains($0) }).map(String.init).filter { !$0.isEmpty }
     }
 
-    static func chunksFirst(_ text: String) -> String? { chunks(text).first }
+    private static let chunkBreaks = Set<Character>(",;:()[]{}\"“”«»„!?.…—–/|")
 
     /// The same stems, or one differing from the other by little (YAKE's near-duplicate
     /// filter: a normalised edit distance under 0.2).
