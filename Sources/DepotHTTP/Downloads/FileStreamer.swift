@@ -34,10 +34,81 @@ struct FileStreamer: Sendable {
         }
     }
 
-    private func read(_ file: OpenFile, offset: Int64, last: Int64) async throws -> ByteBuffer {
+    private func read(_ file: OpenFile, offset: Int64, last: Int64, hashing hasher: SendableHasher? = nil) async throws -> ByteBuffer {
         let count = Int(min(Int64(chunkSize), last - offset + 1))
-        return try await blocking { try file.read(at: offset, count: count) }
+        return try await blocking {
+            let chunk = try file.read(at: offset, count: count)
+            hasher?.update(chunk)
+            return chunk
+        }
     }
+
+    /// Sends the whole of `file`, the blob `digest`, hashing it on the way (on the reading
+    /// thread, one chunk ahead of the socket). The last chunk goes out only once the hash is
+    /// known: on a mismatch it is held back and `DamagedBlobError` thrown, so the response
+    /// never ends cleanly (fewer bytes than its Content-Length) and the client sees a failed
+    /// transfer, never a complete file with wrong bytes.
+    func streamChecked(_ file: OpenFile, size: Int64, digest: Digest, into writer: inout any ResponseBodyWriter) async throws {
+        let hasher = SendableHasher()
+        let last = size - 1
+        var offset: Int64 = 0
+        var current = try await read(file, offset: offset, last: last, hashing: hasher)
+        while true {
+            offset += Int64(current.readableBytes)
+            if offset > last {
+                guard hasher.finish() == digest else { throw DamagedBlobError(digest: digest) }
+                try await writer.write(current)
+                break
+            }
+            let nextOffset = offset
+            async let next = read(file, offset: nextOffset, last: last, hashing: hasher)
+            try await writer.write(current)
+            current = try await next
+        }
+    }
+}
+
+/// A stored blob whose bytes, read for a download, do not hash to its name.
+struct DamagedBlobError: Error, CustomStringConvertible {
+    let digest: Digest
+    var description: String { "blob \(digest.hex) does not match its SHA-256 (read for a download)" }
+}
+
+/// A SHA-256 fed one chunk at a time from whichever thread reads it.
+///
+/// `@unchecked Sendable`: its chunks are read one after the other (each read starts once the
+/// previous one, hashing included, has finished), never at the same time.
+final class SendableHasher: @unchecked Sendable {
+    private let hasher = SHA256Hasher()
+
+    func update(_ chunk: ByteBuffer) {
+        chunk.withUnsafeReadableBytes { hasher.update($0) }
+    }
+
+    func finish() -> Digest { hasher.finish() }
+}
+
+/// The blobs a download hashed whole and found intact in the last `window`: a whole-blob
+/// download of one of them is sent as it is (sendfile, the fast path); any other is streamed
+/// through `FileStreamer.streamChecked`. A repeated download of one file therefore costs one
+/// hash per window, and a blob damaged on disk is found by the first whole download after.
+final class VerifiedBlobs: Sendable {
+    static let window: Int64 = 600 * 1_000_000_000
+    static let capacity = 65_536
+    private let entries = Mutex<[Digest: Int64]>([:])
+
+    func isRecent(_ digest: Digest, now: Int64 = monotonicNanoseconds()) -> Bool {
+        entries.withLock { $0[digest].map { now - $0 < Self.window } ?? false }
+    }
+
+    func record(_ digest: Digest, now: Int64 = monotonicNanoseconds()) {
+        entries.withLock { entries in
+            if entries.count >= Self.capacity { entries = entries.filter { now - $0.value < Self.window } }
+            if entries.count < Self.capacity { entries[digest] = now }
+        }
+    }
+
+    func forget(_ digest: Digest) { _ = entries.withLock { $0.removeValue(forKey: digest) } }
 }
 
 /// A read-only file descriptor, closed when the last reference goes unless it was handed on
