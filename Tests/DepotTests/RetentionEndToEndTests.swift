@@ -357,7 +357,7 @@ private func blobFile(_ root: DemoRoot, _ digest: String) -> String {
         let port = freePort()
         let root = try DemoRoot(extra: "[http]\nport = \(port)\n")
         let server = try root.serve()
-        let bytes = noise(3 << 20, seed: 41), fine = noise(2 << 20, seed: 42)
+        let bytes = noise(9 << 20, seed: 41), fine = noise(2 << 20, seed: 42)
         try root.drop("notes/big.bin", bytes)
         try root.drop("notes/fine.bin", fine)
         #expect(waitUntil(seconds: 30) {
@@ -376,7 +376,7 @@ private func blobFile(_ root: DemoRoot, _ digest: String) -> String {
         let blob = blobFile(root, digest)
         chmod(blob, 0o644)
         var damaged = bytes
-        damaged[(3 << 20) - 10] ^= 0x01
+        damaged[(9 << 20) - 10] ^= 0x01  // in the last of three 4 MiB segments
         try Data(damaged).write(to: URL(fileURLWithPath: blob))
         // A Range request is not hashed (it cannot be): it is served.
         #expect(try curl(["-r", "0-99", url]).code == 206)

@@ -72,7 +72,7 @@ extension Handlers {
             headers[.contentLength] = String(last - first + 1)
             let body = file.map { file in
                 partial || verifiedBlobs.isRecent(resolved.target.digest)
-                    ? fileBody(file, first: first, last: last, context: context) : checkedBody(file, resolved.target)
+                    ? fileBody(file, first: first, last: last, context: context) : checkedBody(file, resolved.target, context: context)
             } ?? ResponseBody()
             countSent(partial: partial, bytes: file == nil ? 0 : last - first + 1, collection: resolved.target.collection)
             return Response(status: partial ? .partialContent : .ok, headers: headers, body: body)
@@ -216,20 +216,26 @@ extension Handlers {
 }
 
 extension Handlers {
-    /// A whole blob, hashed on its way out (`FileStreamer.streamChecked`). Intact: it is
+    /// A whole blob, hashed on its way out (`FileStreamer.sendChecked` with sendfile where the
+    /// connection has a `FileRegionHandler`, else `streamChecked`). Intact: it is
     /// remembered (`VerifiedBlobs`), and the next whole downloads go out with sendfile. Not:
     /// the connection is cut before the last chunk, the blob is marked damaged (an event, the
     /// metric; never served again until healed) and the links remembered are forgotten, so
     /// the next request is refused.
-    func checkedBody(_ file: OpenFile, _ target: StoredFile) -> ResponseBody {
+    func checkedBody(_ file: OpenFile, _ target: StoredFile, context: DepotRequestContext) -> ResponseBody {
         let fileIO = self.fileIO
+        let pending = context.pendingFiles
         let verified = verifiedBlobs
         let catalog = env.catalog
         let links = self.links
         let logger = env.logger
         return ResponseBody(contentLength: Int(target.size)) { writer in
             do {
-                try await fileIO.streamChecked(file, size: target.size, digest: target.digest, into: &writer)
+                if let pending {
+                    try await fileIO.sendChecked(file, size: target.size, digest: target.digest, pending: pending, into: &writer)
+                } else {
+                    try await fileIO.streamChecked(file, size: target.size, digest: target.digest, into: &writer)
+                }
             } catch let damaged as DamagedBlobError {
                 verified.forget(target.digest)
                 logger.error("blob \(target.digest.hex) is damaged (found by a download); the transfer was cut and it is no longer served",

@@ -68,6 +68,49 @@ struct FileStreamer: Sendable {
     }
 }
 
+extension FileStreamer {
+    /// Bytes per file region of a checked download sent with sendfile: each is hashed (read
+    /// from the page cache on a blocking thread) while the one before it is being sent.
+    static let checkedSegment: Int64 = 4 << 20
+
+    /// `streamChecked` for a connection with a `FileRegionHandler`: the whole of `file` goes
+    /// out with sendfile, a segment at a time, each segment hashed before it is handed to the
+    /// kernel and the next one hashed while it is sent; the last one goes only once the whole
+    /// hash matched (`DamagedBlobError` otherwise). The channel's write buffer marks hold the
+    /// hashing at most a segment or two ahead of the socket.
+    func sendChecked(_ file: OpenFile, size: Int64, digest: Digest, pending: PendingFiles,
+                     into writer: inout any ResponseBodyWriter) async throws {
+        let hasher = SendableHasher()
+        let segment = Self.checkedSegment
+        var first: Int64 = 0
+        var last = min(size, segment) - 1
+        try await hash(file, first: first, last: last, into: hasher)
+        while last < size - 1 {
+            let nextFirst = last + 1
+            let nextLast = min(size, nextFirst + segment) - 1
+            async let next: Void = hash(file, first: nextFirst, last: nextLast, into: hasher)
+            // Each region owns a descriptor of its own (the handler closes it once sent).
+            try await writer.write(pending.add(try file.duplicate(), first: first, last: last))
+            try await next
+            (first, last) = (nextFirst, nextLast)
+        }
+        guard hasher.finish() == digest else { throw DamagedBlobError(digest: digest) }
+        try await writer.write(pending.add(try file.duplicate(), first: first, last: last))
+    }
+
+    private func hash(_ file: OpenFile, first: Int64, last: Int64, into hasher: SendableHasher) async throws {
+        let chunk = Int64(chunkSize)
+        try await blocking {
+            var offset = first
+            while offset <= last {
+                let count = Int(min(chunk, last - offset + 1))
+                hasher.update(try file.read(at: offset, count: count))
+                offset += Int64(count)
+            }
+        }
+    }
+}
+
 /// A stored blob whose bytes, read for a download, do not hash to its name.
 struct DamagedBlobError: Error, CustomStringConvertible {
     let digest: Digest
@@ -145,6 +188,17 @@ final class OpenFile: @unchecked Sendable {
         }
         try self.init(path: path)
         guard size >= blob.size else { throw SystemError(call: "fstat", errno: EIO, path: path) }
+    }
+
+    private init(fd: Int32, path: String, size: Int64) {
+        self.fd = fd
+        self.path = path
+        self.size = size
+    }
+
+    /// The same file through a descriptor of its own (close-on-exec).
+    func duplicate() throws -> OpenFile {
+        OpenFile(fd: try sysCall("fcntl", path: path) { fcntl(fd, F_DUPFD_CLOEXEC, 0) }, path: path, size: size)
     }
 
     deinit { if owned.load(ordering: .acquiring) { close(fd) } }
