@@ -18,7 +18,7 @@ final class RetentionLoop: Sendable {
     let logger: Logger
     let rules: @Sendable (String) throws -> RetentionRules
     let collections: CollectionSettingsResolver
-    private let stopRequested = Mutex(false)
+    private let stopSignal = StopSignal()
     private let lastApply = Mutex<Int64?>(nil)
     /// Before the first round: the daemon's start-up (recovery, the first rescan) goes first.
     static let firstDelay: Duration = .seconds(5)
@@ -37,11 +37,11 @@ final class RetentionLoop: Sendable {
     func run() {
         // Off: the thread still lives until the stop, as the service group expects of its services.
         guard settings.gcInterval > .zero else {
-            while sleep(.seconds(3600)) {}
+            while stopSignal.sleep(.seconds(3600)) {}
             return
         }
         var wait = min(Self.firstDelay, settings.gcInterval)
-        while sleep(wait) {
+        while stopSignal.sleep(wait) {
             round()
             wait = settings.gcInterval
         }
@@ -106,15 +106,25 @@ final class RetentionLoop: Sendable {
         }
     }
 
+    func stop() { stopSignal.stop() }
+}
+
+/// A stop asked of a background loop of the daemon (retention, scrub), and its sleeps that end
+/// at the stop.
+final class StopSignal: Sendable {
+    private let requested = Mutex(false)
+
+    var isSet: Bool { requested.withLock { $0 } }
+
     /// Sleeps `duration` in short steps; false once a stop was asked for.
-    private func sleep(_ duration: Duration) -> Bool {
+    func sleep(_ duration: Duration) -> Bool {
         let end = monotonicNanoseconds() + duration.nanosecondsValue
         while monotonicNanoseconds() < end {
-            if stopRequested.withLock({ $0 }) { return false }
+            if isSet { return false }
             Thread.sleep(forTimeInterval: min(0.1, Double(end - monotonicNanoseconds()) / 1e9))
         }
-        return !stopRequested.withLock { $0 }
+        return !isSet
     }
 
-    func stop() { stopRequested.withLock { $0 = true } }
+    func stop() { requested.withLock { $0 = true } }
 }

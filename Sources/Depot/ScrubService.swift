@@ -2,7 +2,6 @@ import DepotCore
 import DepotStore
 import Foundation
 import Logging
-import Synchronization
 
 /// Inside `depot serve`: a slice of the incremental scrub (`Scrubber`) whenever `[scrub]
 /// interval` has passed since the last one began (saved in the catalog, so a restart neither
@@ -13,7 +12,7 @@ final class ScrubLoop: Sendable {
     let scrubber: Scrubber?
     let interval: Duration
     let logger: Logger
-    private let stopRequested = Mutex(false)
+    private let stopSignal = StopSignal()
     /// Before the first slice: the daemon's start-up goes first.
     static let firstDelay: Duration = .seconds(5)
 
@@ -31,14 +30,14 @@ final class ScrubLoop: Sendable {
 
     func run() {
         guard let scrubber else {
-            while sleep(.seconds(3600)) {}
+            while stopSignal.sleep(.seconds(3600)) {}
             return
         }
         var wait = Self.firstDelay
-        while sleep(wait) {
+        while stopSignal.sleep(wait) {
             do {
                 if try scrubber.isDue() {
-                    let slice = try scrubber.slice(shouldStop: { [self] in stopRequested.withLock { $0 } })
+                    let slice = try scrubber.slice(shouldStop: { [stopSignal] in stopSignal.isSet })
                     logger.info("scrub slice done", metadata: [
                         "blobs": "\(slice.blobs)", "bytes": "\(slice.bytes)", "damaged": "\(slice.damaged.count)",
                         "healed": "\(slice.healed.count)", "pass_finished": "\(slice.finishedPass)"])
@@ -50,15 +49,5 @@ final class ScrubLoop: Sendable {
         }
     }
 
-    /// Sleeps `duration` in short steps; false once a stop was asked for.
-    private func sleep(_ duration: Duration) -> Bool {
-        let end = monotonicNanoseconds() + duration.nanosecondsValue
-        while monotonicNanoseconds() < end {
-            if stopRequested.withLock({ $0 }) { return false }
-            Thread.sleep(forTimeInterval: min(0.1, Double(end - monotonicNanoseconds()) / 1e9))
-        }
-        return !stopRequested.withLock { $0 }
-    }
-
-    func stop() { stopRequested.withLock { $0 = true } }
+    func stop() { stopSignal.stop() }
 }

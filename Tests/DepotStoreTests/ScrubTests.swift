@@ -5,28 +5,10 @@ import Foundation
 import Logging
 import Testing
 
-/// A real local store and a real SQLite catalog, blobs stored through the real ingest.
-private struct Fixture {
-    let dir = TemporaryDirectory()
-    let store: LocalBlobStore
-    let catalog: Catalog
-    let ingestor: Ingestor
-
-    init() throws {
-        store = try LocalBlobStore(blobs: dir.path + "/store/blobs", temp: dir.path + "/store/tmp")
-        catalog = try makeCatalog(.sqliteFile, in: dir)
-        ingestor = Ingestor(store: store, catalog: catalog)
-    }
-
+extension StoreFixture {
     /// Stores `bytes` as docs/NAME; returns its digest.
     @discardableResult
-    func put(_ name: String, _ bytes: [UInt8]) throws -> Digest {
-        let source = try dir.write("src/\(UUID().uuidString)", bytes)
-        let result = ingestor.ingest([IngestItem(sourcePath: source, collection: "docs", path: name, tags: [],
-                                                 disposition: .consume, origin: "inbox")])
-        guard case .stored(let outcome, _) = result[0] else { throw TestFailure("not stored: \(result[0])") }
-        return outcome.version.digest
-    }
+    func putBlob(_ name: String, _ bytes: [UInt8]) throws -> Digest { try put("docs/" + name, bytes).digest }
 
     /// Writes other bytes over a stored blob's file, as damage on disk would.
     func damage(_ digest: Digest, _ bytes: [UInt8]) throws {
@@ -43,8 +25,6 @@ private struct Fixture {
         settings.secondCopy = secondCopy
         return Scrubber(catalog: catalog, store: store, settings: settings, logger: Logger(label: "test.scrub"))
     }
-
-    func eventTypes() throws -> [String] { try catalog.events(after: 0, limit: 10_000).map(\.type) }
 }
 
 @Suite struct ScrubTests {
@@ -52,9 +32,9 @@ private struct Fixture {
     /// the last one stopped — also through a new Scrubber (a restart); the slice after the
     /// last blob ends the pass.
     @Test func aSliceReadsItsShareAndARestartGoesOnFromTheCursor() throws {
-        let f = try Fixture()
+        let f = try StoreFixture()
         var digests: [Digest] = []
-        for i in 0..<10 { digests.append(try f.put("f\(i).bin", noise(65_536, seed: UInt64(100 + i)))) }
+        for i in 0..<10 { digests.append(try f.putBlob("f\(i).bin", noise(65_536, seed: UInt64(100 + i)))) }
         digests.sort { $0.hex < $1.hex }
         #expect(try f.catalog.scrubProgress() == nil)
         for k in 0..<5 {
@@ -82,10 +62,10 @@ private struct Fixture {
     /// A flipped byte is found, marked (event, never served), counted in the progress; a
     /// second copy whose bytes are wrong heals nothing; one with the right bytes restores it.
     @Test func damageIsFoundAndHealedOnlyFromAnIntactSecondCopy() throws {
-        let f = try Fixture()
+        let f = try StoreFixture()
         let bytes = noise(200_000, seed: 7)
-        let digest = try f.put("a.bin", bytes)
-        try f.put("b.bin", noise(1000, seed: 8))
+        let digest = try f.putBlob("a.bin", bytes)
+        try f.putBlob("b.bin", noise(1000, seed: 8))
         var bad = bytes
         bad[150_000] ^= 0x20
         try f.damage(digest, bad)
@@ -114,8 +94,8 @@ private struct Fixture {
 
     /// A blob found intact again (repaired by hand) is served again.
     @Test func aBlobFoundIntactLosesItsMark() throws {
-        let f = try Fixture()
-        let digest = try f.put("a.bin", noise(5000, seed: 3))
+        let f = try StoreFixture()
+        let digest = try f.putBlob("a.bin", noise(5000, seed: 3))
         try f.catalog.markDamaged(digest, reason: "test")
         try f.scrubber(period: "1s").slice()
         #expect(try f.catalog.damagedBlobs().isEmpty)
@@ -124,9 +104,9 @@ private struct Fixture {
     /// At 1 MiB/s, 3 MiB take at least ~3 s (generously: 2.5 s), and a stop asked for while
     /// pacing ends the slice with the cursor at the last blob checked whole.
     @Test func theRateLimitIsHonouredAndAStopKeepsTheCursor() throws {
-        let f = try Fixture()
+        let f = try StoreFixture()
         var digests: [Digest] = []
-        for i in 0..<3 { digests.append(try f.put("m\(i).bin", noise(1 << 20, seed: UInt64(40 + i)))) }
+        for i in 0..<3 { digests.append(try f.putBlob("m\(i).bin", noise(1 << 20, seed: UInt64(40 + i)))) }
         digests.sort { $0.hex < $1.hex }
         let start = Date()
         let slice = try f.scrubber(period: "1s", mibPerSecond: 1).slice()
@@ -134,9 +114,9 @@ private struct Fixture {
         #expect(slice.bytes == 3 << 20 && slice.blobs == 3)
         #expect(elapsed >= 2.5, "3 MiB read in \(elapsed) s at 1 MiB/s")
 
-        let g = try Fixture()
+        let g = try StoreFixture()
         var others: [Digest] = []
-        for i in 0..<3 { others.append(try g.put("m\(i).bin", noise(1 << 20, seed: UInt64(50 + i)))) }
+        for i in 0..<3 { others.append(try g.putBlob("m\(i).bin", noise(1 << 20, seed: UInt64(50 + i)))) }
         others.sort { $0.hex < $1.hex }
         let stopAt = Date().addingTimeInterval(1.5)
         let stopped = try g.scrubber(period: "1s", mibPerSecond: 1).slice(shouldStop: { Date() > stopAt })
@@ -149,13 +129,11 @@ private struct Fixture {
     /// Only mirrored documents whose file is missing count; the clock survives across sweeps
     /// (it is in the catalog), and a file back on the share resets it.
     @Test func missingFilesGoToTheTrashAfterTheirTime() throws {
-        let dir = TemporaryDirectory()
-        let store = try LocalBlobStore(blobs: dir.path + "/store/blobs", temp: dir.path + "/store/tmp")
-        let catalog = try makeCatalog(.sqliteFile, in: dir)
-        let ingestor = Ingestor(store: store, catalog: catalog)
+        let f = try StoreFixture()
+        let catalog = f.catalog
         for (name, origin) in [("a.txt", "mirror"), ("b.txt", "mirror"), ("c.txt", "mirror"), ("up.txt", "api")] {
-            let source = try dir.write("share/\(name)", Array(name.utf8))
-            _ = ingestor.ingest([IngestItem(sourcePath: source, collection: "share", path: name, tags: [], disposition: .keep, origin: origin)])
+            let source = try f.dir.write("share/\(name)", Array(name.utf8))
+            _ = f.ingestor.ingest([IngestItem(sourcePath: source, collection: "share", path: name, tags: [], disposition: .keep, origin: origin)])
         }
         var onShare: Set<String> = ["b.txt"]
         let t0 = wallClockNanoseconds()
