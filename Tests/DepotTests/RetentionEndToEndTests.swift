@@ -355,7 +355,8 @@ private func blobFile(_ root: DemoRoot, _ digest: String) -> String {
     /// An intact blob comes whole, again and again (the second time through sendfile).
     @Test func aWholeDownloadOfADamagedBlobIsCutAndMarked() throws {
         let port = freePort()
-        let root = try DemoRoot(extra: "[http]\nport = \(port)\n")
+        // No scrub: the download must be what finds the damage.
+        let root = try DemoRoot(extra: "[scrub]\nperiod = \"0s\"\n[http]\nport = \(port)\n")
         let server = try root.serve()
         let bytes = noise(9 << 20, seed: 41), fine = noise(2 << 20, seed: 42)
         try root.drop("notes/big.bin", bytes)
