@@ -23,8 +23,10 @@ struct ConfigCommand: ParsableCommand {
             var quietPeriodMs: Int64
             var ignore: [String]
             var maxLinkLifetime: String
+            /// Mirror mode: "keep" or "trash after DURATION".
+            var removed: String
             enum CodingKeys: String, CodingKey {
-                case name, mode, ignore
+                case name, mode, ignore, removed
                 case quietPeriodMs = "quiet_period_ms", maxLinkLifetime = "max_link_lifetime"
             }
         }
@@ -51,7 +53,8 @@ struct ConfigCommand: ParsableCommand {
                 do {
                     let s = try resolver.settings(for: name)
                     collections.append(CollectionView(name: name, mode: s.mode, quietPeriodMs: s.quietPeriod.nanosecondsValue / 1_000_000,
-                                                      ignore: s.ignore, maxLinkLifetime: formatDuration(s.maxLinkLifetime)))
+                                                      ignore: s.ignore, maxLinkLifetime: formatDuration(s.maxLinkLifetime),
+                                                      removed: s.removed.description))
                 } catch {
                     problems.append("\(error)")
                 }
@@ -62,7 +65,8 @@ struct ConfigCommand: ParsableCommand {
                 print("config: \(context.configPath ?? "(none found; built-in defaults)")")
                 print("root: \(context.layout.root)")
                 for c in collections {
-                    print("collection \(c.name): mode \(c.mode.rawValue), quiet period \(c.quietPeriodMs) ms, links at most \(c.maxLinkLifetime)")
+                    print("collection \(c.name): mode \(c.mode.rawValue), quiet period \(c.quietPeriodMs) ms, links at most \(c.maxLinkLifetime)"
+                          + (c.mode == .mirror ? ", removed files: \(c.removed)" : ""))
                 }
                 for p in problems { print("problem: \(p)") }
                 print(problems.isEmpty ? "ok" : "\(problems.count) problem(s)")

@@ -15,7 +15,7 @@ import Logging
 /// The sections of depot.toml, each read by the module that owns it.
 let configSections: [any ConfigSection.Type] = [
     InboxSettings.self, StoreSettings.self, JobsSettings.self, OutboxSettings.self, WebhooksSection.self, HTTPSettings.self,
-    RetentionSettings.self,
+    RetentionSettings.self, ScrubSettings.self,
     GenerateSettings.self,
     AnalyticsSettings.self,
     SpeechSettings.self,
@@ -36,6 +36,7 @@ extension DepotConfig {
     var webhooks: [WebhookSettings] { self[WebhooksSection.self].webhooks }
     var http: HTTPSettings { self[HTTPSettings.self] }
     var retention: RetentionSettings { self[RetentionSettings.self] }
+    var scrub: ScrubSettings { self[ScrubSettings.self] }
     var generate: GenerateSettings { self[GenerateSettings.self] }
 
     /// Each collection's settings, from `[inbox]`, `[http]`, `[collections.NAME]` and its
@@ -43,7 +44,8 @@ extension DepotConfig {
     func collectionSettings(inbox: String) -> CollectionSettingsResolver {
         CollectionSettingsResolver(
             defaults: CollectionSettings(mode: self.inbox.mode, quietPeriod: self.inbox.quietPeriod, ignore: self.inbox.ignore,
-                                         maxLinkLifetime: http.maxLinkLifetime, retention: retention.rules),
+                                         maxLinkLifetime: http.maxLinkLifetime, retention: retention.rules,
+                                         removed: self.inbox.removed),
             tables: collections, inbox: inbox)
     }
 }

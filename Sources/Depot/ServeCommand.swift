@@ -89,6 +89,7 @@ struct ServeCommand: AsyncParsableCommand {
         let jobs = try context.jobRunner(logger: Logger(label: "depot.jobs"))
         let outbox = try context.eventDispatcher(logger: Logger(label: "depot.outbox"))
         let retention = try RetentionLoop(context: context, logger: Logger(label: "depot.retention"))
+        let scrub = try ScrubLoop(context: context, logger: Logger(label: "depot.scrub"))
         // The analytics follow the event log on their own connection; downloads and link
         // rejections reach them from the HTTP server through `usage`.
         let usage = UsageCounters()
@@ -119,6 +120,8 @@ struct ServeCommand: AsyncParsableCommand {
             .init(service: ThreadService(description: "depot-outbox", background: true, work: outbox.run, stop: outbox.stop)),
             // Trash purge, garbage collection and the storage sample, every [retention] gc_interval.
             .init(service: ThreadService(description: "depot-retention", background: true, work: retention.run, stop: retention.stop)),
+            // A slice of the incremental scrub every [scrub] interval, at most mib_per_second.
+            .init(service: ThreadService(description: "depot-scrub", background: true, work: scrub.run, stop: scrub.stop)),
             .init(service: HTTPService(environment: try context.httpEnvironment(
                 metrics: metrics,
                 probes: ServerProbes(watcherCounters: { loop.watcherCounters() }, watcherRunning: { loop.isRunning },

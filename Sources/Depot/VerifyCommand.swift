@@ -28,36 +28,35 @@ struct VerifyCommand: ParsableCommand {
         try context.requireInitialised()
         let store = try context.openStore()
         if let repair { return try self.repair(absolutePath(repair), store: store, catalog: try context.openCatalog()) }
-        let blobs = try context.openCatalog().blobs()
+        let catalog = try context.openCatalog()
+        let blobs = try catalog.blobs()
         let total = blobs.reduce(Int64(0)) { $0 + $1.size }
         let progress = Progress(label: "verify", total: total)
         var done: Int64 = 0
         var problems: [(digest: String, problem: String)] = []
+        var healed: [String] = []
+        // The scrub's check: what is found is recorded (a damaged blob is never served until it
+        // is healed, one found good again is served again), and a damaged blob is restored from
+        // [scrub] second_copy when its bytes there hash right.
+        let checker = BlobChecker(catalog: catalog, store: store, secondCopy: context.config.scrub.secondCopy.map(SecondCopy.init(root:)),
+                                  who: "depot verify")
         for (index, blob) in blobs.enumerated() {
-            do {
-                if try store.size(of: blob.digest) != blob.size {
-                    problems.append((blob.digest.hex, try store.contains(blob.digest) ? "wrong size" : "missing"))
-                } else if try !store.verify(blob.digest, progress: { n in
-                    done += Int64(n)
-                    progress.update(done: done, detail: "\(index + 1)/\(blobs.count) blobs")
-                }) {
-                    problems.append((blob.digest.hex, "content does not match its SHA-256"))
-                }
-            } catch {
-                problems.append((blob.digest.hex, "\(error)"))
+            let outcome = try checker.check(blob.digest, size: blob.size) { n in
+                done += Int64(n)
+                progress.update(done: done, detail: "\(index + 1)/\(blobs.count) blobs")
+            }
+            switch outcome {
+            case .intact:
+                break
+            case .damaged(let problem):
+                problems.append((blob.digest.hex, problem))
+                FileHandle.standardError.write(Data("depot: blob \(blob.digest.hex) is damaged (\(problem)); it is no longer served\n".utf8))
+            case .healed(let problem):
+                healed.append(blob.digest.hex)
+                FileHandle.standardError.write(Data("depot: blob \(blob.digest.hex) was damaged (\(problem)); restored from the second copy\n".utf8))
             }
         }
         progress.finish()
-        let catalog = try context.openCatalog()
-        // What is found is recorded: a damaged blob is never served until it is healed, and a
-        // blob found good again (repaired by hand) is served again.
-        for p in problems {
-            if let digest = Digest(hex: p.digest), try catalog.markDamaged(digest, reason: p.problem) {
-                FileHandle.standardError.write(Data("depot: blob \(p.digest) is damaged (\(p.problem)); it is no longer served\n".utf8))
-            }
-        }
-        let badDigests = Set(problems.map(\.digest))
-        try catalog.markIntact(try catalog.damagedBlobs().filter { !badDigests.contains($0.hex) }, how: "depot verify found it intact")
         let all = try problems.map { p -> Report.Problem in
             let uses = try Digest(hex: p.digest).map { try catalog.uses(of: $0) }
             return Report.Problem(sha256: p.digest, problem: p.problem,
@@ -69,12 +68,13 @@ struct VerifyCommand: ParsableCommand {
         let bad = all.filter { !$0.versions.isEmpty || !$0.artifacts.isEmpty }
         let garbage = all.filter { $0.versions.isEmpty && $0.artifacts.isEmpty }
         if output.json {
-            try printJSON(Report(blobs: blobs.count, bytes: total, problems: bad, unreferenced: garbage))
+            try printJSON(Report(blobs: blobs.count, bytes: total, problems: bad, unreferenced: garbage, healed: healed))
         } else {
             for p in bad {
                 print("BAD \(p.sha256): \(p.problem)")
                 for use in p.versions + p.artifacts { print("  \(use.what)\n    repair: \(use.repair)") }
             }
+            for digest in healed { print("HEALED \(digest): restored from the second copy") }
             for p in garbage { print("unreferenced \(p.sha256): \(p.problem); nothing uses it, `depot gc` removes it") }
             print("\(blobs.count) blobs, \(humanBytes(total)) checked: \(bad.isEmpty ? "all good" : "\(bad.count) bad")")
         }
@@ -145,5 +145,7 @@ struct VerifyCommand: ParsableCommand {
         var problems: [Problem]
         /// Missing or damaged blobs nothing uses (garbage for `depot gc`, not a failure).
         var unreferenced: [Problem]
+        /// Damaged blobs restored from `[scrub] second_copy` during this run.
+        var healed: [String]
     }
 }

@@ -111,7 +111,8 @@ public struct StatusRecord: Codable, Sendable, Equatable {
     public var workers: [Worker]
     public var lastErrors: [Failure]
     public var storage: Storage
-    /// The scrub's progress, once a scrub reports one (null until then).
+    /// The scrub's progress (`ScrubProgress.summary`: the pass, how far it is, what it found);
+    /// null before its first slice.
     @Nullable public var scrub: String?
     public var at: Timestamp
 
@@ -147,7 +148,7 @@ public struct StatusRecord: Codable, Sendable, Equatable {
                              storedBytes: totals.storedBytes,
                              dedupRatio: totals.storedBytes > 0 ? Double(totals.logicalBytes) / Double(totals.storedBytes) : 1,
                              freeBytes: store?.freeBytes()),
-            scrub: nil, at: Timestamp(nanoseconds: now))
+            scrub: try queue.catalog.scrubProgress()?.summary, at: Timestamp(nanoseconds: now))
     }
 
     /// The screen `depot status` prints.

@@ -25,13 +25,16 @@ public struct InboxSettings: ConfigSection {
     /// First delay before a file that failed to ingest is tried again; it doubles up to `retryMax`.
     public var retryInitial: Duration = .seconds(5)
     public var retryMax: Duration = .seconds(900)
+    /// Mirror mode: what a file removed from the share does to its document, unless a
+    /// collection says otherwise.
+    public var removed: MirrorRemoval = .keep
 
     public init() {}
 
     public init(node: ConfigNode) throws {
         let r = try node.table()
         try r.allow(["quiet_period", "rescan_interval", "poll_interval", "ignore", "ignore_extra",
-                     "mode", "max_watches", "retry_initial", "retry_max"])
+                     "mode", "max_watches", "retry_initial", "retry_max", "removed"])
         if let v = try r.duration("quiet_period") { quietPeriod = v }
         if let v = try r.duration("rescan_interval") { rescanInterval = v }
         if let v = try r.duration("poll_interval") { pollInterval = v }
@@ -41,6 +44,7 @@ public struct InboxSettings: ConfigSection {
         if let v = try r.int("max_watches", min: 0, max: 100_000_000) { maxWatches = v }
         if let v = try r.duration("retry_initial") { retryInitial = v }
         if let v = try r.duration("retry_max") { retryMax = v }
+        if let v = try MirrorRemoval.read(r) { removed = v }
         guard rescanInterval > .zero else { throw r.fail("rescan_interval", "must be positive") }
         guard pollInterval > .zero else { throw r.fail("poll_interval", "must be positive") }
     }

@@ -4,8 +4,9 @@ import DepotTestSupport
 import Foundation
 import Testing
 
-/// A real local store and a real SQLite catalog, with an ingestor over them.
-private struct Fixture {
+/// A real local store and a real SQLite catalog, with an ingestor over them (the retention
+/// and scrub suites share it).
+struct StoreFixture {
     let dir = TemporaryDirectory()
     let store: LocalBlobStore
     let catalog: Catalog
@@ -45,7 +46,7 @@ private struct Fixture {
 
 @Suite struct TrashTests {
     @Test func aTrashedDocumentIsHiddenEverywhereAndComesBackWhenRestored() throws {
-        let f = try Fixture()
+        let f = try StoreFixture()
         let v1 = try f.put("docs/a.txt", Array("one".utf8))
         try f.put("docs/b.txt", Array("other".utf8))
         let entry = try f.catalog.trash(collection: "docs", path: "a.txt", version: nil, trashDays: 30)
@@ -71,7 +72,7 @@ private struct Fixture {
     }
 
     @Test func aTrashedVersionMovesTheCurrentVersionBackAndKeepsItsNumber() throws {
-        let f = try Fixture()
+        let f = try StoreFixture()
         try f.put("docs/a.txt", Array("one".utf8))
         let v2 = try f.put("docs/a.txt", Array("two".utf8))
         #expect(v2.number == 2)
@@ -90,7 +91,7 @@ private struct Fixture {
     }
 
     @Test func aFileDroppedAtATrashedPathBringsTheDocumentBackWithOnlyTheNewVersion() throws {
-        let f = try Fixture()
+        let f = try StoreFixture()
         try f.put("docs/a.txt", Array("one".utf8))
         try f.catalog.trash(collection: "docs", path: "a.txt", version: nil, trashDays: 30)
         // The same bytes as the trashed version: still a new version, since the old one is in the trash.
@@ -101,7 +102,7 @@ private struct Fixture {
     }
 
     @Test func purgingDeletesOnlyWhatIsDueAndLeavesTheBlobsToTheCollector() throws {
-        let f = try Fixture()
+        let f = try StoreFixture()
         let old = try f.put("docs/old.txt", Array("old bytes".utf8))
         try f.artifact("text.txt", of: old, Array("extracted".utf8))
         try f.put("docs/new.txt", Array("new bytes".utf8))
@@ -120,7 +121,7 @@ private struct Fixture {
     }
 
     @Test func aGuardRefusesWithItsMessageAndNothingChanges() throws {
-        let f = try Fixture()
+        let f = try StoreFixture()
         try f.put("docs/a.txt", Array("one".utf8))
         #expect(throws: TrashError.refused("held until 2030")) {
             try f.catalog.trash(collection: "docs", path: "a.txt", version: nil, trashDays: 30, guard: { _, _, _ in "held until 2030" })
@@ -132,7 +133,7 @@ private struct Fixture {
 
 @Suite struct GarbageCollectorTests {
     @Test func onlyBlobsUnreferencedForTheGracePeriodGo() throws {
-        let f = try Fixture()
+        let f = try StoreFixture()
         let kept = try f.put("docs/kept.txt", Array("kept".utf8))
         let gone = try f.put("docs/gone.txt", Array("gone".utf8))
         let art = try f.artifact("text.txt", of: kept, Array("artifact of kept".utf8))
@@ -166,7 +167,7 @@ private struct Fixture {
     }
 
     @Test func aBlobReferencedAgainDuringTheGracePeriodIsKept() throws {
-        let f = try Fixture()
+        let f = try StoreFixture()
         let bytes = Array("comes back".utf8)
         let first = try f.put("docs/a.txt", bytes)
         try f.put("docs/keep.txt", Array("x".utf8))
@@ -183,7 +184,7 @@ private struct Fixture {
     }
 
     @Test func aFileWithoutACatalogRowIsCollectedAfterTheGracePeriod() throws {
-        let f = try Fixture()
+        let f = try StoreFixture()
         try f.put("docs/a.txt", Array("a".utf8))
         // A blob committed whose catalog row never came (a crash in between).
         let source = try f.dir.write("src/orphan", Array("orphan bytes".utf8))
@@ -203,7 +204,7 @@ private struct Fixture {
     /// ingest and collector running flat out on two threads over the same bytes, every
     /// version the catalog records has its blob, and every ingest that failed keeps its source.
     @Test(.timeLimit(.minutes(2))) func anIngestRacingTheSweepNeverLeavesAVersionWithoutItsBlob() throws {
-        let f = try Fixture()
+        let f = try StoreFixture()
         let payloads = (0..<20).map { noise(2000, seed: UInt64($0)) }
         try f.put("keep/anchor.bin", Array("anchor".utf8))
         let stop = Locked(false)
@@ -247,7 +248,7 @@ private struct Fixture {
 
 @Suite struct StorageUsageTests {
     @Test func artifactsAreKeptApartAndTheDedupRatioComparesOriginals() throws {
-        let f = try Fixture()
+        let f = try StoreFixture()
         let a = try f.put("docs/a.txt", Array(repeating: 0x61, count: 1000))
         try f.put("docs/copy-of-a.txt", Array(repeating: 0x61, count: 1000))
         try f.put("pics/b.bin", Array(repeating: 0x62, count: 500))
@@ -279,7 +280,7 @@ private struct Fixture {
     }
 
     @Test func daysUntilFullFollowsTheLast30DaysOfGrowth() throws {
-        let f = try Fixture()
+        let f = try StoreFixture()
         let day: Int64 = 86_400 * 1_000_000_000
         let now = wallClockNanoseconds()
         try f.put("docs/a.bin", noise(1000, seed: 1))
@@ -359,7 +360,7 @@ private final class Locked<T>: @unchecked Sendable {
     }
 
     @Test func planShowsWhatGoesAndTheBytesItFreesAndApplyTrashesIt() throws {
-        let f = try Fixture()
+        let f = try StoreFixture()
         for i in 1...4 { try f.put("docs/a.txt", Array(repeating: UInt8(i), count: 100 * i)) }
         // Version 1's bytes are also another document's: removing it frees nothing.
         try f.put("docs/same.txt", Array(repeating: 1, count: 100))
@@ -397,7 +398,7 @@ private final class Locked<T>: @unchecked Sendable {
 
 @Suite struct PinAndHoldTests {
     @Test func aPinRefusesRemovalUntilUnpinned() throws {
-        let f = try Fixture()
+        let f = try StoreFixture()
         try f.put("docs/a.txt", Array("one".utf8))
         try f.put("docs/a.txt", Array("two".utf8))
         try f.catalog.pin(collection: "docs", path: "a.txt", version: 1, note: "contract")
@@ -411,7 +412,7 @@ private final class Locked<T>: @unchecked Sendable {
     }
 
     @Test func governanceYieldsToAnExplicitOverrideAndComplianceToNobody() throws {
-        let f = try Fixture()
+        let f = try StoreFixture()
         try f.put("docs/a.txt", Array("a".utf8))
         try f.put("docs/b.txt", Array("b".utf8))
         let hour: Int64 = 3_600_000_000_000
@@ -446,7 +447,7 @@ private final class Locked<T>: @unchecked Sendable {
     }
 
     @Test func aHoldOnACollectionKeepsItsTrashFromBeingPurged() throws {
-        let f = try Fixture()
+        let f = try StoreFixture()
         try f.put("docs/a.txt", Array("a".utf8))
         try f.catalog.trash(collection: "docs", path: "a.txt", version: nil, trashDays: 30)
         _ = try f.catalog.placeHold(collection: "docs", path: nil, mode: .compliance, until: wallClockNanoseconds() + 3_600_000_000_000,

@@ -135,6 +135,7 @@ struct SQLOwnership {
             "outbox_cursor": "DepotStore", "webhook_deliveries": "DepotStore",
             "http_tokens": "DepotStore", "http_links": "DepotStore", "upload_links": "DepotStore", "uploads": "DepotStore",
             "gc_marks": "DepotStore", "storage_samples": "DepotStore", "pins": "DepotStore", "holds": "DepotStore",
+            "scrub_state": "DepotStore", "mirror_missing": "DepotStore",
             "analytics_rollups": "DepotStore", "analytics_cursor": "DepotStore",
         ]
         #expect(ownership.owners == expected)

@@ -105,6 +105,10 @@ private func parse(_ text: String) throws -> DepotConfig {
         ("[outbox]\nfile_mode = \"0999\"", "outbox.file_mode must be a permission mode", 2),
         ("[[webhooks]]\nurl = \"ftp://x\"\nsecret = \"s\"", "webhooks[0].url must be an http:// or https:// URL", 2),
         ("[jobs.concurrency]\nvideos = 1", "unknown key 'jobs.concurrency.videos'", 2),
+        ("[inbox]\nremoved = \"delete after 3d\"", "inbox.removed takes \"keep\" or \"trash after DURATION\"", 2),
+        ("[collections.share]\nmode = \"mirror\"\nremoved = \"trash after soon\"", "removed takes \"keep\"", 3),
+        ("[scrub]\nsecond_copy = \"backup/blobs\"", "scrub.second_copy must be an absolute path", 2),
+        ("[scrub]\ninterval = \"0s\"", "scrub.interval must be positive", 2),
     ])
     func aBadKeyIsNamedWithItsFileAndLine(_ text: String, _ message: String, _ line: Int) {
         let error = #expect(throws: ConfigError.self) { try parse(text) }

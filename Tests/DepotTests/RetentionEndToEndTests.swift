@@ -300,3 +300,144 @@ import Testing
 private func blobFile(_ root: DemoRoot, _ digest: String) -> String {
     root.layout.store + "/blobs/sha256/" + digest.prefix(2) + "/" + digest.dropFirst(2).prefix(2) + "/" + digest
 }
+
+@Suite(.tags(.slow), .slowTest) struct ScrubServeTests {
+    /// The daemon's scrub finds two damaged blobs: one is restored from the second copy (a
+    /// real folder laid out like store/blobs), the other is reported — log, event, metric,
+    /// `depot status` and the API's status — and no longer served.
+    @Test func theDaemonScrubsReportsAndHealsFromASecondCopy() throws {
+        let port = freePort()
+        let copy = TemporaryDirectory()
+        let root = try DemoRoot(extra: "[scrub]\nperiod = \"1s\"\ninterval = \"1s\"\nsecond_copy = \"\(copy.path)\"\n[http]\nport = \(port)\n")
+        let healable = noise(40_000, seed: 31), lost = noise(40_000, seed: 32)
+        let a = sha256(healable), b = sha256(lost)
+        _ = try copy.write("sha256/" + a.prefix(2) + "/" + a.dropFirst(2).prefix(2) + "/" + a, healable)
+        // Stored before the daemon starts, from outside the inbox, so nothing heals them first.
+        let sources = TemporaryDirectory()
+        #expect(try depot(["ingest", "--root", root.path, "--collection", "notes", try sources.write("a.bin", healable),
+                           try sources.write("b.bin", lost)]).status == 0)
+        for (digest, bytes) in [(a, healable), (b, lost)] {
+            let blob = blobFile(root, digest)
+            chmod(blob, 0o644)
+            var damaged = bytes
+            damaged[1000] ^= 0x01
+            try Data(damaged).write(to: URL(fileURLWithPath: blob))
+        }
+        let server = try root.serve()
+        #expect(waitUntil(seconds: 30) {
+            let events = (try? depot(["events", "--root", root.path]).stdout) ?? ""
+            return events.contains("blob.healed") && events.contains("blob.damaged")
+        }, "\(server.stderr)")
+        #expect(Array(try Data(contentsOf: URL(fileURLWithPath: blobFile(root, a)))) == healable)
+        #expect(waitUntil(seconds: 10) { server.stderr.contains("blob \(b) is damaged") }, "\(server.stderr)")
+        #expect(server.stderr.contains("blob \(a) was damaged"))
+        let stats = try parseJSON(try depot(["stats", "--root", root.path, "--json"]).stdout) as? [String: Any]
+        #expect(stats?["damaged_blobs"] as? Int == 1)
+        #expect(waitUntil(seconds: 10) { (try? curl(["http://127.0.0.1:\(port)/healthz"]).code) == 200 })
+        let metrics = String(decoding: try curl(["http://127.0.0.1:\(port)/metrics"]).body, as: UTF8.self)
+        #expect(metrics.contains("depot_blobs_damaged_total 2"), "\(metrics)")
+        let status = try depot(["status", "--root", root.path]).stdout
+        #expect(status.contains("scrub     pass "), "\(status)")
+        let token = try depot(["token", "create", "--root", root.path, "--scope", "read"]).stdout
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let api = try parseJSON(String(decoding: try curl(["-H", "Authorization: Bearer \(token)",
+                                                          "http://127.0.0.1:\(port)/api/v1/status"]).body, as: UTF8.self))
+        #expect(((api as? [String: Any])?["scrub"] as? String)?.hasPrefix("pass ") == true, "\(api)")
+        #expect(try depot(["link", "--root", root.path, "notes/b.bin"]).status != 0)
+        server.signal(SIGTERM)
+        #expect(server.wait() == 0)
+    }
+}
+
+@Suite(.tags(.slow), .slowTest) struct CheckedDownloadTests {
+    /// A whole download hashes the blob on its way: a flipped byte cuts the transfer short of
+    /// its Content-Length (curl fails), marks the blob damaged, and the link stops working.
+    /// An intact blob comes whole, again and again (the second time through sendfile).
+    @Test func aWholeDownloadOfADamagedBlobIsCutAndMarked() throws {
+        let port = freePort()
+        // No scrub: the download must be what finds the damage.
+        let root = try DemoRoot(extra: "[scrub]\nperiod = \"0s\"\n[http]\nport = \(port)\n")
+        let server = try root.serve()
+        let bytes = noise(9 << 20, seed: 41), fine = noise(2 << 20, seed: 42)
+        try root.drop("notes/big.bin", bytes)
+        try root.drop("notes/fine.bin", fine)
+        #expect(waitUntil(seconds: 30) {
+            (try? depot(["log", "--root", root.path, "notes/big.bin"]).status) == 0
+                && (try? depot(["log", "--root", root.path, "notes/fine.bin"]).status) == 0
+        }, "\(server.stderr)")
+        #expect(waitUntil(seconds: 10) { (try? curl(["http://127.0.0.1:\(port)/healthz"]).code) == 200 })
+        let url = try depot(["link", "--root", root.path, "notes/big.bin"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let fineURL = try depot(["link", "--root", root.path, "notes/fine.bin"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        for _ in 0..<3 {
+            let r = try curl([fineURL])
+            #expect(r.code == 200 && Array(r.body) == fine)
+        }
+
+        let digest = sha256(bytes)
+        let blob = blobFile(root, digest)
+        chmod(blob, 0o644)
+        var damaged = bytes
+        damaged[(9 << 20) - 10] ^= 0x01  // in the last of three 4 MiB segments
+        try Data(damaged).write(to: URL(fileURLWithPath: blob))
+        // A Range request is not hashed (it cannot be): it is served.
+        #expect(try curl(["-r", "0-99", url]).code == 206)
+        let dir = TemporaryDirectory()
+        let out = dir.path + "/got.bin"
+        let r = try runBlocking("/usr/bin/curl", ["-s", "-o", out, "-w", "%{http_code} %{size_download}", url])
+        #expect(r.status == 18, "curl: \(r.status) \(r.output)")  // CURLE_PARTIAL_FILE: closed short of Content-Length
+        let got = (try? Data(contentsOf: URL(fileURLWithPath: out))) ?? Data()
+        #expect(got.count < bytes.count, "\(got.count) bytes received")
+        #expect(Array(got) == Array(damaged.prefix(got.count)))
+        #expect(waitUntil(seconds: 10) {
+            ((try? parseJSON(try depot(["stats", "--root", root.path, "--json"]).stdout)) as? [String: Any])?["damaged_blobs"] as? Int == 1
+        })
+        #expect(try depot(["events", "--root", root.path]).stdout.contains("blob.damaged"))
+        #expect(server.stderr.contains("found by a download"), "\(server.stderr)")
+        #expect(try curl([url]).code == 403)
+        #expect(try curl(["-r", "0-99", url]).code == 403)
+        server.signal(SIGTERM)
+        #expect(server.wait() == 0)
+    }
+}
+
+@Suite(.tags(.slow), .slowTest) struct MirrorRemovalServeTests {
+    /// In a mirror-mode collection with `removed = "trash after 1s"`, a file removed from the
+    /// share sends its document to the trash (an event says so; `depot trash restore` brings
+    /// it back); in one that says nothing (keep, the default) the document stays.
+    @Test func aFileRemovedFromTheShareGoesToTheTrashAfterItsTime() throws {
+        let root = try DemoRoot(extra: """
+            [retention]
+            gc_interval = "1s"
+            [collections.share]
+            mode = "mirror"
+            removed = "trash after 1s"
+            [collections.keep]
+            mode = "mirror"
+            """)
+        let server = try root.serve()
+        let gone = try root.drop("share/gone.txt", Array("gone".utf8))
+        try root.drop("share/stays.txt", Array("stays".utf8))
+        let kept = try root.drop("keep/old.txt", Array("old".utf8))
+        try root.drop("keep/other.txt", Array("other".utf8))
+        #expect(waitUntil(seconds: 30) {
+            ["share/gone.txt", "share/stays.txt", "keep/old.txt", "keep/other.txt"].allSatisfy {
+                (try? depot(["log", "--root", root.path, $0]).status) == 0
+            }
+        }, "\(server.stderr)")
+        unlink(gone)
+        unlink(kept)
+        #expect(waitUntil(seconds: 30) {
+            (try? depot(["trash", "list", "--root", root.path]).stdout.contains("share/gone.txt")) == true
+        }, "\(server.stderr)")
+        #expect(try depot(["log", "--root", root.path, "share/gone.txt"]).status != 0)
+        #expect(try depot(["log", "--root", root.path, "share/stays.txt"]).status == 0)
+        #expect(try depot(["events", "--root", root.path]).stdout.contains("document.trashed"))
+        #expect(server.stderr.contains("removed from the share: moved to the trash"))
+        // Default keep: several rounds later the document is still there.
+        sleep(3)
+        #expect(try depot(["log", "--root", root.path, "keep/old.txt"]).status == 0)
+        #expect(try !depot(["trash", "list", "--root", root.path]).stdout.contains("keep/old.txt"))
+        server.signal(SIGTERM)
+        #expect(server.wait() == 0)
+    }
+}

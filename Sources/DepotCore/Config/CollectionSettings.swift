@@ -10,6 +10,42 @@ public enum CollectionMode: String, Sendable, Equatable, CaseIterable, Codable {
     case mirror
 }
 
+/// What becomes of a mirror-mode document whose file is removed from the share
+/// (`removed = "keep"` or `removed = "trash after 30d"`).
+public enum MirrorRemoval: Sendable, Equatable, CustomStringConvertible {
+    /// Kept forever, as it was (the default).
+    case keep
+    /// Moved to the trash once the file has been missing this long.
+    case trashAfter(Duration)
+
+    /// "keep", "trash" (at once) or "trash after DURATION".
+    public init?(parsing text: String) {
+        let words = text.split(separator: " ", omittingEmptySubsequences: true)
+        if words == ["keep"] { self = .keep; return }
+        if words == ["trash"] { self = .trashAfter(.zero); return }
+        guard words.count == 3, words[0] == "trash", words[1] == "after", let d = parseDuration(String(words[2])), d >= .zero else {
+            return nil
+        }
+        self = .trashAfter(d)
+    }
+
+    public var description: String {
+        switch self {
+        case .keep: return "keep"
+        case .trashAfter(let d): return "trash after \(formatDuration(d))"
+        }
+    }
+
+    /// Reads `removed` from a table (nil when absent).
+    public static func read(_ reader: TableReader) throws -> MirrorRemoval? {
+        guard let text = try reader.string("removed") else { return nil }
+        guard let value = MirrorRemoval(parsing: text) else {
+            throw reader.fail("removed", "takes \"keep\" or \"trash after DURATION\" (e.g. \"trash after 30d\"), not \"\(text)\"")
+        }
+        return value
+    }
+}
+
 /// What one collection's settings say after the global config, its `[collections.NAME]`
 /// table and its `.depot.toml` are applied. Each part of depot reads the fields it owns: the
 /// watcher the mode, quiet period and ignore list; the HTTP server the link lifetime.
@@ -21,9 +57,12 @@ public struct CollectionSettings: Sendable, Equatable {
     public var maxLinkLifetime: Duration
     /// Which versions `depot retention apply` keeps (the store reads it).
     public var retention: RetentionRules
+    /// Mirror mode: what a file removed from the share does to its document.
+    public var removed: MirrorRemoval
 
     public init(mode: CollectionMode, quietPeriod: Duration, ignore: [String], maxLinkLifetime: Duration = .seconds(7 * 86400),
-                retention: RetentionRules = RetentionRules()) {
+                retention: RetentionRules = RetentionRules(), removed: MirrorRemoval = .keep) {
+        self.removed = removed
         self.mode = mode
         self.quietPeriod = quietPeriod
         self.ignore = ignore
@@ -44,11 +83,13 @@ public struct CollectionOverrides: Sendable, Equatable {
     public var maxLinkLifetime: Duration?
     /// A `[retention]` table: replaces the global rules whole (an empty table keeps everything).
     public var retention: RetentionRules?
+    /// `removed`: what a file removed from a mirror-mode share does to its document.
+    public var removed: MirrorRemoval?
 
     public init() {}
 
     /// The keys a collection may set.
-    public static let keys: Set<String> = ["mode", "quiet_period", "ignore", "ignore_extra", "max_link_lifetime", "retention"]
+    public static let keys: Set<String> = ["mode", "quiet_period", "ignore", "ignore_extra", "max_link_lifetime", "retention", "removed"]
 
     /// Parses a collection's `.depot.toml`.
     public static func parse(toml text: String, source: String) throws -> CollectionOverrides {
@@ -65,6 +106,7 @@ public struct CollectionOverrides: Sendable, Equatable {
         if let maxLinkLifetime, maxLinkLifetime <= .zero {
             throw reader.fail("max_link_lifetime", "must be positive")
         }
+        removed = try MirrorRemoval.read(reader)
         if let table = try reader.table("retention") {
             try table.allow(RetentionRules.keys)
             retention = try RetentionRules(reading: table)
@@ -80,6 +122,7 @@ public struct CollectionOverrides: Sendable, Equatable {
         result.ignore += ignoreExtra
         if let maxLinkLifetime { result.maxLinkLifetime = maxLinkLifetime }
         if let retention { result.retention = retention }
+        if let removed { result.removed = removed }
         return result
     }
 }

@@ -7,7 +7,9 @@ import NIOHTTP1
 /// serves a file: no hop to a Swift task and back, no conversion to Hummingbird's request
 /// types, and the body handed to the kernel as a file region (sendfile). It takes only what
 /// `Handlers.quickDownload` can answer from memory — a link verified and resolved in the last
-/// second, a 200, 206 or 304 — and passes everything else on to Hummingbird untouched, so the
+/// second, a 200, 206 or 304, and for a whole file only a blob a download hashed in the last 10
+/// minutes (`VerifiedBlobs`: the router hashes the others on the way) — and passes everything
+/// else on to Hummingbird untouched, so the
 /// router stays the one place that checks a link in full and gives every error.
 ///
 /// Responses keep the order of their requests: a request is only answered here while no

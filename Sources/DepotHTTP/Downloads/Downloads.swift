@@ -70,7 +70,10 @@ extension Handlers {
         case .send(let partial, let first, let last):
             if partial { headers[.contentRange] = "bytes \(first)-\(last)/\(size)" }
             headers[.contentLength] = String(last - first + 1)
-            let body = file.map { fileBody($0, first: first, last: last, context: context) } ?? ResponseBody()
+            let body = file.map { file in
+                partial || verifiedBlobs.isRecent(resolved.target.digest)
+                    ? fileBody(file, first: first, last: last, context: context) : checkedBody(file, resolved.target, context: context)
+            } ?? ResponseBody()
             countSent(partial: partial, bytes: file == nil ? 0 : last - first + 1, collection: resolved.target.collection)
             return Response(status: partial ? .partialContent : .ok, headers: headers, body: body)
         }
@@ -101,6 +104,8 @@ extension Handlers {
             env.metrics.download(status: 304)
             return QuickDownload(resolved: resolved, body: nil, maxAge: maxAge)
         case .send(let partial, let first, let last):
+            // A whole blob not hashed lately goes to the router, whose body checks it on the way.
+            if !partial, !isHead, resolved.target.size > 0, !verifiedBlobs.isRecent(resolved.target.digest) { return nil }
             var file: OpenFile?
             do {
                 if !isHead, resolved.target.size > 0 { file = try openBlobs.file(resolved.target, store: env.store) }
@@ -205,6 +210,41 @@ extension Handlers {
             } else {
                 try await fileIO.stream(file, first: first, last: last, into: &writer)
             }
+            try await writer.finish(nil)
+        }
+    }
+}
+
+extension Handlers {
+    /// A whole blob, hashed on its way out (`FileStreamer.sendChecked` with sendfile where the
+    /// connection has a `FileRegionHandler`, else `streamChecked`). Intact: it is
+    /// remembered (`VerifiedBlobs`), and the next whole downloads go out with sendfile. Not:
+    /// the connection is cut before the last chunk, the blob is marked damaged (an event, the
+    /// metric; never served again until healed) and the links remembered are forgotten, so
+    /// the next request is refused.
+    func checkedBody(_ file: OpenFile, _ target: StoredFile, context: DepotRequestContext) -> ResponseBody {
+        let fileIO = self.fileIO
+        let pending = context.pendingFiles
+        let verified = verifiedBlobs
+        let catalog = env.catalog
+        let links = self.links
+        let logger = env.logger
+        return ResponseBody(contentLength: Int(target.size)) { writer in
+            do {
+                if let pending {
+                    try await fileIO.sendChecked(file, size: target.size, digest: target.digest, pending: pending, into: &writer)
+                } else {
+                    try await fileIO.streamChecked(file, size: target.size, digest: target.digest, into: &writer)
+                }
+            } catch let damaged as DamagedBlobError {
+                verified.forget(target.digest)
+                logger.error("blob \(target.digest.hex) is damaged (found by a download); the transfer was cut and it is no longer served",
+                             metadata: ["sha256": "\(target.digest.hex)"])
+                _ = try? await blocking { try catalog.markDamaged(target.digest, reason: "content does not match its SHA-256 (found by a download)") }
+                links.recentLinks.forgetAll()
+                throw damaged
+            }
+            verified.record(target.digest)
             try await writer.finish(nil)
         }
     }

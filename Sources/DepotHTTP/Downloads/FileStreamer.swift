@@ -34,10 +34,124 @@ struct FileStreamer: Sendable {
         }
     }
 
-    private func read(_ file: OpenFile, offset: Int64, last: Int64) async throws -> ByteBuffer {
+    private func read(_ file: OpenFile, offset: Int64, last: Int64, hashing hasher: SendableHasher? = nil) async throws -> ByteBuffer {
         let count = Int(min(Int64(chunkSize), last - offset + 1))
-        return try await blocking { try file.read(at: offset, count: count) }
+        return try await blocking {
+            let chunk = try file.read(at: offset, count: count)
+            hasher?.update(chunk)
+            return chunk
+        }
     }
+
+    /// Sends the whole of `file`, the blob `digest`, hashing it on the way (on the reading
+    /// thread, one chunk ahead of the socket). The last chunk goes out only once the hash is
+    /// known: on a mismatch it is held back and `DamagedBlobError` thrown, so the response
+    /// never ends cleanly (fewer bytes than its Content-Length) and the client sees a failed
+    /// transfer, never a complete file with wrong bytes.
+    func streamChecked(_ file: OpenFile, size: Int64, digest: Digest, into writer: inout any ResponseBodyWriter) async throws {
+        let hasher = SendableHasher()
+        let last = size - 1
+        var offset: Int64 = 0
+        var current = try await read(file, offset: offset, last: last, hashing: hasher)
+        while true {
+            offset += Int64(current.readableBytes)
+            if offset > last {
+                guard hasher.finish() == digest else { throw DamagedBlobError(digest: digest) }
+                try await writer.write(current)
+                break
+            }
+            let nextOffset = offset
+            async let next = read(file, offset: nextOffset, last: last, hashing: hasher)
+            try await writer.write(current)
+            current = try await next
+        }
+    }
+}
+
+extension FileStreamer {
+    /// Bytes per file region of a checked download sent with sendfile: each is hashed (read
+    /// from the page cache on a blocking thread) while the one before it is being sent.
+    static let checkedSegment: Int64 = 4 << 20
+
+    /// `streamChecked` for a connection with a `FileRegionHandler`: the whole of `file` goes
+    /// out with sendfile, a segment at a time, each segment hashed before it is handed to the
+    /// kernel and the next one hashed while it is sent; the last one goes only once the whole
+    /// hash matched (`DamagedBlobError` otherwise). The channel's write buffer marks hold the
+    /// hashing at most a segment or two ahead of the socket.
+    func sendChecked(_ file: OpenFile, size: Int64, digest: Digest, pending: PendingFiles,
+                     into writer: inout any ResponseBodyWriter) async throws {
+        let hasher = SendableHasher()
+        let segment = Self.checkedSegment
+        var first: Int64 = 0
+        var last = min(size, segment) - 1
+        try await hash(file, first: first, last: last, into: hasher)
+        while last < size - 1 {
+            let nextFirst = last + 1
+            let nextLast = min(size, nextFirst + segment) - 1
+            async let next: Void = hash(file, first: nextFirst, last: nextLast, into: hasher)
+            // Each region owns a descriptor of its own (the handler closes it once sent).
+            try await writer.write(pending.add(try file.duplicate(), first: first, last: last))
+            try await next
+            (first, last) = (nextFirst, nextLast)
+        }
+        guard hasher.finish() == digest else { throw DamagedBlobError(digest: digest) }
+        try await writer.write(pending.add(try file.duplicate(), first: first, last: last))
+    }
+
+    private func hash(_ file: OpenFile, first: Int64, last: Int64, into hasher: SendableHasher) async throws {
+        let chunk = Int64(chunkSize)
+        try await blocking {
+            var offset = first
+            while offset <= last {
+                let count = Int(min(chunk, last - offset + 1))
+                hasher.update(try file.read(at: offset, count: count))
+                offset += Int64(count)
+            }
+        }
+    }
+}
+
+/// A stored blob whose bytes, read for a download, do not hash to its name.
+struct DamagedBlobError: Error, CustomStringConvertible {
+    let digest: Digest
+    var description: String { "blob \(digest.hex) does not match its SHA-256 (read for a download)" }
+}
+
+/// A SHA-256 fed one chunk at a time from whichever thread reads it.
+///
+/// `@unchecked Sendable`: its chunks are read one after the other (each read starts once the
+/// previous one, hashing included, has finished), never at the same time.
+final class SendableHasher: @unchecked Sendable {
+    private let hasher = SHA256Hasher()
+
+    func update(_ chunk: ByteBuffer) {
+        chunk.withUnsafeReadableBytes { hasher.update($0) }
+    }
+
+    func finish() -> Digest { hasher.finish() }
+}
+
+/// The blobs a download hashed whole and found intact in the last `window`: a whole-blob
+/// download of one of them is sent as it is (sendfile, the fast path); any other is streamed
+/// through `FileStreamer.streamChecked`. A repeated download of one file therefore costs one
+/// hash per window, and a blob damaged on disk is found by the first whole download after.
+final class VerifiedBlobs: Sendable {
+    static let window: Int64 = 600 * 1_000_000_000
+    static let capacity = 65_536
+    private let entries = Mutex<[Digest: Int64]>([:])
+
+    func isRecent(_ digest: Digest, now: Int64 = monotonicNanoseconds()) -> Bool {
+        entries.withLock { $0[digest].map { now - $0 < Self.window } ?? false }
+    }
+
+    func record(_ digest: Digest, now: Int64 = monotonicNanoseconds()) {
+        entries.withLock { entries in
+            if entries.count >= Self.capacity { entries = entries.filter { now - $0.value < Self.window } }
+            if entries.count < Self.capacity { entries[digest] = now }
+        }
+    }
+
+    func forget(_ digest: Digest) { _ = entries.withLock { $0.removeValue(forKey: digest) } }
 }
 
 /// A read-only file descriptor, closed when the last reference goes unless it was handed on
@@ -74,6 +188,17 @@ final class OpenFile: @unchecked Sendable {
         }
         try self.init(path: path)
         guard size >= blob.size else { throw SystemError(call: "fstat", errno: EIO, path: path) }
+    }
+
+    private init(fd: Int32, path: String, size: Int64) {
+        self.fd = fd
+        self.path = path
+        self.size = size
+    }
+
+    /// The same file through a descriptor of its own (close-on-exec).
+    func duplicate() throws -> OpenFile {
+        OpenFile(fd: try sysCall("fcntl", path: path) { fcntl(fd, F_DUPFD_CLOEXEC, 0) }, path: path, size: size)
     }
 
     deinit { if owned.load(ordering: .acquiring) { close(fd) } }

@@ -16,6 +16,7 @@ struct Handlers: Sendable {
     let badLinks: BadLinkTracker
     let fileIO = FileStreamer()
     let openBlobs = OpenBlobs()
+    let verifiedBlobs = VerifiedBlobs()
     let clientAddresses: ClientAddresses
     let connections: ConnectionCounts
     /// The live event feed the SSE streams read (one poller for every subscriber).

@@ -199,6 +199,21 @@ extension BlobStore {
 
     /// Re-hashes a stored blob and tells whether its bytes still match its name.
     public func verify(_ digest: Digest, progress: (Int) -> Void = { _ in }) throws -> Bool {
+        try rehash(digest, progress: progress)
+    }
+
+    /// What is wrong with a stored blob the catalog says has `size` bytes: nil when it is
+    /// intact, else "missing", "wrong size" or "content does not match its SHA-256". The one
+    /// check `depot verify`, the scrub and a second copy's use all make. `progress` is told
+    /// of every chunk read (the scrub paces itself there, and may throw to stop).
+    /// - Throws: I/O errors, and what `progress` throws.
+    public func check(_ digest: Digest, size: Int64, progress: (Int) throws -> Void = { _ in }) throws -> String? {
+        guard let stored = try self.size(of: digest) else { return "missing" }
+        guard stored == size else { return "wrong size" }
+        return try rehash(digest, progress: progress) ? nil : "content does not match its SHA-256"
+    }
+
+    private func rehash(_ digest: Digest, progress: (Int) throws -> Void) throws -> Bool {
         let reader = try open(digest)
         let hasher = SHA256Hasher()
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 4096)
@@ -209,7 +224,7 @@ extension BlobStore {
             if n == 0 { break }
             hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
             total += Int64(n)
-            progress(n)
+            try progress(n)
         }
         return total == reader.size && hasher.finish() == digest
     }

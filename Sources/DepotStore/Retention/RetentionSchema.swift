@@ -5,7 +5,8 @@ extension Catalog {
     /// when a document or a version went to the trash (NULL: it is live); the blobs the
     /// collector found unreferenced, with the time it first did (the grace period runs from
     /// then); daily storage samples; pinned versions; legal holds on a document or a whole
-    /// collection; when a blob was found damaged (never served until it is healed). Append only: a released migration is never edited.
+    /// collection; when a blob was found damaged (never served until it is healed); then ("retention-2") the
+    /// scrub's state and the mirror-mode files found missing. Append only: a released migration is never edited.
     static let retentionTables: [CatalogMigration] = [
         CatalogMigration(name: "retention-1", sqlite: """
             ALTER TABLE documents ADD COLUMN trashed_at_ns INTEGER;
@@ -36,6 +37,24 @@ extension Catalog {
                 released_at_ns INTEGER);
             CREATE INDEX holds_by_collection ON holds(collection_id, document_id);
             ALTER TABLE blobs ADD COLUMN damaged_at_ns INTEGER;
+            """),
+        // The scrub's one row (its cursor and the pass's figures), and since when each
+        // mirror-mode document's file has been missing from the share.
+        CatalogMigration(name: "retention-2", sqlite: """
+            CREATE TABLE scrub_state(
+                id INTEGER PRIMARY KEY CHECK(id = 1),
+                passes INTEGER NOT NULL,
+                pass_started_at_ns INTEGER NOT NULL,
+                cursor TEXT NOT NULL,
+                pass_blobs INTEGER NOT NULL,
+                pass_bytes INTEGER NOT NULL,
+                pass_damaged INTEGER NOT NULL,
+                pass_healed INTEGER NOT NULL,
+                last_pass_finished_at_ns INTEGER,
+                last_slice_at_ns INTEGER);
+            CREATE TABLE mirror_missing(
+                document_id INTEGER PRIMARY KEY,
+                missing_since_ns INTEGER NOT NULL);
             """),
     ]
 }
