@@ -28,21 +28,32 @@ enum Keywords {
         struct WordStats {
             var tf = 0, upper = 0, acronym = 0
             var sentences: [Int] = []
-            var left: [String: Int] = [:], right: [String: Int] = [:]
+            var left: [Int: Int] = [:], right: [Int: Int] = [:]
         }
-        var stats: [String: WordStats] = [:]
-        // Phrase candidates: within punctuation-free chunks of each sentence.
-        struct Candidate { var count = 0; var forms: [String: Int] = [:]; var stems: [String] = []; var first = Int.max; var upper = 0 }
-        var candidates: [String: Candidate] = [:]
-        // The counts are updated in place (`stats[stem, default:]`): a copy of an entry taken
-        // out and put back would copy its neighbour tables on every word.
-        var content: [String: Bool] = [:]
-        func isContentWord(_ word: String) -> Bool {
-            if let known = content[word] { return known }
-            let answer = isContent(word, language)
-            content[word] = answer
+        // Each stem gets a number the first time it is seen (one lookup per word: a lower-case
+        // word's stem number); the tables are arrays and neighbour counts keyed by number,
+        // updated in place.
+        var stems: [String] = []
+        var stats: [WordStats] = []
+        var stemNumbers: [String: Int] = [:]
+        var wordNumbers: [String: (stem: Int, content: Bool)] = [:]
+        func number(_ lower: String) -> (stem: Int, content: Bool) {
+            if let known = wordNumbers[lower] { return known }
+            let stem = language.stem(lower)
+            let n: Int
+            if let known = stemNumbers[stem] { n = known } else {
+                n = stems.count
+                stemNumbers[stem] = n
+                stems.append(stem)
+                stats.append(WordStats())
+            }
+            let answer = (n, isContent(lower, language))
+            wordNumbers[lower] = answer
             return answer
         }
+        // Phrase candidates: within punctuation-free chunks of each sentence.
+        struct Candidate { var count = 0; var forms: [String: Int] = [:]; var first = Int.max; var upper = 0 }
+        var candidates: [[Int]: Candidate] = [:]
         for sentence in analysis.sentences {
             let sentenceChunks = chunks(sentence.text)
             for chunk in sentenceChunks {
@@ -50,34 +61,32 @@ enum Keywords {
                 let opensSentence = chunk == sentenceChunks[0]
                 let tokens = TextBreaks.tokens(chunk)
                 let lower = tokens.map { $0.lowercased() }
-                let stems = lower.map { language.stem($0) }
+                let numbered = lower.map(number)
                 for i in lower.indices {
-                    let stem = stems[i]
+                    let n = numbered[i].stem
                     let token = tokens[i]
-                    stats[stem, default: WordStats()].tf += 1
+                    stats[n].tf += 1
                     if token.count > 1, token.allSatisfy({ !$0.isLetter || $0.isUppercase }), token.contains(where: \.isLetter) {
-                        stats[stem]!.acronym += 1
+                        stats[n].acronym += 1
                     } else if token.first?.isUppercase == true && !(i == 0 && opensSentence) {
-                        stats[stem]!.upper += 1
+                        stats[n].upper += 1
                     }
-                    if stats[stem]!.sentences.last != sentence.index { stats[stem]!.sentences.append(sentence.index) }
-                    if i > 0 { stats[stem]!.left[stems[i - 1], default: 0] += 1 }
-                    if i + 1 < stems.count { stats[stem]!.right[stems[i + 1], default: 0] += 1 }
+                    if stats[n].sentences.last != sentence.index { stats[n].sentences.append(sentence.index) }
+                    if i > 0 { stats[n].left[numbered[i - 1].stem, default: 0] += 1 }
+                    if i + 1 < numbered.count { stats[n].right[numbered[i + 1].stem, default: 0] += 1 }
                 }
                 let wordLike = lower.map { word in word.contains(where: \.isLetter) || word.contains(where: \.isNumber) }
                 for start in lower.indices {
-                    guard isContentWord(lower[start]) else { continue }
+                    guard numbered[start].content else { continue }
                     for length in 1...maxWords where start + length <= lower.count {
                         let end = start + length - 1
                         // No function word anywhere in a phrase ("licht in chemische" is no term).
-                        if !isContentWord(lower[end]) { break }
+                        if !numbered[end].content { break }
                         if !wordLike[start...end].allSatisfy({ $0 }) { break }
-                        let key = stems[start...end].joined(separator: " ")
-                        let form = tokens[start...end].joined(separator: " ")
+                        let key = numbered[start...end].map(\.stem)
                         let capitalised = tokens[start...end].allSatisfy({ $0.first?.isUppercase == true }) && !(start == 0 && opensSentence)
                         candidates[key, default: Candidate()].count += 1
-                        candidates[key]!.forms[form, default: 0] += 1
-                        if candidates[key]!.stems.isEmpty { candidates[key]!.stems = Array(stems[start...end]) }
+                        candidates[key]!.forms[tokens[start...end].joined(separator: " "), default: 0] += 1
                         candidates[key]!.first = min(candidates[key]!.first, sentence.index)
                         if capitalised { candidates[key]!.upper += 1 }
                     }
@@ -85,13 +94,12 @@ enum Keywords {
             }
         }
         guard !stats.isEmpty else { return [] }
-        let contentTF = stats.filter { !language.isStop($0.key) }.map { Double($0.value.tf) }
+        let contentTF = stats.indices.filter { !language.isStop(stems[$0]) }.map { Double(stats[$0].tf) }
         let meanTF = contentTF.isEmpty ? 1 : contentTF.reduce(0, +) / Double(contentTF.count)
         let sdTF = contentTF.isEmpty ? 0 : (contentTF.reduce(0) { $0 + ($1 - meanTF) * ($1 - meanTF) } / Double(contentTF.count)).squareRoot()
-        let maxTF = Double(stats.values.map(\.tf).max() ?? 1)
+        let maxTF = Double(stats.map(\.tf).max() ?? 1)
         let sentenceCount = Double(max(1, analysis.sentences.count))
-        var wordScore: [String: Double] = [:]
-        for (stem, s) in stats {
+        let wordScore = stats.map { s -> Double in
             let tf = Double(s.tf)
             let casing = Double(max(s.upper, s.acronym)) / (1 + log(tf))
             let median = Double(s.sentences[s.sentences.count / 2])
@@ -101,17 +109,18 @@ enum Keywords {
             let dr = s.right.isEmpty ? 0 : Double(s.right.count) / Double(s.right.values.reduce(0, +))
             let relatedness = 1 + (dl + dr) * tf / maxTF
             let spread = Double(s.sentences.count) / sentenceCount
-            wordScore[stem] = relatedness * position / (casing + frequency / relatedness + spread / relatedness)
+            return relatedness * position / (casing + frequency / relatedness + spread / relatedness)
         }
         var terms: [KeyTerm] = []
-        for (key, c) in candidates {
-            let scores = c.stems.map { wordScore[$0] ?? 1 }
+        for (numbers, c) in candidates {
+            let scores = numbers.map { wordScore[$0] }
             let product = scores.reduce(1, *)
             let sum = scores.reduce(0, +)
             let score = product / (Double(c.count) * (1 + sum))
             let form = c.forms.max { $0.value != $1.value ? $0.value < $1.value : $0.key > $1.key }!.key
-            let numeric = c.stems.allSatisfy { !$0.contains(where: \.isLetter) }
-            terms.append(KeyTerm(text: form, key: key, words: c.stems.count, score: score, count: c.count, firstSentence: c.first,
+            let numeric = numbers.allSatisfy { !stems[$0].contains(where: \.isLetter) }
+            let key = numbers.map { stems[$0] }.joined(separator: " ")
+            terms.append(KeyTerm(text: form, key: key, words: numbers.count, score: score, count: c.count, firstSentence: c.first,
                                  isProperName: c.upper * 2 > c.count, isNumeric: numeric))
         }
         terms.sort { $0.score != $1.score ? $0.score < $1.score : $0.key < $1.key }

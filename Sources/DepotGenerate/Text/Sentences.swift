@@ -67,7 +67,10 @@ public enum TextBreaks {
 
     /// The words of `text` as written (case kept).
     public static func tokens(_ text: String) -> [String] {
-        tokenRanges(text).map { String(text[$0]) }.map { $0.replacingOccurrences(of: "’", with: "'") }
+        tokenRanges(text).map { range in
+            let word = text[range]
+            return word.contains("’") ? String(word.map { $0 == "’" ? "'" : $0 }) : String(word)
+        }
     }
 
     /// Where each word of `text` is.
