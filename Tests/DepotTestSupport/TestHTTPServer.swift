@@ -78,7 +78,7 @@ public final class TestHTTPServer: @unchecked Sendable {
             let n = read(client, &buffer, buffer.count)
             if n <= 0 { return }
             data += buffer[0..<n]
-            if headerEnd == nil, let range = findHeaderEnd(data) {
+            if headerEnd == nil, let range = httpHeadEnd(data) {
                 headerEnd = range
                 let head = String(decoding: data[0..<range], as: UTF8.self)
                 for line in head.split(separator: "\r\n").dropFirst() {
@@ -107,12 +107,13 @@ public final class TestHTTPServer: @unchecked Sendable {
             sent += n
         }
     }
+}
 
-    private func findHeaderEnd(_ data: [UInt8]) -> Int? {
-        guard data.count >= 4 else { return nil }
-        for i in 0...(data.count - 4) where data[i] == 13 && data[i + 1] == 10 && data[i + 2] == 13 && data[i + 3] == 10 {
-            return i
-        }
-        return nil
+/// Where the head of an HTTP message ends (the index of its blank line's CR LF CR LF).
+func httpHeadEnd(_ data: [UInt8]) -> Int? {
+    guard data.count >= 4 else { return nil }
+    for i in 0...(data.count - 4) where data[i] == 13 && data[i + 1] == 10 && data[i + 2] == 13 && data[i + 3] == 10 {
+        return i
     }
+    return nil
 }

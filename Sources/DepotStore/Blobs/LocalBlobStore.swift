@@ -76,20 +76,8 @@ public final class LocalBlobStore: BlobStore {
 
         do {
             defer { if out >= 0 { close(out) } }
-            let hasher = SHA256Hasher()
-            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.chunkSize, alignment: 4096)
-            defer { buffer.deallocate() }
-            var total: Int64 = 0
-            while true {
-                let n = try sysCall("read", path: source.path) { read(file.fd, buffer.baseAddress, buffer.count) }
-                if n == 0 { break }
-                let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
-                hasher.update(chunk)
-                if out >= 0 { try writeFully(out, chunk, path: token) }
-                total += Int64(n)
-            }
-            try file.checkUnchanged(bytesRead: total)
-            return file.staged(digest: hasher.finish(), size: total, token: token, lease: lease)
+            let (digest, total) = try file.hashAll(copyingTo: out, path: token)
+            return file.staged(digest: digest, size: total, token: token, lease: lease)
         } catch {
             unlink(token)
             throw error
@@ -281,13 +269,18 @@ public final class LocalBlobStore: BlobStore {
     /// start-up clean-up.
     @discardableResult
     public func removeLeftovers() throws -> Int {
+        try Self.removeDeadStagings(in: tempRoot)
+    }
+
+    /// Removes the staged files in `folder` whose writer is gone; how many went.
+    static func removeDeadStagings(in folder: String) throws -> Int {
         var removed = 0
-        for name in try listDirectory(tempRoot) where name != "uploads" {
+        for name in try listDirectory(folder) where name != "uploads" {
             // uploads/: uploads in progress, resumable after a restart (PartialUploads).
-            if let pid = Self.writerPID(of: name), pid != getpid(), kill(pid, 0) == 0 || errno == EPERM {
+            if let pid = writerPID(of: name), pid != getpid(), kill(pid, 0) == 0 || errno == EPERM {
                 continue
             }
-            if unlink(tempRoot + "/" + name) == 0 { removed += 1 }
+            if unlink(folder + "/" + name) == 0 { removed += 1 }
         }
         return removed
     }

@@ -1,0 +1,341 @@
+import DepotCore
+import DepotCurl
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Blobs as objects `<prefix>sha256/<hex>` in an S3-compatible bucket (AWS S3, MinIO, Ceph
+/// RGW, Garage), signed with SigV4.
+///
+/// Staging copies the source into a local staging folder while hashing it (the name is known
+/// only at the end, and a local copy is what a retried part is re-read from); `commit` then
+/// uploads each blob under its final name — one PUT whose signed payload hash is the blob's
+/// digest (the server checks the bytes against it), or a multipart upload in `partSize`
+/// parts, each signed with its own hash and retried alone, aborted when it cannot finish. S3
+/// acknowledges a PUT once it is durable, so there is no barrier of our own. A blob that is
+/// stored already is re-read and re-hashed, as on disk, and replaced when damaged.
+public final class S3BlobStore: BlobStore {
+    let client: S3Client
+    public let tempRoot: String
+    public var settings: S3Settings { client.settings }
+    /// Upload ids of the multipart uploads this process has under way (never taken for
+    /// abandoned ones).
+    private let inFlight = Mutex<Set<String>>([])
+
+    /// - Parameters:
+    ///   - temp: the local staging folder.
+    public init(settings: S3Settings, credentials: S3Credentials, temp: String) throws {
+        client = try S3Client(settings: settings, credentials: credentials)
+        tempRoot = temp
+        try makeDirectories(temp)
+    }
+
+    /// With the credentials from `settings.credentialsFile`.
+    public convenience init(settings: S3Settings, temp: String) throws {
+        try self.init(settings: settings, credentials: try S3Credentials.load(path: settings.credentialsFile, profile: settings.profile),
+                      temp: temp)
+    }
+
+    /// Creates the bucket of `settings` (an existing one of the same owner is fine).
+    public static func createBucket(settings: S3Settings, credentials: S3Credentials) throws {
+        let client = try S3Client(settings: settings, credentials: credentials)
+        var body: [UInt8] = []
+        if settings.region != "us-east-1" {
+            body = Array("<CreateBucketConfiguration><LocationConstraint>\(settings.region)</LocationConstraint></CreateBucketConfiguration>".utf8)
+        }
+        do {
+            _ = try client.send(.init(method: "PUT", key: nil, upload: .bytes(body), payloadHash: SHA256Hasher.digest(body).hex))
+        } catch let error as S3Error where error.code == "BucketAlreadyOwnedByYou" {}
+    }
+
+    func key(of digest: Digest) -> String { settings.prefix + "sha256/" + digest.hex }
+
+    // MARK: Writing
+
+    public func stage(_ source: BlobSource) throws -> StagedBlob {
+        let file = try OpenedSource(path: source.path)
+        _ = posix_fadvise(file.fd, 0, 0, POSIX_FADV_SEQUENTIAL)
+        let token = tempRoot + "/" + LocalBlobStore.randomName()
+        let out = try sysCall("open", path: token) { Glibc.open(token, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o400) }
+        do {
+            defer { close(out) }
+            let (digest, size) = try file.hashAll(copyingTo: out, path: token)
+            return file.staged(digest: digest, size: size, token: token)
+        } catch {
+            unlink(token)
+            throw error
+        }
+    }
+
+    public func commit(_ staged: [StagedBlob]) throws -> [BlobCommit] {
+        defer { for blob in staged { unlink(blob.token) } }
+        return try staged.map { blob in
+            var result = BlobCommit.new
+            if let stored = try size(of: blob.digest) {
+                if stored == blob.size, try verify(blob.digest) { return .existing }
+                result = .healed
+            }
+            try upload(blob)
+            return result
+        }
+    }
+
+    /// Puts a staged blob under its final key: one PUT, or parts when it is larger than a part.
+    private func upload(_ blob: StagedBlob) throws {
+        let fd = try sysCall("open", path: blob.token) { Glibc.open(blob.token, O_RDONLY | O_CLOEXEC) }
+        defer { close(fd) }
+        let key = key(of: blob.digest)
+        if blob.size <= Int64(settings.partSize) {
+            _ = try client.send(.init(method: "PUT", key: key, headers: [("Content-Type", "application/octet-stream")],
+                                      upload: .file(fd: fd, offset: 0, length: blob.size), payloadHash: blob.digest.hex))
+            return
+        }
+        try uploadParts(of: fd, size: blob.size, path: blob.token, key: key)
+    }
+
+    /// A multipart upload: each part read into memory, hashed for its signature and sent
+    /// (retried by the client on its own); any failure aborts the upload so that no parts are
+    /// left behind to be billed.
+    private func uploadParts(of fd: Int32, size: Int64, path: String, key: String) throws {
+        let created = try client.send(.init(method: "POST", key: key, query: [("uploads", "")],
+                                            headers: [("Content-Type", "application/octet-stream")]))
+        guard let uploadID = xmlValues("UploadId", in: String(decoding: created.body, as: UTF8.self)).first else {
+            throw S3Error(operation: "POST \(settings.bucket)/\(key)?uploads", status: created.status, code: "InvalidResponse",
+                          message: "no UploadId in the answer")
+        }
+        inFlight.withLock { _ = $0.insert(uploadID) }
+        defer { inFlight.withLock { _ = $0.remove(uploadID) } }
+        do {
+            var etags: [String] = []
+            var part = [UInt8](repeating: 0, count: settings.partSize)
+            var offset: Int64 = 0
+            while offset < size {
+                let count = Int(min(Int64(settings.partSize), size - offset))
+                try part.withUnsafeMutableBytes { raw in
+                    var done = 0
+                    while done < count {
+                        let n = try sysCall("pread", path: path) { pread(fd, raw.baseAddress! + done, count - done, off_t(offset) + off_t(done)) }
+                        if n == 0 { throw BlobStoreError.changedWhileReading(path) }
+                        done += n
+                    }
+                }
+                let bytes = Array(part[0..<count])
+                let answer = try client.send(.init(method: "PUT", key: key,
+                                                   query: [("partNumber", String(etags.count + 1)), ("uploadId", uploadID)],
+                                                   upload: .bytes(bytes), payloadHash: SHA256Hasher.digest(bytes).hex))
+                guard let etag = answer.headers["etag"] else {
+                    throw S3Error(operation: "PUT \(settings.bucket)/\(key) part \(etags.count + 1)", status: answer.status,
+                                  code: "InvalidResponse", message: "no ETag in the answer")
+                }
+                etags.append(etag)
+                offset += Int64(count)
+            }
+            let document = "<CompleteMultipartUpload>"
+                + etags.enumerated().map { "<Part><PartNumber>\($0.offset + 1)</PartNumber><ETag>\(xmlEscape($0.element))</ETag></Part>" }.joined()
+                + "</CompleteMultipartUpload>"
+            let body = Array(document.utf8)
+            let completed = try client.send(.init(method: "POST", key: key, query: [("uploadId", uploadID)],
+                                                  headers: [("Content-Type", "application/xml")],
+                                                  upload: .bytes(body), payloadHash: SHA256Hasher.digest(body).hex))
+            // S3 may answer 200 and still fail the completion, in the body.
+            let text = String(decoding: completed.body, as: UTF8.self)
+            if text.contains("<Error>") {
+                throw S3Error(operation: "POST \(settings.bucket)/\(key)?uploadId", status: completed.status,
+                              code: xmlValues("Code", in: text).first ?? "InternalError", message: xmlValues("Message", in: text).first ?? text)
+            }
+        } catch {
+            try? abort(key: key, uploadID: uploadID)
+            throw error
+        }
+    }
+
+    private func abort(key: String, uploadID: String) throws {
+        _ = try client.send(.init(method: "DELETE", key: key, query: [("uploadId", uploadID)], accept: [404]))
+    }
+
+    /// Puts bytes under a key as they are (tests: damage a stored blob).
+    func putObject(key: String, bytes: [UInt8]) throws {
+        _ = try client.send(.init(method: "PUT", key: key, upload: .bytes(bytes), payloadHash: SHA256Hasher.digest(bytes).hex))
+    }
+
+    public func discard(_ staged: StagedBlob) {
+        unlink(staged.token)
+    }
+
+    // MARK: Reading
+
+    public func contains(_ digest: Digest) throws -> Bool {
+        try size(of: digest) != nil
+    }
+
+    public func size(of digest: Digest) throws -> Int64? {
+        let answer = try client.send(.init(method: "HEAD", key: key(of: digest), accept: [404]))
+        guard answer.status != 404 else { return nil }
+        guard let length = answer.headers["content-length"].flatMap({ Int64($0) }) else {
+            throw S3Error(operation: "HEAD \(settings.bucket)/\(key(of: digest))", status: answer.status, code: "InvalidResponse",
+                          message: "no Content-Length in the answer")
+        }
+        return length
+    }
+
+    public func open(_ digest: Digest) throws -> BlobReader {
+        guard let size = try size(of: digest) else { throw BlobStoreError.missing(digest.hex) }
+        return S3BlobReader(client: client, key: key(of: digest), size: size)
+    }
+
+    public func localPath(of digest: Digest) -> String? { nil }
+
+    /// The bucket answers and a file can be staged.
+    public func isWritable() -> Bool {
+        let probe = tempRoot + "/ready-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let fd = Glibc.open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return false }
+        close(fd)
+        unlink(probe)
+        return (try? client.send(.init(method: "HEAD", key: nil))) != nil
+    }
+
+    /// Free space for staging (the bucket itself has no limit S3 tells of).
+    public func freeBytes() -> Int64? {
+        var info = statvfs()
+        guard statvfs(tempRoot, &info) == 0 else { return nil }
+        return Int64(info.f_bavail) * Int64(info.f_frsize)
+    }
+
+    public func allDigests() throws -> [Digest] {
+        let prefix = settings.prefix + "sha256/"
+        return try listKeys(prefix: prefix).compactMap { Digest(hex: String($0.dropFirst(prefix.count))) }
+    }
+
+    /// Every key that starts with `prefix` (ListObjectsV2, page by page). The server is asked
+    /// for the keys under `settings.prefix` only, and the rest is filtered here: moto's server
+    /// checks signatures against a query whose "%2F" it has decoded, so a '/' in a listing's
+    /// prefix would fail there (docs/DECISIONS.md).
+    func listKeys(prefix: String) throws -> [String] {
+        try listKeys(asking: settings.prefix).filter { $0.hasPrefix(prefix) }
+    }
+
+    private func listKeys(asking prefix: String) throws -> [String] {
+        var keys: [String] = []
+        var token: String?
+        repeat {
+            var query = [("list-type", "2"), ("prefix", prefix)]
+            if let token { query.append(("continuation-token", token)) }
+            let answer = try client.send(.init(method: "GET", key: nil, query: query))
+            let text = String(decoding: answer.body, as: UTF8.self)
+            keys += xmlValues("Key", in: text)
+            token = xmlValues("IsTruncated", in: text).first == "true" ? xmlValues("NextContinuationToken", in: text).first : nil
+        } while token != nil
+        return keys
+    }
+
+    /// - Throws: `BlobStoreError.missing` when there is no such blob (S3's DELETE would not tell).
+    public func remove(_ digest: Digest) throws {
+        guard try contains(digest) else { throw BlobStoreError.missing(digest.hex) }
+        _ = try client.send(.init(method: "DELETE", key: key(of: digest)))
+    }
+
+    /// Removes staged files of writers that are gone, and aborts multipart uploads under the
+    /// prefix that are older than `abandonedUploadAge` and not this process's own (a crash
+    /// mid-upload leaves their parts in the bucket).
+    @discardableResult
+    public func removeLeftovers() throws -> Int {
+        var removed = try LocalBlobStore.removeDeadStagings(in: tempRoot)
+        let mine = inFlight.withLock { $0 }
+        let cutoff = time(nil) - time_t(settings.abandonedUploadAge.components.seconds)
+        for upload in try multipartUploads() where !mine.contains(upload.id) {
+            if let initiated = upload.initiated, initiated > cutoff { continue }
+            try abort(key: upload.key, uploadID: upload.id)
+            removed += 1
+        }
+        return removed
+    }
+
+    /// The multipart uploads under way under the prefix (ListMultipartUploads).
+    func multipartUploads() throws -> [(key: String, id: String, initiated: time_t?)] {
+        var uploads: [(key: String, id: String, initiated: time_t?)] = []
+        var marker: (key: String, id: String)?
+        repeat {
+            var query = [("uploads", ""), ("prefix", settings.prefix)]
+            if let marker { query += [("key-marker", marker.key), ("upload-id-marker", marker.id)] }
+            let text = String(decoding: try client.send(.init(method: "GET", key: nil, query: query)).body, as: UTF8.self)
+            for block in xmlValues("Upload", in: text) {
+                guard let key = xmlValues("Key", in: block).first, let id = xmlValues("UploadId", in: block).first else { continue }
+                uploads.append((key, id, xmlValues("Initiated", in: block).first.flatMap(parseISO8601)))
+            }
+            let truncated = xmlValues("IsTruncated", in: text).first == "true"
+            marker = truncated ? xmlValues("NextKeyMarker", in: text).first.map { ($0, xmlValues("NextUploadIdMarker", in: text).first ?? "") } : nil
+        } while marker != nil
+        return uploads
+    }
+}
+
+/// `2026-12-02T13:53:10.000Z` as seconds since the epoch (UTC).
+func parseISO8601(_ text: String) -> time_t? {
+    let digits = text.split(whereSeparator: { !$0.isNumber }).compactMap { Int32($0) }
+    guard digits.count >= 6 else { return nil }
+    var parts = tm()
+    parts.tm_year = digits[0] - 1900
+    parts.tm_mon = digits[1] - 1
+    parts.tm_mday = digits[2]
+    parts.tm_hour = digits[3]
+    parts.tm_min = digits[4]
+    parts.tm_sec = digits[5]
+    return timegm(&parts)
+}
+
+/// Reads one object with ranged GETs: sequential reads through a window of `window` bytes
+/// (one request per window, not per call), reads at an offset straight into the caller's
+/// buffer.
+final class S3BlobReader: BlobReader {
+    let client: S3Client
+    let key: String
+    let size: Int64
+    static let window = 8 << 20
+    private var position: Int64 = 0
+    private var buffered: [UInt8] = []
+    private var bufferedAt: Int64 = 0
+
+    init(client: S3Client, key: String, size: Int64) {
+        self.client = client
+        self.key = key
+        self.size = size
+    }
+
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        guard position < size, buffer.count > 0 else { return 0 }
+        if position < bufferedAt || position >= bufferedAt + Int64(buffered.count) {
+            buffered = try read(at: position, count: Self.window)
+            bufferedAt = position
+            if buffered.isEmpty { return 0 }
+        }
+        let start = Int(position - bufferedAt)
+        let n = min(buffer.count, buffered.count - start)
+        buffered.withUnsafeBytes { src in buffer.baseAddress!.copyMemory(from: src.baseAddress! + start, byteCount: n) }
+        position += Int64(n)
+        return n
+    }
+
+    func read(at offset: Int64, into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        let count = Int(min(Int64(buffer.count), size - offset))
+        guard offset >= 0, count > 0 else { return 0 }
+        var received = 0
+        _ = try client.send(.init(method: "GET", key: key, headers: [("Range", "bytes=\(offset)-\(offset + Int64(count) - 1)")])) {
+            received = 0
+            return { chunk in
+                // A server that ignores Range sends more than asked: too much is an error.
+                guard received + chunk.count <= count else { return false }
+                guard chunk.count > 0 else { return true }
+                buffer.baseAddress!.advanced(by: received).copyMemory(from: chunk.baseAddress!, byteCount: chunk.count)
+                received += chunk.count
+                return true
+            }
+        }
+        guard received == count else {
+            throw S3Error(operation: "GET \(client.settings.bucket)/\(key)", status: 206, code: "ShortRead",
+                          message: "\(received) of \(count) bytes from \(offset)")
+        }
+        return received
+    }
+}
