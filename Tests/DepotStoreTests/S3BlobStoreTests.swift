@@ -101,6 +101,27 @@ import Testing
         #expect(try crashed.removeLeftovers() == 0)
     }
 
+    @Test func virtualHostAddressingPutsTheBucketInTheHostName() throws {
+        let server = try TestS3Server.shared()
+        let dir = TemporaryDirectory()
+        var settings = try server.settings()
+        // libcurl resolves *.localhost to the loopback address; moto reads the bucket from the
+        // host name when it is not plain "localhost".
+        settings.endpoint = "http://localhost:\(server.port)"
+        settings.addressing = .virtualHost
+        let store = try S3BlobStore(settings: settings, credentials: server.credentials, temp: dir.path + "/tmp")
+        let bytes = noise(70_000, seed: 31)
+        let staged = try store.stage(BlobSource(path: try dir.write("f", bytes), mayLink: false))
+        #expect(try store.commit([staged]) == [.new])
+        #expect(try store.open(staged.digest).read(at: 69_990, count: 100) == Array(bytes[69_990...]))
+        #expect(try store.allDigests() == [staged.digest])
+        // The same object, seen through path-style addressing on the plain endpoint.
+        settings.endpoint = server.endpoint
+        settings.addressing = .path
+        let pathStyle = try S3BlobStore(settings: settings, credentials: server.credentials, temp: dir.path + "/tmp")
+        #expect(try pathStyle.readAll(staged.digest) == bytes)
+    }
+
     @Test func credentialsComeFromASharedCredentialsFile() throws {
         let dir = TemporaryDirectory()
         let file = try dir.write("credentials", """
