@@ -126,16 +126,9 @@ public final class HTTPClient {
                         timeout: Duration, connectTimeout: Duration = .seconds(10), bodyLimit: Int = 1 << 20,
                         receive: ((UnsafeRawBufferPointer) -> Bool)? = nil) -> Result<HTTPResponse, HTTPTransportError> {
         curl_easy_reset(handle)
-        var headers: UnsafeMutablePointer<curl_slist>?
-        for line in lines + ["Expect:"] { headers = curl_slist_append(headers, line) }
-        defer { curl_slist_free_all(headers) }
         let exchange = Exchange(upload: upload, bodyLimit: bodyLimit, receive: receive)
-        var errorBuffer = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
-        var code = CURLE_OK
-        withExtendedLifetime(exchange) {
-            errorBuffer.withUnsafeMutableBytes { errorBytes in
-                let options = CurlOptions(handle: handle)
-                options.common(url: url, timeout: timeout, connectTimeout: connectTimeout, errorBuffer: errorBytes.baseAddress)
+        let failure = withExtendedLifetime(exchange) {
+            performTransfer(handle, url: url, headers: lines, timeout: timeout, connectTimeout: connectTimeout) { options in
                 if let caFile { options.set(CURLOPT_CAINFO, caFile) }
                 let user = Unmanaged.passUnretained(exchange).toOpaque()
                 switch method {
@@ -154,7 +147,6 @@ public final class HTTPClient {
                     }
                 default: options.set(CURLOPT_CUSTOMREQUEST, method)
                 }
-                options.apply { ccurl_easy_setopt_slist(handle, CURLOPT_HTTPHEADER, headers) }
                 options.set(CURLOPT_HEADERDATA, pointer: user)
                 options.apply {
                     ccurl_easy_setopt_header_function(handle) { data, size, count, user in
@@ -173,13 +165,11 @@ public final class HTTPClient {
                         return exchange.take(UnsafeRawBufferPointer(start: data, count: n)) ? n : 0
                     }
                 }
-                code = options.perform()
             }
         }
-        guard code == CURLE_OK else {
-            var error = transportError(code, errorBuffer)
-            if exchange.readError { error = HTTPTransportError(message: "reading the request's body failed: \(String(cString: strerror(errno)))", timedOut: false) }
-            return .failure(error)
+        if var failure {
+            if exchange.readError { failure = HTTPTransportError(message: "reading the request's body failed: \(String(cString: strerror(errno)))", timedOut: false) }
+            return .failure(failure)
         }
         var status = 0
         _ = ccurl_easy_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
@@ -228,6 +218,26 @@ final class CurlOptions {
         _ = ccurl_easy_setopt_pointer(handle, CURLOPT_ERRORBUFFER, nil)
         return code
     }
+}
+
+/// Runs one transfer on `handle`: the common options and `headers` ("Name: value" lines, with
+/// `Expect:` added, since a receiver answering 100-continue slowly would cost a second per
+/// request), then the options `configure` sets, then the transfer itself. nil when it
+/// completed (whatever the status), else libcurl's words.
+func performTransfer(_ handle: UnsafeMutableRawPointer, url: String, headers lines: [String], timeout: Duration,
+                     connectTimeout: Duration, configure: (CurlOptions) -> Void) -> HTTPTransportError? {
+    var headers: UnsafeMutablePointer<curl_slist>?
+    for line in lines + ["Expect:"] { headers = curl_slist_append(headers, line) }
+    defer { curl_slist_free_all(headers) }
+    var errorBuffer = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
+    let code = errorBuffer.withUnsafeMutableBytes { errorBytes in
+        let options = CurlOptions(handle: handle)
+        options.common(url: url, timeout: timeout, connectTimeout: connectTimeout, errorBuffer: errorBytes.baseAddress)
+        options.apply { ccurl_easy_setopt_slist(handle, CURLOPT_HTTPHEADER, headers) }
+        configure(options)
+        return options.perform()
+    }
+    return code == CURLE_OK ? nil : transportError(code, errorBuffer)
 }
 
 /// libcurl's words for a failed transfer: its error buffer, else its name for the code.

@@ -75,9 +75,6 @@ public final class HTTPPoster {
     public func post(url: String, headers lines: [String], body: HTTPPostBody, timeout: Duration,
                      connectTimeout: Duration = .seconds(10)) -> HTTPPostResult {
         curl_easy_reset(handle)
-        var headers: UnsafeMutablePointer<curl_slist>?
-        for line in lines + ["Expect:"] { headers = curl_slist_append(headers, line) }
-        defer { curl_slist_free_all(headers) }
         var mime: OpaquePointer?
         if case .multipart(let parts) = body {
             guard let form = curl_mime_init(handle) else { return .transportError("cannot build a multipart body", timedOut: false) }
@@ -95,12 +92,8 @@ public final class HTTPPoster {
         defer { if let mime { curl_mime_free(mime) } }
 
         let sink = Sink(limit: bodyLimit)
-        var errorBuffer = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
-        var code = CURLE_OK
-        withExtendedLifetime(sink) {
-            errorBuffer.withUnsafeMutableBytes { errorBytes in
-                let options = CurlOptions(handle: handle)
-                options.common(url: url, timeout: timeout, connectTimeout: connectTimeout, errorBuffer: errorBytes.baseAddress)
+        let failure = withExtendedLifetime(sink) {
+            performTransfer(handle, url: url, headers: lines, timeout: timeout, connectTimeout: connectTimeout) { options in
                 switch body {
                 case .bytes(let bytes):
                     options.set(CURLOPT_POSTFIELDSIZE, bytes.count)
@@ -113,7 +106,6 @@ public final class HTTPPoster {
                 case .multipart:
                     options.set(CURLOPT_MIMEPOST, pointer: UnsafeMutableRawPointer(mime))
                 }
-                options.apply { ccurl_easy_setopt_slist(handle, CURLOPT_HTTPHEADER, headers) }
                 options.set(CURLOPT_WRITEDATA, pointer: Unmanaged.passUnretained(sink).toOpaque())
                 options.apply {
                     ccurl_easy_setopt_write_function(handle) { data, size, count, user in
@@ -126,13 +118,9 @@ public final class HTTPPoster {
                         return n
                     }
                 }
-                code = options.perform()
             }
         }
-        guard code == CURLE_OK else {
-            let error = transportError(code, errorBuffer)
-            return .transportError(error.message, timedOut: error.timedOut)
-        }
+        if let failure { return .transportError(failure.message, timedOut: failure.timedOut) }
         var status = 0
         _ = ccurl_easy_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
         var retryAfter: curl_off_t = 0

@@ -128,48 +128,30 @@ public final class TestS3Server: Sendable {
     }
 }
 
-/// A TCP port nothing listens on right now.
+/// A TCP port nothing listens on right now (bound to find one, then closed).
 public func freePort() -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var addr = sockaddr_in()
-    addr.sin_family = sa_family_t(AF_INET)
-    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-    _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-    return Int(UInt16(bigEndian: addr.sin_port))
+    guard let listener = try? LoopbackListener() else { return 0 }
+    defer { listener.stop() }
+    return Int(listener.port)
 }
 
 /// A loopback HTTP proxy in front of a server that drops chosen requests: it reads each
 /// request whole, and either closes the connection without an answer (when `drop` says so)
 /// or forwards it with `Connection: close` and relays the answer. One request per connection.
 public final class DroppingProxy: @unchecked Sendable {
-    public let port: UInt16
-    private let fd: Int32
+    public var port: UInt16 { listener.port }
+    private let listener: LoopbackListener
     private let upstream: UInt16
     private let drop: @Sendable (_ requestLine: String, _ seenBefore: Int) -> Bool
-    private let state = Mutex<(lines: [String], dropped: [String], stop: Bool)>(([], [], false))
-    private let done = DispatchSemaphore(value: 0)
+    private let state = Mutex<(lines: [String], dropped: [String])>(([], []))
 
     /// - Parameter drop: for each request line and how many times the same line came before,
     ///   whether to drop it.
     public init(upstream: UInt16, drop: @escaping @Sendable (_ requestLine: String, _ seenBefore: Int) -> Bool) throws {
         self.upstream = upstream
         self.drop = drop
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        self.fd = fd
-        var address = loopback(port: 0)
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard bound == 0, listen(fd, 16) == 0 else { throw TestFailure("proxy: bind/listen failed") }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        port = UInt16(bigEndian: address.sin_port)
-        Thread { [self] in serve() }.start()
+        listener = try LoopbackListener()
+        listener.start { [self] client in relay(client) }
     }
 
     public var endpoint: String { "http://127.0.0.1:\(port)" }
@@ -177,23 +159,7 @@ public final class DroppingProxy: @unchecked Sendable {
     public var requestLines: [String] { state.withLock { $0.lines } }
     public var droppedLines: [String] { state.withLock { $0.dropped } }
 
-    public func stop() {
-        state.withLock { $0.stop = true }
-        done.wait()
-        close(fd)
-    }
-
-    private func serve() {
-        while !state.withLock({ $0.stop }) {
-            var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            guard poll(&pfd, 1, 50) > 0 else { continue }
-            let client = accept(fd, nil, nil)
-            guard client >= 0 else { continue }
-            relay(client)
-            close(client)
-        }
-        done.signal()
-    }
+    public func stop() { listener.stop() }
 
     private func relay(_ client: Int32) {
         var data: [UInt8] = []

@@ -204,21 +204,10 @@ public final class LocalBlobStore: BlobStore {
     public func localPath(of digest: Digest) -> String? { path(of: digest) }
 
     /// Free space on the staging folder's filesystem for an unprivileged writer (f_bavail).
-    public func freeBytes() -> Int64? {
-        var info = statvfs()
-        guard statvfs(tempRoot, &info) == 0 else { return nil }
-        return Int64(info.f_bavail) * Int64(info.f_frsize)
-    }
+    public func freeBytes() -> Int64? { freeSpace(at: tempRoot) }
 
     /// A file can be created in the staging folder.
-    public func isWritable() -> Bool {
-        let probe = tempRoot + "/ready-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let fd = Glibc.open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { return false }
-        close(fd)
-        unlink(probe)
-        return true
-    }
+    public func isWritable() -> Bool { canCreateFile(in: tempRoot) }
 
     public func contains(_ digest: Digest) throws -> Bool {
         try statIfExists(path(of: digest)) != nil
@@ -342,4 +331,21 @@ func listDirectory(_ path: String) throws -> [String] {
         if name != "." && name != ".." { names.append(name) }
     }
     return names
+}
+
+/// Free space on `path`'s filesystem for an unprivileged writer (f_bavail), bytes.
+func freeSpace(at path: String) -> Int64? {
+    var info = statvfs()
+    guard statvfs(path, &info) == 0 else { return nil }
+    return Int64(info.f_bavail) * Int64(info.f_frsize)
+}
+
+/// Whether a file can be created in `folder` now (a probe, removed at once).
+func canCreateFile(in folder: String) -> Bool {
+    let probe = folder + "/ready-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+    let fd = Glibc.open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+    guard fd >= 0 else { return false }
+    close(fd)
+    unlink(probe)
+    return true
 }

@@ -188,20 +188,11 @@ public final class S3BlobStore: BlobStore {
 
     /// The bucket answers and a file can be staged.
     public func isWritable() -> Bool {
-        let probe = tempRoot + "/ready-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let fd = Glibc.open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { return false }
-        close(fd)
-        unlink(probe)
-        return (try? client.send(.init(method: "HEAD", key: nil))) != nil
+        canCreateFile(in: tempRoot) && (try? client.send(.init(method: "HEAD", key: nil))) != nil
     }
 
     /// Free space for staging (the bucket itself has no limit S3 tells of).
-    public func freeBytes() -> Int64? {
-        var info = statvfs()
-        guard statvfs(tempRoot, &info) == 0 else { return nil }
-        return Int64(info.f_bavail) * Int64(info.f_frsize)
-    }
+    public func freeBytes() -> Int64? { freeSpace(at: tempRoot) }
 
     public func allDigests() throws -> [Digest] {
         let prefix = settings.prefix + "sha256/"
