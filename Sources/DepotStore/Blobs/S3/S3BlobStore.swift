@@ -1,5 +1,6 @@
 import DepotCore
 import DepotCurl
+import Dispatch
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -22,11 +23,14 @@ public final class S3BlobStore: BlobStore {
     /// Upload ids of the multipart uploads this process has under way (never taken for
     /// abandoned ones).
     private let inFlight = Mutex<Set<String>>([])
+    /// Parts held in memory at once, across all uploads: `concurrency`.
+    private let partSlots: DispatchSemaphore
 
     /// - Parameters:
     ///   - temp: the local staging folder.
     public init(settings: S3Settings, credentials: S3Credentials, temp: String) throws {
         client = try S3Client(settings: settings, credentials: credentials)
+        partSlots = DispatchSemaphore(value: settings.concurrency)
         tempRoot = temp
         try makeDirectories(temp)
     }
@@ -68,9 +72,12 @@ public final class S3BlobStore: BlobStore {
         }
     }
 
+    /// Uploads the batch `concurrency` blobs at a time; the first error is thrown once every
+    /// upload under way has ended (those that went through stay: they are named by content).
     public func commit(_ staged: [StagedBlob]) throws -> [BlobCommit] {
         defer { for blob in staged { unlink(blob.token) } }
-        return try staged.map { blob in
+        return try concurrently(staged.count, width: settings.concurrency) { index in
+            let blob = staged[index]
             var result = BlobCommit.new
             if let stored = try size(of: blob.digest) {
                 if stored == blob.size, try verify(blob.digest) { return .existing }
@@ -107,12 +114,16 @@ public final class S3BlobStore: BlobStore {
         inFlight.withLock { _ = $0.insert(uploadID) }
         defer { inFlight.withLock { _ = $0.remove(uploadID) } }
         do {
-            var etags: [String] = []
-            var part = [UInt8](repeating: 0, count: settings.partSize)
-            var offset: Int64 = 0
-            while offset < size {
-                let count = Int(min(Int64(settings.partSize), size - offset))
-                try part.withUnsafeMutableBytes { raw in
+            let partSize = Int64(settings.partSize)
+            let parts = Int((size + partSize - 1) / partSize)
+            // `concurrency` parts in flight, each in memory once (across every upload).
+            let etags = try concurrently(parts, width: settings.concurrency) { index -> String in
+                partSlots.wait()
+                defer { partSlots.signal() }
+                let offset = Int64(index) * partSize
+                let count = Int(min(partSize, size - offset))
+                var bytes = [UInt8](repeating: 0, count: count)
+                try bytes.withUnsafeMutableBytes { raw in
                     var done = 0
                     while done < count {
                         let n = try sysCall("pread", path: path) { pread(fd, raw.baseAddress! + done, count - done, off_t(offset) + off_t(done)) }
@@ -120,16 +131,14 @@ public final class S3BlobStore: BlobStore {
                         done += n
                     }
                 }
-                let bytes = Array(part[0..<count])
                 let answer = try client.send(.init(method: "PUT", key: key,
-                                                   query: [("partNumber", String(etags.count + 1)), ("uploadId", uploadID)],
+                                                   query: [("partNumber", String(index + 1)), ("uploadId", uploadID)],
                                                    upload: .bytes(bytes), payloadHash: SHA256Hasher.digest(bytes).hex))
                 guard let etag = answer.headers["etag"] else {
-                    throw S3Error(operation: "PUT \(settings.bucket)/\(key) part \(etags.count + 1)", status: answer.status,
+                    throw S3Error(operation: "PUT \(settings.bucket)/\(key) part \(index + 1)", status: answer.status,
                                   code: "InvalidResponse", message: "no ETag in the answer")
                 }
-                etags.append(etag)
-                offset += Int64(count)
+                return etag
             }
             let document = "<CompleteMultipartUpload>"
                 + etags.enumerated().map { "<Part><PartNumber>\($0.offset + 1)</PartNumber><ETag>\(xmlEscape($0.element))</ETag></Part>" }.joined()
@@ -260,6 +269,23 @@ public final class S3BlobStore: BlobStore {
         } while marker != nil
         return uploads
     }
+}
+
+/// `work(0..<count)` on up to `width` threads at once, the results in order; the first error
+/// (by index) is thrown once all have ended.
+func concurrently<T: Sendable>(_ count: Int, width: Int, _ work: @Sendable (Int) throws -> T) throws -> [T] {
+    guard count > 1, width > 1 else { return try (0..<count).map(work) }
+    let results = Mutex<[Result<T, any Error>?]>(Array(repeating: nil, count: count))
+    let next = Atomic<Int>(0)
+    DispatchQueue.concurrentPerform(iterations: min(width, count)) { _ in
+        while true {
+            let index = next.wrappingAdd(1, ordering: .relaxed).oldValue
+            guard index < count else { return }
+            let result = Result { try work(index) }
+            results.withLock { $0[index] = result }
+        }
+    }
+    return try results.withLock { $0 }.map { try $0!.get() }
 }
 
 /// `2026-12-02T13:53:10.000Z` as seconds since the epoch (UTC).

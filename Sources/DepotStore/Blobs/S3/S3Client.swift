@@ -28,6 +28,8 @@ public struct S3Settings: Sendable, Equatable {
     /// Blobs up to this size go in one PUT; larger ones in parts of this size (S3's minimum
     /// part is 5 MiB).
     public var partSize: Int = 16 << 20
+    /// Uploads in flight at once: blobs of a batch, parts of a large blob.
+    public var concurrency: Int = 4
     /// Further attempts of a request that failed for want of an answer or with a 5xx/429.
     public var retries: Int = 4
     /// A CA bundle for a store whose certificate the system does not trust ("" = system's).
@@ -41,7 +43,7 @@ public struct S3Settings: Sendable, Equatable {
 
     public init(table r: TableReader) throws {
         try r.allow(["endpoint", "bucket", "region", "addressing", "credentials_file", "profile", "prefix",
-                     "part_size", "retries", "ca_file", "abandoned_upload_age", "timeout"])
+                     "part_size", "concurrency", "retries", "ca_file", "abandoned_upload_age", "timeout"])
         if let v = try r.string("endpoint") {
             guard v.hasPrefix("http://") || v.hasPrefix("https://") else { throw r.fail("endpoint", "must start with http:// or https://") }
             endpoint = v
@@ -56,6 +58,7 @@ public struct S3Settings: Sendable, Equatable {
             guard v <= 5 << 30 else { throw r.fail("part_size", "must be at most 5 GiB (S3's largest part)") }
             partSize = Int(v)
         }
+        if let v = try r.int("concurrency", min: 1, max: 64) { concurrency = v }
         if let v = try r.int("retries", min: 0, max: 100) { retries = v }
         if let v = try r.string("ca_file") { caFile = v }
         if let v = try r.duration("abandoned_upload_age") { abandonedUploadAge = v }
