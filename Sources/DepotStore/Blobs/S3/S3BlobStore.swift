@@ -303,16 +303,19 @@ func parseISO8601(_ text: String) -> time_t? {
 }
 
 /// Reads one object with ranged GETs: sequential reads through a window of `window` bytes
-/// (one request per window, not per call), reads at an offset straight into the caller's
-/// buffer.
-final class S3BlobReader: BlobReader {
+/// (one request per window, not per call); small reads at an offset (type detection's
+/// probes) through a window of `smallWindow` bytes kept from the last one; larger ones
+/// straight into the caller's buffer. Reads at an offset may come from any thread.
+final class S3BlobReader: BlobReader, @unchecked Sendable {
     let client: S3Client
     let key: String
     let size: Int64
     static let window = 8 << 20
+    static let smallWindow = 256 << 10
     private var position: Int64 = 0
     private var buffered: [UInt8] = []
     private var bufferedAt: Int64 = 0
+    private let probed = Mutex<(at: Int64, bytes: [UInt8])>((0, []))
 
     init(client: S3Client, key: String, size: Int64) {
         self.client = client
@@ -323,7 +326,7 @@ final class S3BlobReader: BlobReader {
     func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
         guard position < size, buffer.count > 0 else { return 0 }
         if position < bufferedAt || position >= bufferedAt + Int64(buffered.count) {
-            buffered = try read(at: position, count: Self.window)
+            buffered = try fetch(at: position, count: Self.window)
             bufferedAt = position
             if buffered.isEmpty { return 0 }
         }
@@ -337,6 +340,28 @@ final class S3BlobReader: BlobReader {
     func read(at offset: Int64, into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
         let count = Int(min(Int64(buffer.count), size - offset))
         guard offset >= 0, count > 0 else { return 0 }
+        guard count < Self.smallWindow / 4 else { return try fetch(at: offset, count: count, into: buffer) }
+        var window = probed.withLock { $0 }
+        if offset < window.at || offset + Int64(count) > window.at + Int64(window.bytes.count) {
+            window = (offset, try fetch(at: offset, count: Self.smallWindow))
+            probed.withLock { $0 = window }
+        }
+        let start = Int(offset - window.at)
+        let n = min(count, window.bytes.count - start)
+        window.bytes.withUnsafeBytes { src in buffer.baseAddress!.copyMemory(from: src.baseAddress! + start, byteCount: n) }
+        return n
+    }
+
+    /// Up to `count` bytes from `offset`, in one request.
+    private func fetch(at offset: Int64, count: Int) throws -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: Int(max(0, min(Int64(count), size - offset))))
+        guard !bytes.isEmpty else { return [] }
+        let n = try bytes.withUnsafeMutableBytes { try fetch(at: offset, count: $0.count, into: $0) }
+        return Array(bytes[0..<n])
+    }
+
+    /// One ranged GET of `count` bytes (all there, or an error) into `buffer`.
+    private func fetch(at offset: Int64, count: Int, into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
         var received = 0
         _ = try client.send(.init(method: "GET", key: key, headers: [("Range", "bytes=\(offset)-\(offset + Int64(count) - 1)")])) {
             received = 0
