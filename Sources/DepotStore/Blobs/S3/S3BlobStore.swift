@@ -25,6 +25,10 @@ public final class S3BlobStore: BlobStore {
     private let inFlight = Mutex<Set<String>>([])
     /// Parts held in memory at once, across all uploads: `concurrency`.
     private let partSlots: DispatchSemaphore
+    /// Sizes of blobs this store committed a moment ago, so that opening one right after its
+    /// commit (type detection, the first job) costs no HEAD. Bounded; emptied when full.
+    private let committed = Mutex<[Digest: Int64]>([:])
+    static let committedLimit = 4096
 
     /// - Parameters:
     ///   - temp: the local staging folder.
@@ -80,11 +84,22 @@ public final class S3BlobStore: BlobStore {
             let blob = staged[index]
             var result = BlobCommit.new
             if let stored = try size(of: blob.digest) {
-                if stored == blob.size, try verify(blob.digest) { return .existing }
+                if stored == blob.size, try verify(blob.digest) {
+                    remember(blob)
+                    return .existing
+                }
                 result = .healed
             }
             try upload(blob)
+            remember(blob)
             return result
+        }
+    }
+
+    private func remember(_ blob: StagedBlob) {
+        committed.withLock { sizes in
+            if sizes.count >= Self.committedLimit { sizes.removeAll(keepingCapacity: true) }
+            sizes[blob.digest] = blob.size
         }
     }
 
@@ -189,7 +204,7 @@ public final class S3BlobStore: BlobStore {
     }
 
     public func open(_ digest: Digest) throws -> BlobReader {
-        guard let size = try size(of: digest) else { throw BlobStoreError.missing(digest.hex) }
+        guard let size = try committed.withLock({ $0[digest] }) ?? size(of: digest) else { throw BlobStoreError.missing(digest.hex) }
         return S3BlobReader(client: client, key: key(of: digest), size: size)
     }
 
@@ -232,6 +247,7 @@ public final class S3BlobStore: BlobStore {
 
     /// - Throws: `BlobStoreError.missing` when there is no such blob (S3's DELETE would not tell).
     public func remove(_ digest: Digest) throws {
+        committed.withLock { _ = $0.removeValue(forKey: digest) }
         guard try contains(digest) else { throw BlobStoreError.missing(digest.hex) }
         _ = try client.send(.init(method: "DELETE", key: key(of: digest)))
     }
