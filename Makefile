@@ -51,6 +51,9 @@ test-deps: deps
 	@# Uploads: a real tus client (tus-py), and Selenium driving Debian's chromium for the upload page.
 	@/usr/bin/python3 -c 'import tusclient, selenium' 2>/dev/null || \
 	  /usr/bin/python3 -m pip install -q --break-system-packages tuspy selenium
+	@# The S3 blob store's tests: moto's standalone S3 server, started by the tests on 127.0.0.1.
+	@command -v moto_server >/dev/null 2>&1 || /usr/bin/python3 -c 'import moto.server' 2>/dev/null || \
+	  /usr/bin/python3 -m pip install -q --break-system-packages 'moto[server]'
 	@# Generation's benchmark peers (bench/generate.sh): NLTK TextTiling, sumy, YAKE, ROUGE, fpdf2 for its PDFs.
 	@/usr/bin/python3 -c 'import nltk, sumy, yake, rouge_score, fpdf' 2>/dev/null || \
 	  /usr/bin/python3 -m pip install -q --break-system-packages nltk sumy yake rouge-score fpdf2

@@ -82,7 +82,7 @@ let package = Package(
         // Blobs, catalog, versions, ingest.
         .target(
             name: "DepotStore",
-            dependencies: ["DepotCore", "CSQLite", "CCrypto", "CLinux",
+            dependencies: ["DepotCore", "CSQLite", "CCrypto", "CLinux", "DepotCurl",
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "Metrics", package: "swift-metrics")]
         ),
@@ -163,7 +163,7 @@ let package = Package(
 
         // One test target per source target, sharing one support module (temp folders,
         // deterministic bytes, polling, catalogs and stores on a real temporary root).
-        .target(name: "DepotTestSupport", dependencies: ["DepotCore", "DepotStore"], path: "Tests/DepotTestSupport"),
+        .target(name: "DepotTestSupport", dependencies: ["DepotCore", "DepotStore", "DepotCurl"], path: "Tests/DepotTestSupport"),
         .testTarget(name: "DepotCoreTests", dependencies: ["DepotTestSupport", "DepotCore"]),
         .testTarget(name: "DepotStoreTests", dependencies: ["DepotTestSupport", "DepotStore", "DepotCore"]),
         .testTarget(name: "DepotWatchTests", dependencies: ["DepotTestSupport", "DepotWatch", "DepotCore"]),

@@ -93,8 +93,9 @@ struct Context {
 
     var collections: CollectionSettingsResolver { config.collectionSettings(inbox: layout.inbox) }
 
-    func openStore() throws -> LocalBlobStore {
-        try LocalBlobStore(layout: layout)
+    /// The blob store of `[store]`: the root's disk, or an S3 bucket.
+    func openStore() throws -> any BlobStore {
+        try openBlobStore(config.store, layout: layout)
     }
 
     /// A connection to the catalog's database, every part's tables migrated.

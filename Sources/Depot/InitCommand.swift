@@ -41,7 +41,7 @@ struct InitCommand: ParsableCommand {
                 chmod(path, mode)  // mkdir's mode is filtered by the umask
             }
         }
-        _ = try LocalBlobStore(layout: layout)
+        _ = try openBlobStore(given?.store ?? StoreSettings(), layout: layout)
         try SQLiteDatabase(path: layout.catalog).migrate(catalogMigrations)
 
         var notes: [String] = []

@@ -84,7 +84,7 @@ struct VerifyCommand: ParsableCommand {
     /// `--repair FILE`: stores FILE's bytes as the blob they name, when the catalog knows that
     /// blob; the store's commit re-hashes what it holds and replaces it when it is damaged or
     /// missing (FILE is hashed on its way in, so only the right bytes get there).
-    func repair(_ file: String, store: LocalBlobStore, catalog: Catalog) throws {
+    func repair(_ file: String, store: any BlobStore, catalog: Catalog) throws {
         let staged = try store.stage(BlobSource(path: file, mayLink: false))
         guard try catalog.blobs().contains(where: { $0.digest == staged.digest }) else {
             store.discard(staged)

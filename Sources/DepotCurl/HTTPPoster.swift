@@ -48,17 +48,12 @@ public final class HTTPPoster {
     /// 0 keeps none and reads any length.
     public let bodyLimit: Int
 
-    private static let globalInit: Bool = {
-        // Not thread-safe in older libcurl; done once, before any handle exists.
-        curl_global_init(Int(CURL_GLOBAL_DEFAULT)) == CURLE_OK
-    }()
-
     public struct InitError: Error, CustomStringConvertible {
         public var description: String { "libcurl could not be initialised" }
     }
 
     public init(bodyLimit: Int) throws {
-        guard Self.globalInit, let handle = curl_easy_init() else { throw InitError() }
+        guard curlReady, let handle = curl_easy_init() else { throw InitError() }
         self.handle = handle
         self.bodyLimit = bodyLimit
     }
@@ -80,9 +75,6 @@ public final class HTTPPoster {
     public func post(url: String, headers lines: [String], body: HTTPPostBody, timeout: Duration,
                      connectTimeout: Duration = .seconds(10)) -> HTTPPostResult {
         curl_easy_reset(handle)
-        var headers: UnsafeMutablePointer<curl_slist>?
-        for line in lines + ["Expect:"] { headers = curl_slist_append(headers, line) }
-        defer { curl_slist_free_all(headers) }
         var mime: OpaquePointer?
         if case .multipart(let parts) = body {
             guard let form = curl_mime_init(handle) else { return .transportError("cannot build a multipart body", timedOut: false) }
@@ -100,40 +92,23 @@ public final class HTTPPoster {
         defer { if let mime { curl_mime_free(mime) } }
 
         let sink = Sink(limit: bodyLimit)
-        let milliseconds = max(1, timeout.nanosecondsValue / 1_000_000)
-        var errorBuffer = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
-        var code = CURLE_OK
-        withExtendedLifetime(sink) {
-            errorBuffer.withUnsafeMutableBytes { errorBytes in
-                func set(_ option: CURLoption, _ value: Int) { if code == CURLE_OK { code = ccurl_easy_setopt_long(handle, option, value) } }
-                func set(_ option: CURLoption, _ value: String) { if code == CURLE_OK { code = ccurl_easy_setopt_string(handle, option, value) } }
-                func set(_ option: CURLoption, pointer: UnsafeMutableRawPointer?) {
-                    if code == CURLE_OK { code = ccurl_easy_setopt_pointer(handle, option, pointer) }
-                }
-                set(CURLOPT_URL, url)
-                set(CURLOPT_PROTOCOLS_STR, "http,https")
-                set(CURLOPT_FOLLOWLOCATION, 0)
-                set(CURLOPT_NOSIGNAL, 1)
-                set(CURLOPT_TIMEOUT_MS, Int(milliseconds))
-                set(CURLOPT_CONNECTTIMEOUT_MS, Int(max(1, min(milliseconds, connectTimeout.nanosecondsValue / 1_000_000))))
-                set(CURLOPT_USERAGENT, "depot")
+        let failure = withExtendedLifetime(sink) {
+            performTransfer(handle, url: url, headers: lines, timeout: timeout, connectTimeout: connectTimeout) { options in
                 switch body {
                 case .bytes(let bytes):
-                    set(CURLOPT_POSTFIELDSIZE, bytes.count)
+                    options.set(CURLOPT_POSTFIELDSIZE, bytes.count)
                     // Copied by libcurl, POSTFIELDSIZE bytes of it (binary-safe).
                     if bytes.isEmpty {
-                        set(CURLOPT_COPYPOSTFIELDS, "")
+                        options.set(CURLOPT_COPYPOSTFIELDS, "")
                     } else {
-                        bytes.withUnsafeBytes { set(CURLOPT_COPYPOSTFIELDS, pointer: UnsafeMutableRawPointer(mutating: $0.baseAddress)) }
+                        bytes.withUnsafeBytes { options.set(CURLOPT_COPYPOSTFIELDS, pointer: UnsafeMutableRawPointer(mutating: $0.baseAddress)) }
                     }
                 case .multipart:
-                    set(CURLOPT_MIMEPOST, pointer: UnsafeMutableRawPointer(mime))
+                    options.set(CURLOPT_MIMEPOST, pointer: UnsafeMutableRawPointer(mime))
                 }
-                if code == CURLE_OK { code = ccurl_easy_setopt_slist(handle, CURLOPT_HTTPHEADER, headers) }
-                set(CURLOPT_ERRORBUFFER, pointer: errorBytes.baseAddress)
-                set(CURLOPT_WRITEDATA, pointer: Unmanaged.passUnretained(sink).toOpaque())
-                if code == CURLE_OK {
-                    code = ccurl_easy_setopt_write_function(handle) { data, size, count, user in
+                options.set(CURLOPT_WRITEDATA, pointer: Unmanaged.passUnretained(sink).toOpaque())
+                options.apply {
+                    ccurl_easy_setopt_write_function(handle) { data, size, count, user in
                         let sink = Unmanaged<Sink>.fromOpaque(user!).takeUnretainedValue()
                         let n = size * count
                         guard sink.limit > 0 else { return n }  // read and dropped (never printed to stdout)
@@ -143,15 +118,9 @@ public final class HTTPPoster {
                         return n
                     }
                 }
-                if code == CURLE_OK { code = curl_easy_perform(handle) }
-                _ = ccurl_easy_setopt_pointer(handle, CURLOPT_ERRORBUFFER, nil)
             }
         }
-        guard code == CURLE_OK else {
-            let detail = errorBuffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-            return .transportError(detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail,
-                                   timedOut: code == CURLE_OPERATION_TIMEDOUT)
-        }
+        if let failure { return .transportError(failure.message, timedOut: failure.timedOut) }
         var status = 0
         _ = ccurl_easy_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
         var retryAfter: curl_off_t = 0

@@ -15,9 +15,12 @@
 // inbox copy removed.
 import DepotCore
 
-/// `[store]`: how blobs are made durable.
+/// `[store]`: where blobs are kept and how they are made durable.
 public struct StoreSettings: ConfigSection {
     public static let key = "store"
+    /// `[store] backend = "s3"` and its `[store.s3]` table: blobs in an S3-compatible bucket;
+    /// nil keeps them on the local disk (`backend = "local"`, the default).
+    public var s3: S3Settings?
     /// Files whose blobs are made durable together with one barrier (batching the fsyncs).
     public var batchFiles: Int = 256
     /// Bytes after which a batch is closed even if it has fewer files.
@@ -27,8 +30,23 @@ public struct StoreSettings: ConfigSection {
 
     public init(node: ConfigNode) throws {
         let r = try node.table()
-        try r.allow(["batch_files", "batch_bytes"])
+        try r.allow(["batch_files", "batch_bytes", "backend", "s3"])
         if let v = try r.int("batch_files", min: 1, max: 1_000_000) { batchFiles = v }
         if let v = try r.byteSize("batch_bytes", min: 1) { batchBytes = v }
+        let table = try r.table("s3")
+        switch try r.choice("backend", ["local", "s3"]) ?? "local" {
+        case "s3":
+            guard let table else { throw r.fail("backend", "\"s3\" needs a [store.s3] table (endpoint, bucket, credentials_file)") }
+            s3 = try S3Settings(table: table)
+        default:
+            if table != nil { throw r.fail("s3", "is read only with backend = \"s3\"") }
+        }
     }
+}
+
+/// The blob store `settings` ask for: an S3 bucket (staging in the root's store/tmp) or the
+/// root's store/blobs.
+public func openBlobStore(_ settings: StoreSettings, layout: RootLayout) throws -> any BlobStore {
+    if let s3 = settings.s3 { return try S3BlobStore(settings: s3, temp: layout.storeTemp) }
+    return try LocalBlobStore(layout: layout)
 }

@@ -217,17 +217,7 @@ import Glibc
 }
 
 /// A loopback port nobody listens on: bound to find one, then closed.
-func unusedPort() -> UInt16 {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-    _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-    return UInt16(bigEndian: address.sin_port)
-}
+func unusedPort() -> UInt16 { UInt16(freePort()) }
 
 /// A small HTTP/1.1 server on 127.0.0.1 that reads multipart/form-data uploads as OpenAI's
 /// transcription endpoint does and answers what `respond` says. One connection at a time.
@@ -244,51 +234,21 @@ final class TranscriptionServer: @unchecked Sendable {
         var receivedAt: Date
     }
 
-    let port: UInt16
-    private let fd: Int32
-    private let state = Mutex<(requests: [Request], stop: Bool)>(([], false))
+    var port: UInt16 { listener.port }
+    private let listener: LoopbackListener
+    private let state = Mutex<[Request]>([])
     private let respond: @Sendable (Request) -> (status: Int, headers: [String], body: String)
-    private let done = DispatchSemaphore(value: 0)
 
     init(respond: @escaping @Sendable (Request) -> (status: Int, headers: [String], body: String)) throws {
         self.respond = respond
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard bound == 0, listen(fd, 16) == 0 else { throw TestFailure("test server: bind/listen failed") }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        port = UInt16(bigEndian: address.sin_port)
-        self.fd = fd
-        Thread { [self] in serve() }.start()
+        listener = try LoopbackListener()
+        listener.start { [self] client in handle(client) }
     }
 
     var baseURL: String { "http://127.0.0.1:\(port)" }
-    var requests: [Request] { state.withLock { $0.requests } }
+    var requests: [Request] { state.withLock { $0 } }
 
-    func stop() {
-        state.withLock { $0.stop = true }
-        done.wait()
-        close(fd)
-    }
-
-    private func serve() {
-        while !state.withLock({ $0.stop }) {
-            var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            guard poll(&pfd, 1, 50) > 0 else { continue }
-            let client = accept(fd, nil, nil)
-            guard client >= 0 else { continue }
-            handle(client)
-            close(client)
-        }
-        done.signal()
-    }
+    func stop() { listener.stop() }
 
     private func handle(_ client: Int32) {
         var data: [UInt8] = []
@@ -330,9 +290,9 @@ final class TranscriptionServer: @unchecked Sendable {
             }
         }
         let request = state.withLock { s -> Request in
-            let r = Request(index: s.requests.count, path: path, headers: headers, fields: fields, fileName: fileName,
+            let r = Request(index: s.count, path: path, headers: headers, fields: fields, fileName: fileName,
                             duration: duration, bodyBytes: body.count, receivedAt: Date())
-            s.requests.append(r)
+            s.append(r)
             return r
         }
         let (status, extra, text) = respond(request)

@@ -53,7 +53,7 @@ import Testing
         case .local:
             let path = try #require(store.localPath(of: staged.digest))
             #expect(try Array(Data(contentsOf: URL(fileURLWithPath: path))) == bytes)
-        case .memory:
+        case .memory, .s3:
             #expect(store.localPath(of: staged.digest) == nil)
         }
         #expect(store.isWritable())
@@ -92,6 +92,8 @@ import Testing
             try Data(damaged).write(to: URL(fileURLWithPath: path))
         } else if let memory = store as? MemoryBlobStore {
             memory.corrupt(staged.digest, with: damaged)
+        } else if let s3 = store as? S3BlobStore {
+            try s3.putObject(key: s3.key(of: staged.digest), bytes: damaged)
         }
         #expect(try !store.verify(staged.digest))
 

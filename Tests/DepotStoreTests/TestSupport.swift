@@ -19,13 +19,14 @@ func coreutilsSHA256(_ path: String) throws -> String {
 
 /// The kinds of store and catalog the shared suites run against.
 enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
-    case local, memory
+    case local, memory, s3
     var testDescription: String { rawValue }
 
     func make(in dir: TemporaryDirectory) throws -> BlobStore {
         switch self {
         case .local: return try LocalBlobStore(blobs: dir.path + "/store/blobs", temp: dir.path + "/store/tmp")
         case .memory: return MemoryBlobStore()
+        case .s3: return try TestS3Server.shared().store(in: dir)
         }
     }
 }

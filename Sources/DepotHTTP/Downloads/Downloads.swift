@@ -32,7 +32,12 @@ extension Handlers {
             guard env.signer.claimsHold(link, method: method, remoteIP: remoteIP, now: now, skew: skew) else {
                 throw reject(client, reason: link.expires + skew < now ? "expired" : "claims")
             }
-            found = (recent, try openBlob(recent.target, get: isGet))
+            if env.store.localPath(of: recent.target.digest) != nil {
+                found = (recent, try openBlob(recent.target, get: isGet))
+            } else {
+                // Object storage: opening asks the server, on a blocking thread.
+                found = (recent, try await blocking { try openBlob(recent.target, get: isGet) })
+            }
         } else {
             guard env.signer.verify(link, method: method, remoteIP: remoteIP, now: now, skew: skew) else {
                 throw reject(client, reason: link.expires + skew < now ? "expired" : "bad_signature")
@@ -96,6 +101,8 @@ extension Handlers {
                                   ifRange: header("If-Range"))
         let plan = resolved.plan(query)
         if case .unsatisfiable = plan { return nil }
+        // sendfile needs a local file: a blob in object storage is streamed by the router.
+        if !isHead, resolved.target.size > 0, env.store.localPath(of: resolved.target.digest) == nil { return nil }
         // Only now is a token taken: a request handed to the router takes its own there.
         guard downloadLimiter.take(client) == nil else { return nil }
         let maxAge = max(0, link.expires - now)
@@ -200,12 +207,12 @@ extension Handlers {
 
     /// The bytes first...last of a blob (Int64 offsets: files over 4 GiB work), never the whole
     /// file in memory: sent with sendfile(2) by the connection's FileRegionHandler, or else
-    /// streamed in chunks by FileStreamer.
+    /// streamed in chunks by FileStreamer (always for blobs in object storage, read by range).
     func fileBody(_ file: OpenFile, first: Int64, last: Int64, context: DepotRequestContext) -> ResponseBody {
         let fileIO = self.fileIO
         let pending = context.pendingFiles
         return ResponseBody(contentLength: Int(last - first + 1)) { writer in
-            if let pending {
+            if let pending, file.isLocal {
                 try await writer.write(pending.add(file, first: first, last: last))
             } else {
                 try await fileIO.stream(file, first: first, last: last, into: &writer)
@@ -217,7 +224,8 @@ extension Handlers {
 
 extension Handlers {
     /// A whole blob, hashed on its way out (`FileStreamer.sendChecked` with sendfile where the
-    /// connection has a `FileRegionHandler`, else `streamChecked`). Intact: it is
+    /// connection has a `FileRegionHandler` and the blob is a local file, else `streamChecked`,
+    /// which reads object storage by range). Intact: it is
     /// remembered (`VerifiedBlobs`), and the next whole downloads go out with sendfile. Not:
     /// the connection is cut before the last chunk, the blob is marked damaged (an event, the
     /// metric; never served again until healed) and the links remembered are forgotten, so
@@ -231,7 +239,7 @@ extension Handlers {
         let logger = env.logger
         return ResponseBody(contentLength: Int(target.size)) { writer in
             do {
-                if let pending {
+                if let pending, file.isLocal {
                     try await fileIO.sendChecked(file, size: target.size, digest: target.digest, pending: pending, into: &writer)
                 } else {
                     try await fileIO.streamChecked(file, size: target.size, digest: target.digest, into: &writer)

@@ -154,20 +154,28 @@ final class VerifiedBlobs: Sendable {
     func forget(_ digest: Digest) { _ = entries.withLock { $0.removeValue(forKey: digest) } }
 }
 
-/// A read-only file descriptor, closed when the last reference goes unless it was handed on
-/// (`releaseDescriptor`, for sendfile).
+/// A stored blob open for downloads: a read-only file descriptor where the store keeps local
+/// files (sent with sendfile), closed when the last reference goes unless it was handed on
+/// (`releaseDescriptor`); else the store's reader (object storage), read by range.
 ///
 /// `@unchecked Sendable`: the descriptor is only used with `pread`, which takes its own
-/// offset and is safe from any thread, and its ownership flag is atomic.
+/// offset and is safe from any thread, and its ownership flag is atomic; a reader is only read
+/// at an offset, which store readers do from any thread.
 final class OpenFile: @unchecked Sendable {
+    /// -1 for a blob read through `reader`.
     let fd: Int32
     let path: String
     /// The file's size when it was opened.
     let size: Int64
+    private let reader: (any BlobReader)?
     private let owned = Atomic<Bool>(true)
+
+    /// Whether it is a local file (sendfile can send it).
+    var isLocal: Bool { fd >= 0 }
 
     init(path: String) throws {
         self.path = path
+        reader = nil
         fd = try sysCall("open", path: path) { open(path, O_RDONLY | O_CLOEXEC) }
         var st = stat()
         if fstat(fd, &st) != 0 {
@@ -179,14 +187,22 @@ final class OpenFile: @unchecked Sendable {
         _ = posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL)
     }
 
-    /// A stored blob's file, checked to hold at least the bytes the catalog says: a missing or
-    /// short blob is an error before any header goes out, not a cut-off body.
-    /// - Throws: when the store keeps no local file for it (downloads are sent with sendfile).
+    /// A blob of a store without local files, read through its API.
+    init(reader: any BlobReader, name: String) {
+        self.reader = reader
+        path = name
+        fd = -1
+        size = reader.size
+    }
+
+    /// A stored blob, checked to hold at least the bytes the catalog says: a missing or short
+    /// blob is an error before any header goes out, not a cut-off body.
     convenience init(blob: StoredFile, store: BlobStore) throws {
-        guard let path = store.localPath(of: blob.digest) else {
-            throw SystemError(call: "open", errno: ENOTSUP, path: "blob \(blob.digest.hex) (this store keeps no local files)")
+        if let path = store.localPath(of: blob.digest) {
+            try self.init(path: path)
+        } else {
+            self.init(reader: try store.open(blob.digest), name: "blob \(blob.digest.hex)")
         }
-        try self.init(path: path)
         guard size >= blob.size else { throw SystemError(call: "fstat", errno: EIO, path: path) }
     }
 
@@ -194,14 +210,17 @@ final class OpenFile: @unchecked Sendable {
         self.fd = fd
         self.path = path
         self.size = size
+        reader = nil
     }
 
-    /// The same file through a descriptor of its own (close-on-exec).
+    /// The same file through a descriptor of its own (close-on-exec); a blob read through the
+    /// store's reader is shared as it is.
     func duplicate() throws -> OpenFile {
-        OpenFile(fd: try sysCall("fcntl", path: path) { fcntl(fd, F_DUPFD_CLOEXEC, 0) }, path: path, size: size)
+        guard isLocal else { return self }
+        return OpenFile(fd: try sysCall("fcntl", path: path) { fcntl(fd, F_DUPFD_CLOEXEC, 0) }, path: path, size: size)
     }
 
-    deinit { if owned.load(ordering: .acquiring) { close(fd) } }
+    deinit { if fd >= 0, owned.load(ordering: .acquiring) { close(fd) } }
 
     /// Hands the descriptor to a new owner, who closes it; this object no longer will.
     func releaseDescriptor() -> Int32 {
@@ -216,7 +235,10 @@ final class OpenFile: @unchecked Sendable {
         var done = 0
         while done < count {
             let n = try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count - done) { raw in
-                try sysCall("pread", path: path) { pread(fd, raw.baseAddress, count - done, off_t(offset) + off_t(done)) }
+                if let reader {
+                    return try reader.read(at: offset + Int64(done), into: UnsafeMutableRawBufferPointer(rebasing: raw[0..<(count - done)]))
+                }
+                return try sysCall("pread", path: path) { pread(fd, raw.baseAddress, count - done, off_t(offset) + off_t(done)) }
             }
             if n == 0 { throw SystemError(call: "pread", errno: EIO, path: path) }
             done += n

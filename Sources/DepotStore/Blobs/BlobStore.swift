@@ -119,6 +119,25 @@ struct OpenedSource: ~Copyable {
         }
     }
 
+    /// Reads the file front to back once, hashing it and writing its bytes to `out` (unless
+    /// it is -1), then checks that it did not change meanwhile.
+    func hashAll(copyingTo out: Int32, path outPath: String) throws -> (digest: Digest, size: Int64) {
+        let hasher = SHA256Hasher()
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 4096)
+        defer { buffer.deallocate() }
+        var total: Int64 = 0
+        while true {
+            let n = try sysCall("read", path: path) { read(fd, buffer.baseAddress, buffer.count) }
+            if n == 0 { break }
+            let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
+            hasher.update(chunk)
+            if out >= 0 { try writeFully(out, chunk, path: outPath) }
+            total += Int64(n)
+        }
+        try checkUnchanged(bytesRead: total)
+        return (hasher.finish(), total)
+    }
+
     func staged(digest: Digest, size: Int64, token: String, lease: SourceLease? = nil) -> StagedBlob {
         StagedBlob(digest: digest, size: size, sourceDevice: UInt64(before.st_dev), sourceInode: UInt64(before.st_ino),
                    sourceMtimeNanoseconds: nanoseconds(before.st_mtim), token: token, lease: lease)
@@ -150,8 +169,8 @@ extension BlobReader {
     }
 }
 
-/// Immutable, content-addressed bytes. The local filesystem is the first implementation;
-/// S3-compatible object storage can follow behind the same protocol.
+/// Immutable, content-addressed bytes: on the local filesystem (`LocalBlobStore`), in an
+/// S3-compatible bucket (`S3BlobStore`), in memory for tests.
 public protocol BlobStore: AnyObject, Sendable {
     /// Reads the source once, hashing it, and stages its bytes.
     /// - Throws: `SystemError` for I/O, `BlobStoreError` for files that are not plain or

@@ -76,20 +76,8 @@ public final class LocalBlobStore: BlobStore {
 
         do {
             defer { if out >= 0 { close(out) } }
-            let hasher = SHA256Hasher()
-            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.chunkSize, alignment: 4096)
-            defer { buffer.deallocate() }
-            var total: Int64 = 0
-            while true {
-                let n = try sysCall("read", path: source.path) { read(file.fd, buffer.baseAddress, buffer.count) }
-                if n == 0 { break }
-                let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
-                hasher.update(chunk)
-                if out >= 0 { try writeFully(out, chunk, path: token) }
-                total += Int64(n)
-            }
-            try file.checkUnchanged(bytesRead: total)
-            return file.staged(digest: hasher.finish(), size: total, token: token, lease: lease)
+            let (digest, total) = try file.hashAll(copyingTo: out, path: token)
+            return file.staged(digest: digest, size: total, token: token, lease: lease)
         } catch {
             unlink(token)
             throw error
@@ -216,21 +204,10 @@ public final class LocalBlobStore: BlobStore {
     public func localPath(of digest: Digest) -> String? { path(of: digest) }
 
     /// Free space on the staging folder's filesystem for an unprivileged writer (f_bavail).
-    public func freeBytes() -> Int64? {
-        var info = statvfs()
-        guard statvfs(tempRoot, &info) == 0 else { return nil }
-        return Int64(info.f_bavail) * Int64(info.f_frsize)
-    }
+    public func freeBytes() -> Int64? { freeSpace(at: tempRoot) }
 
     /// A file can be created in the staging folder.
-    public func isWritable() -> Bool {
-        let probe = tempRoot + "/ready-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let fd = Glibc.open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { return false }
-        close(fd)
-        unlink(probe)
-        return true
-    }
+    public func isWritable() -> Bool { canCreateFile(in: tempRoot) }
 
     public func contains(_ digest: Digest) throws -> Bool {
         try statIfExists(path(of: digest)) != nil
@@ -281,13 +258,18 @@ public final class LocalBlobStore: BlobStore {
     /// start-up clean-up.
     @discardableResult
     public func removeLeftovers() throws -> Int {
+        try Self.removeDeadStagings(in: tempRoot)
+    }
+
+    /// Removes the staged files in `folder` whose writer is gone; how many went.
+    static func removeDeadStagings(in folder: String) throws -> Int {
         var removed = 0
-        for name in try listDirectory(tempRoot) where name != "uploads" {
+        for name in try listDirectory(folder) where name != "uploads" {
             // uploads/: uploads in progress, resumable after a restart (PartialUploads).
-            if let pid = Self.writerPID(of: name), pid != getpid(), kill(pid, 0) == 0 || errno == EPERM {
+            if let pid = writerPID(of: name), pid != getpid(), kill(pid, 0) == 0 || errno == EPERM {
                 continue
             }
-            if unlink(tempRoot + "/" + name) == 0 { removed += 1 }
+            if unlink(folder + "/" + name) == 0 { removed += 1 }
         }
         return removed
     }
@@ -349,4 +331,21 @@ func listDirectory(_ path: String) throws -> [String] {
         if name != "." && name != ".." { names.append(name) }
     }
     return names
+}
+
+/// Free space on `path`'s filesystem for an unprivileged writer (f_bavail), bytes.
+func freeSpace(at path: String) -> Int64? {
+    var info = statvfs()
+    guard statvfs(path, &info) == 0 else { return nil }
+    return Int64(info.f_bavail) * Int64(info.f_frsize)
+}
+
+/// Whether a file can be created in `folder` now (a probe, removed at once).
+func canCreateFile(in folder: String) -> Bool {
+    let probe = folder + "/ready-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+    let fd = Glibc.open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+    guard fd >= 0 else { return false }
+    close(fd)
+    unlink(probe)
+    return true
 }

@@ -1,0 +1,170 @@
+import DepotCore
+@testable import DepotStore
+import DepotTestSupport
+import Foundation
+import Testing
+
+/// What only the S3 store does, against a real S3 server (moto's, started by the tests).
+@Suite struct S3BlobStoreTests {
+    @Test func signatureMatchesAWSsWorkedExample() {
+        // AWS's SigV4 documentation, "GET Object" example (examplebucket, 2013-05-24).
+        let signer = SigV4Signer(credentials: S3Credentials(accessKeyID: "AKIAIOSFODNN7EXAMPLE",
+                                                            secretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
+                                 region: "us-east-1")
+        let headers = signer.sign(method: "GET", host: "examplebucket.s3.amazonaws.com", path: "/test.txt", query: [],
+                                  headers: [("Range", "bytes=0-9")], payloadHash: emptyPayloadHash, at: 1_369_353_600)
+        let authorization = headers.first { $0.0 == "Authorization" }?.1
+        #expect(authorization == "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, "
+            + "SignedHeaders=host;range;x-amz-content-sha256;x-amz-date, "
+            + "Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41")
+        #expect(headers.first { $0.0 == "X-Amz-Date" }?.1 == "20130524T000000Z")
+    }
+
+    @Test func aWrongSecretIsRefusedByTheServerWithAClearError() throws {
+        let server = try TestS3Server.shared()
+        let dir = TemporaryDirectory()
+        let settings = try server.settings()
+        let wrong = S3Credentials(accessKeyID: server.credentials.accessKeyID, secretAccessKey: "not-the-secret")
+        let store = try S3BlobStore(settings: settings, credentials: wrong, temp: dir.path + "/tmp")
+        let error = try #require(throws: S3Error.self) { _ = try store.allDigests() }
+        #expect(error.status == 403)
+        #expect(error.code == "SignatureDoesNotMatch")
+        #expect(error.description.hasPrefix("S3 GET \(settings.bucket): 403 SignatureDoesNotMatch: The request signature"))
+        // HEAD answers carry no error document: the status still says what went wrong.
+        let head = try #require(throws: S3Error.self) { _ = try store.contains(SHA256Hasher.digest([1])) }
+        #expect(head.description.contains("HEAD \(settings.bucket)/\(settings.prefix)sha256/"))
+        #expect(head.description.contains("403 Forbidden"))
+        #expect(!store.isWritable())
+        // The right secret, same request: answered.
+        let right = try S3BlobStore(settings: settings, credentials: server.credentials, temp: dir.path + "/tmp")
+        #expect(try !right.contains(SHA256Hasher.digest([1])))
+        #expect(right.isWritable())
+    }
+
+    @Test func aMultipartPartThatFailsOnceIsRetried() throws {
+        let server = try TestS3Server.shared()
+        let dir = TemporaryDirectory()
+        // Drops the first attempt at part 2: the connection closes with no answer.
+        let proxy = try DroppingProxy(upstream: server.port) { line, seenBefore in line.contains("partNumber=2&") && seenBefore == 0 }
+        defer { proxy.stop() }
+        var settings = try server.settings(endpoint: proxy.endpoint)
+        settings.partSize = 5 << 20
+        let store = try S3BlobStore(settings: settings, credentials: server.credentials, temp: dir.path + "/tmp")
+        let bytes = noise(11 << 20 + 5, seed: 21)
+        let staged = try store.stage(BlobSource(path: try dir.write("big", bytes), mayLink: false))
+        #expect(try store.commit([staged]) == [.new])
+        #expect(proxy.droppedLines.count == 1)
+        #expect(proxy.requestLines.filter { $0.hasPrefix("PUT ") && $0.contains("partNumber=") }.count == 4)  // 3 parts, one twice
+        #expect(try store.readAll(staged.digest) == bytes)
+        #expect(try store.multipartUploads().isEmpty)
+        #expect(try listDirectory(dir.path + "/tmp").isEmpty)
+    }
+
+    @Test func aPartThatKeepsFailingAbortsTheUploadAndLosesNothing() throws {
+        let server = try TestS3Server.shared()
+        let dir = TemporaryDirectory()
+        let proxy = try DroppingProxy(upstream: server.port) { line, _ in line.contains("partNumber=2&") }
+        defer { proxy.stop() }
+        var settings = try server.settings(endpoint: proxy.endpoint)
+        settings.partSize = 5 << 20
+        settings.retries = 1
+        let store = try S3BlobStore(settings: settings, credentials: server.credentials, temp: dir.path + "/tmp")
+        let source = try dir.write("big", noise(10 << 20 + 1, seed: 22))
+        let staged = try store.stage(BlobSource(path: source, mayLink: false))
+        let error = try #require(throws: S3Error.self) { _ = try store.commit([staged]) }
+        #expect(error.code == "transport")
+        #expect(error.description.contains("after 2 attempts"))
+        #expect(proxy.droppedLines.count == 2)
+        // Aborted: no parts left in the bucket, no blob, the source untouched.
+        #expect(proxy.requestLines.contains { $0.hasPrefix("DELETE ") && $0.contains("uploadId=") })
+        #expect(try store.multipartUploads().isEmpty)
+        #expect(try !store.contains(staged.digest))
+        #expect(try Array(Data(contentsOf: URL(fileURLWithPath: source))) == noise(10 << 20 + 1, seed: 22))
+    }
+
+    @Test func abandonedMultipartUploadsAreCleanedAsLeftovers() throws {
+        let server = try TestS3Server.shared()
+        let dir = TemporaryDirectory()
+        var settings = try server.settings()
+        settings.abandonedUploadAge = .seconds(3600)
+        // A crash between parts: an upload begun, never completed nor aborted; and a staged
+        // copy whose writer is gone.
+        let crashed = try S3BlobStore(settings: settings, credentials: server.credentials, temp: dir.path + "/tmp")
+        _ = try crashed.client.send(.init(method: "POST", key: crashed.key(of: SHA256Hasher.digest([7])), query: [("uploads", "")]))
+        try dir.write("tmp/stage-99999999-abc", "dead writer")
+        #expect(try crashed.multipartUploads().count == 1)
+        // moto dates every upload 2010-11-10T20:48:33Z: older than the hour, so abandoned.
+        #expect(try crashed.multipartUploads().first?.initiated == 1_289_422_113)
+        #expect(try crashed.removeLeftovers() == 2)
+        #expect(try crashed.multipartUploads().isEmpty)
+        #expect(try listDirectory(dir.path + "/tmp").isEmpty)
+        #expect(try crashed.removeLeftovers() == 0)
+    }
+
+    @Test func virtualHostAddressingPutsTheBucketInTheHostName() throws {
+        let server = try TestS3Server.shared()
+        let dir = TemporaryDirectory()
+        var settings = try server.settings()
+        // libcurl resolves *.localhost to the loopback address; moto reads the bucket from the
+        // host name when it is not plain "localhost".
+        settings.endpoint = "http://localhost:\(server.port)"
+        settings.addressing = .virtualHost
+        let store = try S3BlobStore(settings: settings, credentials: server.credentials, temp: dir.path + "/tmp")
+        let bytes = noise(70_000, seed: 31)
+        let staged = try store.stage(BlobSource(path: try dir.write("f", bytes), mayLink: false))
+        #expect(try store.commit([staged]) == [.new])
+        #expect(try store.open(staged.digest).read(at: 69_990, count: 100) == Array(bytes[69_990...]))
+        #expect(try store.allDigests() == [staged.digest])
+        // The same object, seen through path-style addressing on the plain endpoint.
+        settings.endpoint = server.endpoint
+        settings.addressing = .path
+        let pathStyle = try S3BlobStore(settings: settings, credentials: server.credentials, temp: dir.path + "/tmp")
+        #expect(try pathStyle.readAll(staged.digest) == bytes)
+    }
+
+    @Test func credentialsComeFromASharedCredentialsFile() throws {
+        let dir = TemporaryDirectory()
+        let file = try dir.write("credentials", """
+            # awscli's format
+            [default]
+            aws_access_key_id = AKIADEFAULT
+            aws_secret_access_key = default/secret
+
+            [depot]
+            aws_access_key_id=AKIADEPOT
+            aws_secret_access_key = depot+secret
+            """)
+        #expect(try S3Credentials.load(path: file) == S3Credentials(accessKeyID: "AKIADEFAULT", secretAccessKey: "default/secret"))
+        #expect(try S3Credentials.load(path: file, profile: "depot") == S3Credentials(accessKeyID: "AKIADEPOT", secretAccessKey: "depot+secret"))
+        let missing = try #require(throws: S3Error.self) { _ = try S3Credentials.load(path: file, profile: "nobody") }
+        #expect(missing.description.contains("[nobody]"))
+        #expect(throws: S3Error.self) { _ = try S3Credentials.load(path: dir.path + "/absent") }
+    }
+
+    @Test func storeSettingsReadTheS3Table() throws {
+        let config = try DepotConfig.parse(toml: """
+            [store]
+            backend = "s3"
+            [store.s3]
+            endpoint = "https://s3.eu-west-1.amazonaws.com"
+            bucket = "depot-blobs"
+            region = "eu-west-1"
+            addressing = "virtual"
+            credentials_file = "/etc/depot/s3-credentials"
+            part_size = "64MiB"
+            """, source: "test.toml", sections: [StoreSettings.self])
+        let store = config[StoreSettings.self]
+        let s3 = try #require(store.s3)
+        #expect(s3.endpoint == "https://s3.eu-west-1.amazonaws.com")
+        #expect(s3.addressing == .virtualHost)
+        #expect(s3.region == "eu-west-1")
+        #expect(s3.partSize == 64 << 20)
+        #expect(throws: ConfigError.self) {
+            _ = try DepotConfig.parse(toml: "[store]\nbackend = \"s3\"\n[store.s3]\nendpoint = \"http://x\"\n",
+                                      source: "t.toml", sections: [StoreSettings.self])
+        }
+        #expect(throws: ConfigError.self) {
+            _ = try DepotConfig.parse(toml: "[store]\nbackend = \"s3\"\n", source: "t.toml", sections: [StoreSettings.self])
+        }
+    }
+}

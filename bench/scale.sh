@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# bench/scale.sh — depot past one machine (issue 18). Parts (PARTS, default all there are):
+#
+#   s3) ingest into the S3 blob backend vs `rclone copy` (Debian's rclone) into the same bucket
+#       of the same server: a) one file of SIZE bytes, b) COUNT files of 4–64 KiB.
+#       figure: rclone's seconds ÷ depot's (≥ 1.0: depot at least as fast)      target ≥ 1.0
+#       The server is moto's (PyPI moto[server], as in the tests): in memory, Python, one
+#       process — it bounds both sides alike, so the ratio, not the rate, is the figure; it
+#       runs with signature checks off (rclone's listings fail moto's check, see lib/s3_server.py).
+#
+# Env: SIZE (1 GiB), COUNT (10000), RUNS (3, median), DEPOT (default .build/release/depot),
+#      PARTS ("s3"), KEEP=1 (keep the work folder).
+# Quick run: SIZE=$((64<<20)) COUNT=500 RUNS=1 bench/scale.sh
+set -euo pipefail
+shopt -s inherit_errexit
+export LC_ALL=C
+BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$BENCH/.." && pwd)
+. "$BENCH/lib/common.sh"
+LIB=$BENCH/lib
+PARTS=${PARTS:-s3}
+DEPOT=${DEPOT:-$REPO/.build/release/depot}
+need_depot
+make_work depot-scale
+want() { [[ " $PARTS " == *" $1 "* ]]; }
+
+if want s3; then
+  . "$LIB/scale_s3.sh"
+fi
