@@ -233,27 +233,26 @@ public struct StatsQueries: Sendable {
         var used: ClosedRange<Int>?
 
         mutating func add(_ step: RollupStep) {
-            count += step.count
-            sum += step.sum
-            max = Swift.max(max, step.max)
-            if step.latestBucket >= lastBucket {
-                last = step.last
-                lastBucket = step.latestBucket
-            }
+            addFigures(count: step.count, sum: step.sum, max: step.max, last: step.last, at: step.latestBucket)
             if let touched = RollupHistogram.add(text: step.histogramText, into: &bins) { widen(touched) }
         }
 
         mutating func add(_ other: Acc) {
-            count += other.count
-            sum += other.sum
-            max = Swift.max(max, other.max)
-            if other.lastBucket >= lastBucket {
-                last = other.last
-                lastBucket = other.lastBucket
-            }
+            addFigures(count: other.count, sum: other.sum, max: other.max, last: other.last, at: other.lastBucket)
             guard let theirs = other.used else { return }
             for i in theirs { bins[i] += other.bins[i] }
             widen(theirs)
+        }
+
+        /// Counts and sums add, the maximum grows, the latest bucket's `last` stays.
+        private mutating func addFigures(count: Int64, sum: Double, max: Double, last: Double?, at bucket: Int64) {
+            self.count += count
+            self.sum += sum
+            self.max = Swift.max(self.max, max)
+            if bucket >= lastBucket {
+                self.last = last
+                lastBucket = bucket
+            }
         }
 
         private mutating func widen(_ span: ClosedRange<Int>) {
