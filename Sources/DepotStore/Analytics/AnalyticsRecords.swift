@@ -82,12 +82,14 @@ public enum AnalyticsRecords {
                              in tx: any CatalogTransaction) throws -> [RollupStep] {
         let which = prefix ? "series >= ? AND series < ?" : "series = ?"
         let names: [SQLValue] = prefix ? [.text(series), .text(series + "\u{FFFF}")] : [.text(series)]
+        // The one aggregate the dialects spell differently (SQLDialect: no group_concat in shared SQL).
+        let join = tx.dialect == .postgres ? "string_agg(NULLIF(hist, ''), ',')" : "group_concat(NULLIF(hist, ''), ',')"
         // `last` is the latest row's: looked up by its key once per step, not carried per row.
         return try tx.query("""
             SELECT g.series, g.dims, g.slot, g.n, g.total, g.top, g.latest, g.hists,
                 (SELECT r.last FROM analytics_rollups r WHERE r.step = ? AND r.series = g.series AND r.bucket = g.latest AND r.dims = g.dims)
             FROM (SELECT series, dims, (bucket - ?) / ? AS slot, SUM(count) AS n, SUM(sum) AS total, MAX(max) AS top,
-                    MAX(bucket) AS latest, group_concat(NULLIF(hist, ''), ',') AS hists
+                    MAX(bucket) AS latest, \(join) AS hists
                 FROM analytics_rollups WHERE step = ? AND \(which) AND bucket >= ? AND bucket < ?
                 GROUP BY series, dims, slot) g
             ORDER BY g.slot
