@@ -1,5 +1,3 @@
-import Foundation
-
 /// The SQL a backend speaks. depot's statements are written in the part both share
 /// (`?` placeholders, `ON CONFLICT … DO NOTHING/UPDATE`, `RETURNING`, no `INSERT OR IGNORE`, no
 /// `group_concat`); a backend turns the placeholders into its own and may ask for its own DDL.
@@ -151,38 +149,4 @@ public protocol CatalogDatabase: AnyObject, Sendable {
     func migrate(_ migrations: [CatalogMigration]) throws
     /// Whether the database answers at all (for /readyz).
     func ping() -> Bool
-}
-
-/// The write transactions committed in this process, so that what follows the catalog (the live
-/// event feed) wakes at a commit instead of waiting out its poll. Commits of other processes
-/// are not seen here: those followers still poll.
-public enum CatalogCommits {
-    // nonisolated(unsafe): `generation` is only touched with `condition` locked.
-    nonisolated(unsafe) private static var generation: UInt64 = 0
-    private static let condition = NSCondition()
-
-    /// Called by a backend after each commit of a write transaction.
-    public static func committed() {
-        condition.lock()
-        generation &+= 1
-        condition.broadcast()
-        condition.unlock()
-    }
-
-    /// How many commits there were so far (take it before reading, then wait after it).
-    public static var current: UInt64 {
-        condition.lock()
-        defer { condition.unlock() }
-        return generation
-    }
-
-    /// Waits until a commit after `seen`, or until `timeout` has passed.
-    public static func wait(after seen: UInt64, timeout: Duration) {
-        let deadline = Date(timeIntervalSinceNow: Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18)
-        condition.lock()
-        defer { condition.unlock() }
-        while generation == seen {
-            if !condition.wait(until: deadline) { return }
-        }
-    }
 }

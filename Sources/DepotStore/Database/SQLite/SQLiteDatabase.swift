@@ -58,7 +58,6 @@ public final class SQLiteDatabase: CatalogDatabase, @unchecked Sendable {
             do {
                 let result = try body(tx)
                 try db.executeScript("COMMIT")
-                if begin != "BEGIN" { CatalogCommits.committed() }
                 return result
             } catch {
                 try? db.executeScript("ROLLBACK")
