@@ -8,12 +8,24 @@ import Synchronization
 /// A subscriber that names where it stopped (SSE's `Last-Event-ID`, `--after`) first gets
 /// what it missed, read from the log, then the live events, none twice and none lost. The
 /// SSE stream and `depot events --follow` both read from one of these.
+///
+/// An SSE stream (`frames`) gets text straight from the feed's thread: each event is framed
+/// once for all streams, and the events of one poll that a stream wants go to it as one piece
+/// of text, so a hundred streams cost a hundred hand-overs per poll, not three per event each.
 public final class EventHub: Sendable {
+    private enum Sink {
+        case events(AsyncStream<FeedEvent>.Continuation)
+        case frames(AsyncStream<String>.Continuation, named: Bool)
+    }
+
     private struct Subscriber {
         var filter: EventFilter
         /// Live events from after this sequence number go to it (earlier ones it reads itself).
         var liveFrom: Int64
-        var continuation: AsyncStream<FeedEvent>.Continuation
+        var sink: Sink
+        /// While it reads what it missed from the log: the live events that came meanwhile,
+        /// handed over once it has read up to `liveFrom`.
+        var held: [FeedEvent]?
     }
 
     private struct State {
@@ -36,8 +48,44 @@ public final class EventHub: Sendable {
     /// the stream is dropped.
     /// - Throws: what the catalog throws reading where the log ends.
     public func subscribe(after: Int64?, filter: EventFilter) throws -> AsyncStream<FeedEvent> {
+        let (stream, continuation) = AsyncStream<FeedEvent>.makeStream(bufferingPolicy: .bufferingNewest(100_000))
+        try add(.events(continuation), after: after, filter: filter, onEnd: { end in continuation.onTermination = { _ in end() } })
+        return stream
+    }
+
+    /// The text/event-stream of the events after `after` (nil: from now on) that `filter`
+    /// passes: the preamble, the frames (`named`: with `event:`), and a heartbeat whenever
+    /// `heartbeat` passes; ends when the consumer stops reading.
+    /// - Throws: what the catalog throws reading where the log ends.
+    public func frames(after: Int64?, filter: EventFilter, named: Bool = true, heartbeat: Duration) throws -> AsyncStream<String> {
+        let (stream, continuation) = AsyncStream<String>.makeStream(bufferingPolicy: .bufferingNewest(100_000))
+        continuation.yield(ServerSentEvents.preamble)
+        let beat = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: heartbeat)
+                if Task.isCancelled { break }
+                continuation.yield(ServerSentEvents.heartbeat())
+            }
+        }
+        do {
+            try add(.frames(continuation, named: named), after: after, filter: filter, onEnd: { end in
+                continuation.onTermination = { _ in
+                    beat.cancel()
+                    end()
+                }
+            })
+        } catch {
+            beat.cancel()
+            continuation.finish()
+            throw error
+        }
+        return stream
+    }
+
+    /// Registers a subscriber; `onEnd` is given what to do when its stream ends (forget it,
+    /// stop reading its backlog) to install as the stream's termination handler.
+    private func add(_ sink: Sink, after: Int64?, filter: EventFilter, onEnd: (@escaping @Sendable () -> Void) -> Void) throws {
         let last = try database.read { tx in try EventLog.lastSequence(in: tx) }
-        let (live, continuation) = AsyncStream<FeedEvent>.makeStream(bufferingPolicy: .bufferingNewest(100_000))
         let (id, liveFrom, start) = state.withLock { s -> (UInt64, Int64, Bool) in
             let start = !s.running
             if start {
@@ -46,33 +94,43 @@ public final class EventHub: Sendable {
             }
             let id = s.nextID
             s.nextID += 1
-            s.subscribers[id] = Subscriber(filter: filter, liveFrom: s.cursor, continuation: continuation)
+            let behind = after.map { $0 < s.cursor } ?? false
+            s.subscribers[id] = Subscriber(filter: filter, liveFrom: s.cursor, sink: sink, held: behind ? [] : nil)
             return (id, s.cursor, start)
         }
-        continuation.onTermination = { [weak self] _ in self?.state.withLock { _ = $0.subscribers.removeValue(forKey: id) } }
-        if start { startThread() }
         let database = self.database
-        return AsyncStream(bufferingPolicy: .bufferingNewest(100_000)) { outer in
-            let task = Task {
-                if let after, after < liveFrom {
-                    var cursor = after
-                    while cursor < liveFrom, !Task.isCancelled {
-                        let from = cursor
-                        guard let page = try? await offPool({
-                            try database.read { tx in try EventLog.feed(after: from, limit: 500, filter: filter, in: tx) }
-                        }) else { break }
-                        for item in page.events where item.event.sequence <= liveFrom { outer.yield(item) }
-                        if page.lastRead <= cursor { break }
-                        cursor = page.lastRead
-                    }
+        let backlog: Task<Void, Never>? = after.flatMap { after in
+            guard after < liveFrom else { return nil }
+            return Task { [weak self] in
+                var cursor = after
+                while cursor < liveFrom, !Task.isCancelled {
+                    let from = cursor
+                    guard let page = try? await offPool({
+                        try database.read { tx in try EventLog.feed(after: from, limit: 500, filter: filter, in: tx) }
+                    }) else { break }
+                    Self.deliver(page.events.filter { $0.event.sequence <= liveFrom }, to: sink)
+                    if page.lastRead <= cursor { break }
+                    cursor = page.lastRead
                 }
-                for await item in live { outer.yield(item) }
-                outer.finish()
+                self?.state.withLock { s in
+                    guard let held = s.subscribers[id]?.held else { return }
+                    Self.deliver(held, to: sink)
+                    s.subscribers[id]?.held = nil
+                }
             }
-            outer.onTermination = { _ in
-                task.cancel()
-                continuation.finish()
-            }
+        }
+        onEnd { [weak self] in
+            backlog?.cancel()
+            self?.state.withLock { _ = $0.subscribers.removeValue(forKey: id) }
+        }
+        if start { startThread() }
+    }
+
+    private static func deliver(_ items: [FeedEvent], to sink: Sink) {
+        guard !items.isEmpty else { return }
+        switch sink {
+        case .events(let c): for item in items { c.yield(item) }
+        case .frames(let c, let named): c.yield(items.map { ServerSentEvents.frame($0, named: named) }.joined())
         }
     }
 
@@ -109,11 +167,33 @@ public final class EventHub: Sendable {
                 page = read.events
             }
             if let last = page.last {
+                // Each event framed once (with and without its type, as the streams want it),
+                // outside the lock.
+                var framed: [Bool: [String]] = [:]
+                let modes = state.withLock { s in Set(s.subscribers.values.compactMap { sub -> Bool? in
+                    if case .frames(_, let named) = sub.sink { return named }
+                    return nil
+                }) }
+                for named in modes { framed[named] = page.map { ServerSentEvents.frame($0, named: named) } }
                 state.withLock { s in
-                    for item in page {
-                        for sub in s.subscribers.values where item.event.sequence > sub.liveFrom
-                            && sub.filter.matches(type: item.event.type, collection: item.collection) {
-                            sub.continuation.yield(item)
+                    for id in s.subscribers.keys {
+                        let sub = s.subscribers[id]!
+                        let wanted = page.indices.filter { i in
+                            page[i].event.sequence > sub.liveFrom
+                                && sub.filter.matches(type: page[i].event.type, collection: page[i].collection)
+                        }
+                        guard !wanted.isEmpty else { continue }
+                        if sub.held != nil {
+                            s.subscribers[id]!.held!.append(contentsOf: wanted.map { page[$0] })
+                            continue
+                        }
+                        switch sub.sink {
+                        case .events(let c):
+                            for i in wanted { c.yield(page[i]) }
+                        case .frames(let c, let named):
+                            // A stream that came after framing (rare) frames its own.
+                            let frames = framed[named] ?? page.map { ServerSentEvents.frame($0, named: named) }
+                            c.yield(wanted.map { frames[$0] }.joined())
                         }
                     }
                     s.cursor = last.event.sequence
@@ -144,28 +224,5 @@ public enum ServerSentEvents {
         guard let text = text?.trimmingCharacters(in: .whitespaces), !text.isEmpty else { return nil }
         if let seq = Int64(text), seq >= 0 { return seq }
         return try database.read { tx in try EventLog.sequence(ofID: text, in: tx) }
-    }
-
-    /// The frames of a stream: the preamble, every event `events` gives, and a heartbeat
-    /// whenever `heartbeat` passes; ends when the consumer stops reading.
-    public static func stream(_ events: AsyncStream<FeedEvent>, heartbeat: Duration, named: Bool = true) -> AsyncStream<String> {
-        AsyncStream(bufferingPolicy: .bufferingNewest(100_000)) { out in
-            out.yield(preamble)
-            let forward = Task {
-                for await item in events { out.yield(frame(item, named: named)) }
-                out.finish()
-            }
-            let beat = Task {
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: heartbeat)
-                    if Task.isCancelled { break }
-                    out.yield(Self.heartbeat())
-                }
-            }
-            out.onTermination = { _ in
-                forward.cancel()
-                beat.cancel()
-            }
-        }
     }
 }

@@ -144,70 +144,82 @@ public struct StatsQueries: Sendable {
             guard let unit = Self.jobMeasures[m] else {
                 throw StatsError("measure must be one of \(Self.jobMeasures.keys.sorted().joined(separator: ", "))")
             }
-            series = try read("job." + m, exact: true, range: range, name: m, unit: unit) { dims in
+            series = try read("job." + m, range: range, name: m, unit: unit) { dims in
                 ["kind": dims[safe: 0], "media_type": dims[safe: 1]]
             }
         case .usage:
-            series = try read("ingest", exact: true, range: range, name: "ingests", unit: "bytes") { ["collection": $0[safe: 0]] }
-            series += try read("ingest", exact: true, range: range, name: "dedup_hits", unit: "bytes",
+            series = try read("ingest", range: range, name: "ingests", unit: "bytes") { ["collection": $0[safe: 0]] }
+            series += try read("ingest", range: range, name: "dedup_hits", unit: "bytes",
                                where: { $0[safe: 3] == "1" }) { ["collection": $0[safe: 0]] }
-            series += try read("download", exact: true, range: range, name: "downloads", unit: "bytes") { ["collection": $0[safe: 0]] }
+            series += try read("download", range: range, name: "downloads", unit: "bytes") { ["collection": $0[safe: 0]] }
         case .failures:
-            series = try read("failure", exact: true, range: range, name: "failures", unit: "count") { dims in
+            series = try read("failure", range: range, name: "failures", unit: "count") { dims in
                 ["reason": dims[safe: 0], "kind": dims[safe: 1], "state": dims[safe: 3]]
             }
         case .queue:
-            series = try read("queue.depth", exact: true, range: range, name: "depth", unit: "jobs") { ["state": $0[safe: 0]] }
-            series += try read("queue.oldest_wait_s", exact: true, range: range, name: "oldest_wait", unit: "s") { _ in [:] }
+            series = try read("queue.depth", range: range, name: "depth", unit: "jobs") { ["state": $0[safe: 0]] }
+            series += try read("queue.oldest_wait_s", range: range, name: "oldest_wait", unit: "s") { _ in [:] }
         case .storage:
             for name in ["logical_bytes", "stored_bytes", "free_bytes"] {
-                series += try read("storage." + name, exact: true, range: range, name: name, unit: "bytes") { _ in [:] }
+                series += try read("storage." + name, range: range, name: name, unit: "bytes") { _ in [:] }
             }
         case .events:
-            series = try read("events", exact: true, range: range, name: "events", unit: "count") { ["type": $0[safe: 0]] }
+            series = try read("events", range: range, name: "events", unit: "count") { ["type": $0[safe: 0]] }
         case .metrics:
-            let cells = try database.read { tx in
-                try AnalyticsRecords.cells(step: range.resolution, seriesPrefix: "custom.", from: range.from, to: range.to, in: tx)
+            let steps = try database.read { tx in
+                try AnalyticsRecords.steps(step: range.resolution, series: "custom.", prefix: true, from: range.from, to: range.to,
+                                           stride: range.step, in: tx)
             }
-            let names = Set(cells.map(\.series)).sorted()
-            for full in names {
-                series += group(cells.filter { $0.series == full }, range: range, name: String(full.dropFirst(7)), unit: "") { _ in [:] }
+            for full in Set(steps.map(\.series)).sorted() {
+                series += group(steps.filter { $0.series == full }, range: range, name: String(full.dropFirst(7)), unit: "") { _ in [:] }
             }
         case .links:
-            series = try read("link.rejected", exact: true, range: range, name: "rejections", unit: "count") { ["reason": $0[safe: 0]] }
+            series = try read("link.rejected", range: range, name: "rejections", unit: "count") { ["reason": $0[safe: 0]] }
         }
         return StatsResponse(metric: metric.rawValue, from: Timestamp(seconds: range.from), to: Timestamp(seconds: range.to),
                              stepSeconds: range.step, resolutionSeconds: range.resolution, series: series)
     }
 
-    private func read(_ seriesName: String, exact: Bool, range: StatsRange, name: String, unit: String,
+    private func read(_ seriesName: String, range: StatsRange, name: String, unit: String,
                       where keep: ([String]) -> Bool = { _ in true },
-                      labels: @escaping ([String]) -> [String: String?]) throws -> [StatsSeries] {
-        let cells = try database.read { tx in
-            try AnalyticsRecords.cells(step: range.resolution, seriesPrefix: seriesName, from: range.from, to: range.to, in: tx)
-        }.filter { $0.series == seriesName && keep(RollupDimensions.decode($0.dims)) }
-        return group(cells, range: range, name: name, unit: unit, labels: labels)
+                      labels: ([String]) -> [String: String?]) throws -> [StatsSeries] {
+        let steps = try database.read { tx in
+            try AnalyticsRecords.steps(step: range.resolution, series: seriesName, from: range.from, to: range.to, stride: range.step, in: tx)
+        }
+        return group(steps, range: range, name: name, unit: unit) { dims in keep(dims) ? labels(dims) : nil }
     }
 
-    /// Cells grouped into series by their labels, and into points by step.
-    private func group(_ cells: [RollupCell], range: StatsRange, name: String, unit: String,
-                       labels: ([String]) -> [String: String?]) -> [StatsSeries] {
-        var byLabels: [[String: String]: [RollupCell]] = [:]
-        for cell in cells {
-            let l = labels(RollupDimensions.decode(cell.dims)).compactMapValues { $0 }
-            byLabels[l, default: []].append(cell)
-        }
-        return byLabels.map { labels, cells -> StatsSeries in
-            var buckets: [Int64: Acc] = [:]
-            for cell in cells {
-                let t = cell.bucket - ((cell.bucket - range.from) % range.step)
-                buckets[t, default: Acc()].add(cell)
+    /// Steps grouped into series by their labels (nil: left out). The labels are worked out
+    /// once per distinct dimensions, of which a year has a few dozen against thousands of steps.
+    private func group(_ steps: [RollupStep], range: StatsRange, name: String, unit: String,
+                       labels: ([String]) -> [String: String?]?) -> [StatsSeries] {
+        var seriesOfDims: [String: Int?] = [:]
+        var seriesIndex: [[String: String]: Int] = [:]
+        var found: [(labels: [String: String], points: [Int64: Acc])] = []
+        for step in steps {
+            let index: Int?
+            if let known = seriesOfDims[step.dims] {
+                index = known
+            } else {
+                index = labels(RollupDimensions.decode(step.dims)).map { l in
+                    let l = l.compactMapValues { $0 }
+                    if let i = seriesIndex[l] { return i }
+                    found.append((l, [:]))
+                    seriesIndex[l] = found.count - 1
+                    return found.count - 1
+                }
+                seriesOfDims[step.dims] = index
             }
+            guard let index else { continue }
+            found[index].points[step.slot, default: Acc()].add(step)
+        }
+        return found.map { labels, points -> StatsSeries in
             // The total from the steps' sums: a histogram merge per step, not per row.
             var total = Acc()
-            for t in buckets.keys.sorted() { total.add(buckets[t]!) }
+            let slots = points.keys.sorted()
+            for slot in slots { total.add(points[slot]!) }
             return StatsSeries(name: name, unit: unit, labels: labels, total: total.point(at: range.from),
-                               points: buckets.keys.sorted().map { buckets[$0]!.point(at: $0) })
+                               points: slots.map { points[$0]!.point(at: range.from + $0 * range.step) })
         }.sorted { ($0.total.count, $0.labels.description) > ($1.total.count, $1.labels.description) }
     }
 
@@ -217,44 +229,48 @@ public struct StatsQueries: Sendable {
         var max = -Double.infinity
         var last: Double?
         var lastBucket = Int64.min
-        /// Bin counts by index (bins of values up to 2^64 fit), cheaper to add into than a dictionary.
+        /// Bin counts by index (bins of values up to 2^64 fit), cheaper to add into than a
+        /// dictionary; `used` spans the bins with counts.
         var bins = [Int64](repeating: 0, count: 260)
-        var histogram: RollupHistogram {
-            var h = RollupHistogram()
-            for (i, n) in bins.enumerated() where n > 0 { h.bins[i] = n }
-            return h
-        }
+        var used: ClosedRange<Int>?
 
-        mutating func add(_ cell: RollupCell) {
-            count += cell.count
-            sum += cell.sum
-            max = Swift.max(max, cell.max)
-            if cell.bucket >= lastBucket {
-                last = cell.last
-                lastBucket = cell.bucket
-            }
-            for (bin, n) in cell.histogram.bins { bins[Swift.min(Swift.max(bin, 0), bins.count - 1)] += n }
+        mutating func add(_ step: RollupStep) {
+            addFigures(count: step.count, sum: step.sum, max: step.max, last: step.last, at: step.latestBucket)
+            if let touched = RollupHistogram.add(text: step.histogramText, into: &bins) { widen(touched) }
         }
 
         mutating func add(_ other: Acc) {
-            count += other.count
-            sum += other.sum
-            max = Swift.max(max, other.max)
-            if other.lastBucket >= lastBucket {
-                last = other.last
-                lastBucket = other.lastBucket
+            addFigures(count: other.count, sum: other.sum, max: other.max, last: other.last, at: other.lastBucket)
+            guard let theirs = other.used else { return }
+            for i in theirs { bins[i] += other.bins[i] }
+            widen(theirs)
+        }
+
+        /// Counts and sums add, the maximum grows, the latest bucket's `last` stays.
+        private mutating func addFigures(count: Int64, sum: Double, max: Double, last: Double?, at bucket: Int64) {
+            self.count += count
+            self.sum += sum
+            self.max = Swift.max(self.max, max)
+            if bucket >= lastBucket {
+                self.last = last
+                lastBucket = bucket
             }
-            for i in bins.indices { bins[i] += other.bins[i] }
+        }
+
+        private mutating func widen(_ span: ClosedRange<Int>) {
+            used = used.map { Swift.min($0.lowerBound, span.lowerBound)...Swift.max($0.upperBound, span.upperBound) } ?? span
         }
 
         func point(at seconds: Int64) -> StatsPoint {
-            let histogram = self.histogram
-            let hasHistogram = histogram.total > 0
             let top = max.isFinite ? max : nil
-            func capped(_ q: Double?) -> Double? { q.map { v in top.map { Swift.min(v, $0) } ?? v } }
+            var inBins: Int64 = 0
+            if let used { for i in used { inBins += bins[i] } }
+            func quantile(_ q: Double) -> Double? {
+                guard let used, let v = RollupHistogram.quantile(q, counts: bins, total: inBins, bins: used) else { return nil }
+                return top.map { Swift.min(v, $0) } ?? v
+            }
             return StatsPoint(t: Timestamp(seconds: seconds), count: count, sum: sum, avg: count > 0 ? sum / Double(count) : nil,
-                              p50: hasHistogram ? capped(histogram.quantile(0.5)) : nil,
-                              p95: hasHistogram ? capped(histogram.quantile(0.95)) : nil, max: top, last: last)
+                              p50: quantile(0.5), p95: quantile(0.95), max: top, last: last)
         }
     }
 }

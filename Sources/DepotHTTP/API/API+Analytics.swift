@@ -33,8 +33,8 @@ extension Handlers {
         }
         if let resume, !resume.isEmpty, after == nil { throw APIError.badRequest("no event \(resume) in the log") }
         let hub = eventHub
-        let events = try await blocking { try hub.subscribe(after: after, filter: filter) }
-        let frames = ServerSentEvents.stream(events, heartbeat: env.analytics.heartbeat, named: named)
+        let heartbeat = env.analytics.heartbeat
+        let frames = try await blocking { try hub.frames(after: after, filter: filter, named: named, heartbeat: heartbeat) }
         let body = ResponseBody(asyncSequence: frames.map { ByteBuffer(string: $0) })
         return Response(status: .ok, headers: [.contentType: "text/event-stream; charset=utf-8", .cacheControl: "no-store",
                                                HTTPField.Name("X-Accel-Buffering")!: "no"], body: body)

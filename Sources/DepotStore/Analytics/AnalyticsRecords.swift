@@ -73,6 +73,32 @@ public enum AnalyticsRecords {
         }
     }
 
+    /// The rows of one series (or of every series starting with `prefix`) at resolution
+    /// `step`, buckets in [from, to), merged by the database into one `RollupStep` per series,
+    /// dimensions and query step of `stride` seconds from `from`: what a time series shows,
+    /// without handing each row of a year to Swift. Histograms are joined, not merged (their
+    /// text may name a bin more than once; `RollupHistogram.add(text:into:)` adds them up).
+    public static func steps(step: Int64, series: String, prefix: Bool = false, from: Int64, to: Int64, stride: Int64,
+                             in tx: any CatalogTransaction) throws -> [RollupStep] {
+        let which = prefix ? "series >= ? AND series < ?" : "series = ?"
+        let names: [SQLValue] = prefix ? [.text(series), .text(series + "\u{FFFF}")] : [.text(series)]
+        // The one aggregate the dialects spell differently (SQLDialect: no group_concat in shared SQL).
+        let join = tx.dialect == .postgres ? "string_agg(NULLIF(hist, ''), ',')" : "group_concat(NULLIF(hist, ''), ',')"
+        // `last` is the latest row's: looked up by its key once per step, not carried per row.
+        return try tx.query("""
+            SELECT g.series, g.dims, g.slot, g.n, g.total, g.top, g.latest, g.hists,
+                (SELECT r.last FROM analytics_rollups r WHERE r.step = ? AND r.series = g.series AND r.bucket = g.latest AND r.dims = g.dims)
+            FROM (SELECT series, dims, (bucket - ?) / ? AS slot, SUM(count) AS n, SUM(sum) AS total, MAX(max) AS top,
+                    MAX(bucket) AS latest, \(join) AS hists
+                FROM analytics_rollups WHERE step = ? AND \(which) AND bucket >= ? AND bucket < ?
+                GROUP BY series, dims, slot) g
+            ORDER BY g.slot
+            """, [.integer(step), .integer(from), .integer(stride), .integer(step)] + names + [.integer(from), .integer(to)]).map { row in
+            RollupStep(series: row.text(0), dims: row.text(1), slot: row.int(2), count: row.int(3), sum: row.real(4), max: row.real(5),
+                       latestBucket: row.int(6), histogramText: row.text(7), last: row.real(8))
+        }
+    }
+
     /// Removes the rows of resolution `step` older than `before` (seconds); returns how many.
     @discardableResult
     public static func prune(step: Int64, before: Int64, in tx: any CatalogTransaction) throws -> Int {
@@ -111,6 +137,22 @@ public struct RollupCell: Sendable, Equatable {
     }
 }
 
+/// The roll-up rows of one series and dimensions within one step of a query, merged.
+public struct RollupStep: Sendable, Equatable {
+    public var series: String
+    public var dims: String
+    /// Which step: its start is the query's `from` + `slot` × its stride.
+    public var slot: Int64
+    public var count: Int64
+    public var sum: Double
+    public var max: Double
+    /// The bucket of the latest row in the step, and that row's `last`.
+    public var latestBucket: Int64
+    /// The rows' histograms joined ("bin:count,…", a bin may repeat).
+    public var histogramText: String
+    public var last: Double
+}
+
 /// Counts of values in logarithmic bins, four per doubling (each about 19 % wide), so that
 /// roll-ups merge by adding and a percentile is read back within about 9 % of the true one.
 /// Values below 1 share bin 0.
@@ -122,25 +164,52 @@ public struct RollupHistogram: Sendable, Equatable {
     /// From "bin:count,bin:count" (what `text` writes); unreadable parts are skipped. Read
     /// byte by byte: a query over a year parses thousands of these.
     public init(text: String) {
+        var bins: [Int: Int64] = [:]
+        Self.parse(text) { bin, n in bins[bin, default: 0] += n }
+        self.bins = bins
+    }
+
+    /// Adds the counts of `text` ("bin:count,…", bins may repeat) into `counts`, indexed by
+    /// bin (a bin past its end counts in the last): a query's steps add up this way with no
+    /// dictionary per row.
+    /// - Returns: the lowest and highest bin it added to, nil when none.
+    @discardableResult
+    public static func add(text: String, into counts: inout [Int64]) -> ClosedRange<Int>? {
+        guard !counts.isEmpty, !text.isEmpty else { return nil }
+        let top = counts.count - 1
+        var low = Int.max, high = Int.min
+        counts.withUnsafeMutableBufferPointer { c in
+            parse(text) { bin, n in
+                let i = bin < 0 ? 0 : bin > top ? top : bin
+                c[i] &+= n
+                if i < low { low = i }
+                if i > high { high = i }
+            }
+        }
+        return low <= high ? low...high : nil
+    }
+
+    /// Each "bin:count" of `text`, byte by byte; unreadable parts are skipped.
+    private static func parse(_ text: String, _ found: (Int, Int64) -> Void) {
         var bin = 0, n: Int64 = 0, inCount = false, valid = false
         var text = text
         text.withUTF8 { bytes in
-            for b in bytes {
-                switch b {
-                case UInt8(ascii: "0")...UInt8(ascii: "9"):
+            for i in 0..<bytes.count {
+                let b = bytes[i]
+                if b &- 48 < 10 {
                     if inCount { n = n &* 10 &+ Int64(b &- 48) } else { bin = bin &* 10 &+ Int(b &- 48) }
                     valid = true
-                case UInt8(ascii: ":"):
+                } else if b == 58 {  // ":"
                     inCount = true
-                case UInt8(ascii: ","):
-                    if inCount && valid { bins[bin, default: 0] += n }
+                } else if b == 44 {  // ","
+                    if inCount && valid { found(bin, n) }
                     bin = 0; n = 0; inCount = false; valid = false
-                default:
+                } else {
                     valid = false
                 }
             }
         }
-        if inCount && valid { bins[bin, default: 0] += n }
+        if inCount && valid { found(bin, n) }
     }
 
     public var text: String { bins.keys.sorted().map { "\($0):\(bins[$0]!)" }.joined(separator: ",") }
@@ -167,15 +236,27 @@ public struct RollupHistogram: Sendable, Equatable {
 
     /// The value below which a fraction `q` (0…1) of the values lie, nil when empty.
     public func quantile(_ q: Double) -> Double? {
-        let total = self.total
-        guard total > 0 else { return nil }
+        let sorted = bins.keys.sorted()
+        return Self.quantile(q, total: total, count: sorted.count) { (sorted[$0], bins[sorted[$0]]!) }
+    }
+
+    /// The same over counts indexed by bin (what `add(text:into:)` fills), `total` their sum;
+    /// only `bins` (those with counts) are looked at.
+    public static func quantile(_ q: Double, counts: [Int64], total: Int64, bins: ClosedRange<Int>) -> Double? {
+        quantile(q, total: total, count: bins.count) { i in (bins.lowerBound + i, counts[bins.lowerBound + i]) }
+    }
+
+    /// The bin in which the `q`-th of `total` values lies, from `count` (bin, count) pairs in bin order.
+    private static func quantile(_ q: Double, total: Int64, count: Int, _ pair: (Int) -> (Int, Int64)) -> Double? {
+        guard total > 0, count > 0 else { return nil }
         let rank = Swift.max(1, Int64((q * Double(total)).rounded(.up)))
         var seen: Int64 = 0
-        for bin in bins.keys.sorted() {
-            seen += bins[bin]!
-            if seen >= rank { return Self.value(ofBin: bin) }
+        for i in 0..<count {
+            let (bin, n) = pair(i)
+            seen += n
+            if seen >= rank { return value(ofBin: bin) }
         }
-        return Self.value(ofBin: bins.keys.max()!)
+        return value(ofBin: pair(count - 1).0)
     }
 }
 
