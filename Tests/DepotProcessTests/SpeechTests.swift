@@ -217,17 +217,7 @@ import Glibc
 }
 
 /// A loopback port nobody listens on: bound to find one, then closed.
-func unusedPort() -> UInt16 {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-    _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-    return UInt16(bigEndian: address.sin_port)
-}
+func unusedPort() -> UInt16 { UInt16(freeLoopbackPort()) }
 
 /// A small HTTP/1.1 server on 127.0.0.1 that reads multipart/form-data uploads as OpenAI's
 /// transcription endpoint does and answers what `respond` says. One connection at a time.

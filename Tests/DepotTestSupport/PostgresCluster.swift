@@ -43,7 +43,7 @@ public final class PostgresCluster: Sendable {
         self.bin = bin
         var template = Array("/tmp/depot-pg-XXXXXX".utf8CString)
         directory = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
-        port = try Self.freePort()
+        port = freeLoopbackPort()
         // As root, the cluster belongs to `nobody`; otherwise to whoever runs the tests.
         if getuid() == 0 { chown(directory, 65534, 65534) }
         try run(bin + "/initdb", ["-D", directory + "/data", "-U", "depot", "--auth=trust", "-E", "UTF8",
@@ -60,23 +60,6 @@ public final class PostgresCluster: Sendable {
         let versions = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [])
             .compactMap(Int.init).sorted(by: >)
         return versions.map { "\(root)/\($0)/bin" }.first { FileManager.default.isExecutableFile(atPath: $0 + "/initdb") }
-    }
-
-    /// A port nothing listens on now (the kernel's pick for a socket bound to port 0).
-    private static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
-                bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
-            }
-        }
-        guard bound else { throw TestFailure("no free port for PostgreSQL: errno \(errno)") }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 
     /// Runs a PostgreSQL program as the cluster's owner; throws with its output when it fails.
