@@ -30,6 +30,12 @@ let package = Package(
             pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"])]
         ),
+        // The PostgreSQL client library, for the catalog on a PostgreSQL server.
+        .systemLibrary(
+            name: "CPQ",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"])]
+        ),
         .systemLibrary(
             name: "CCrypto",
             pkgConfig: "libcrypto",
@@ -82,7 +88,7 @@ let package = Package(
         // Blobs, catalog, versions, ingest.
         .target(
             name: "DepotStore",
-            dependencies: ["DepotCore", "CSQLite", "CCrypto", "CLinux", "DepotCurl",
+            dependencies: ["DepotCore", "CSQLite", "CPQ", "CCrypto", "CLinux", "DepotCurl",
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "Metrics", package: "swift-metrics")]
         ),

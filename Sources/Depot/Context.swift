@@ -14,7 +14,7 @@ import Logging
 
 /// The sections of depot.toml, each read by the module that owns it.
 let configSections: [any ConfigSection.Type] = [
-    InboxSettings.self, StoreSettings.self, JobsSettings.self, OutboxSettings.self, WebhooksSection.self, HTTPSettings.self,
+    InboxSettings.self, StoreSettings.self, CatalogSettings.self, JobsSettings.self, OutboxSettings.self, WebhooksSection.self, HTTPSettings.self,
     RetentionSettings.self, ScrubSettings.self,
     GenerateSettings.self,
     AnalyticsSettings.self,
@@ -31,6 +31,7 @@ extension DepotConfig {
 
     var inbox: InboxSettings { self[InboxSettings.self] }
     var store: StoreSettings { self[StoreSettings.self] }
+    var catalog: CatalogSettings { self[CatalogSettings.self] }
     var jobs: JobsSettings { self[JobsSettings.self] }
     var outbox: OutboxSettings { self[OutboxSettings.self] }
     var webhooks: [WebhookSettings] { self[WebhooksSection.self].webhooks }
@@ -99,9 +100,9 @@ struct Context {
     }
 
     /// A connection to the catalog's database, every part's tables migrated.
-    func openDatabase(durability: SQLiteDatabase.Durability = .full) throws -> SQLiteDatabase {
+    func openDatabase(durability: SQLiteDatabase.Durability = .full) throws -> any CatalogDatabase {
         try makeDirectories(layout.state, mode: 0o750)
-        let database = try SQLiteDatabase(path: layout.catalog, durability: durability)
+        let database = try config.catalog.open(sqlitePath: layout.catalog, durability: durability)
         try database.migrate(catalogMigrations)
         return database
     }

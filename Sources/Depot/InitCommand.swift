@@ -42,7 +42,7 @@ struct InitCommand: ParsableCommand {
             }
         }
         _ = try openBlobStore(given?.store ?? StoreSettings(), layout: layout)
-        try SQLiteDatabase(path: layout.catalog).migrate(catalogMigrations)
+        try (given ?? .defaults).catalog.open(sqlitePath: layout.catalog).migrate(catalogMigrations)
 
         var notes: [String] = []
         // The keys that sign download links: mode 0600, never overwritten (that would void

@@ -21,18 +21,30 @@ extension JobQueue {
             values += mediaClasses.sorted().map { .text($0) }
         }
         sql += " ORDER BY priority DESC, id LIMIT 1"
+        if database.dialect == .postgres {
+            // PostgreSQL: the pick and the take in one transaction; FOR UPDATE SKIP LOCKED
+            // passes over the jobs other workers are taking right now, so that two nodes
+            // never take one job, nor queue up behind each other for it.
+            return try database.write { tx -> Job? in
+                guard let id = try tx.query(sql + " FOR UPDATE SKIP LOCKED", values).first?.int(0) else { return nil }
+                return try take(id, owner: owner, now: now, in: tx)
+            }
+        }
         // Look first without the write lock: an idle poll must not serialise with the ingest.
         guard let id = try database.read({ tx in try tx.query(sql, values).first?.int(0) }) else { return nil }
-        return try database.write { tx -> Job? in
-            let changed = try tx.execute("""
-                UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = ?, lease_expires_ns = ?,
-                    progress = 0, progress_message = NULL, started_at_ns = ?, updated_at_ns = ?
-                WHERE id = ? AND state IN ('queued','retrying')
-                """, [.text(owner), .integer(now + settings.lease.nanosecondsValue), .integer(now), .integer(now), .integer(id)])
-            guard changed == 1 else { return nil }
-            try refreshStatus(versionID: try tx.query("SELECT version_id FROM jobs WHERE id = ?", [.integer(id)])[0].int(0), in: tx)
-            return try job(id: id, in: tx)
-        }
+        return try database.write { tx in try take(id, owner: owner, now: now, in: tx) }
+    }
+
+    /// Marks the ready job `id` as running for `owner`; nil when it is not ready any more.
+    private func take(_ id: Int64, owner: String, now: Int64, in tx: any CatalogTransaction) throws -> Job? {
+        let changed = try tx.execute("""
+            UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = ?, lease_expires_ns = ?,
+                progress = 0, progress_message = NULL, started_at_ns = ?, updated_at_ns = ?
+            WHERE id = ? AND state IN ('queued','retrying')
+            """, [.text(owner), .integer(now + settings.lease.nanosecondsValue), .integer(now), .integer(now), .integer(id)])
+        guard changed == 1 else { return nil }
+        try refreshStatus(versionID: try tx.query("SELECT version_id FROM jobs WHERE id = ?", [.integer(id)])[0].int(0), in: tx)
+        return try job(id: id, in: tx)
     }
 
     /// Renews a running job's lease (and records its progress); false when the job is no

@@ -161,7 +161,8 @@ public final class JobQueue: Sendable {
         try database.read { tx in
             try load(try tx.query("""
                 SELECT \(Self.columns) FROM jobs
-                WHERE (? IS NULL OR state = ?) AND (? IS NULL OR kind = ?) AND (? IS NULL OR version_id = ?)
+                WHERE (CAST(? AS TEXT) IS NULL OR state = ?) AND (CAST(? AS TEXT) IS NULL OR kind = ?)
+                    AND (CAST(? AS BIGINT) IS NULL OR version_id = ?)
                 ORDER BY id \(oldestFirst ? "ASC" : "DESC") LIMIT ? OFFSET ?
                 """, [.string(state?.rawValue), .string(state?.rawValue), .string(kind), .string(kind),
                       .int(versionID), .int(versionID), .integer(Int64(limit)), .integer(Int64(offset))]), in: tx)

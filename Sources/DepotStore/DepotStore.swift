@@ -2,7 +2,7 @@
 //
 // It owns the blobs — immutable bytes named by their SHA-256, behind `BlobStore` (the local
 // filesystem; memory for tests; object storage later) — and the catalog's database behind
-// `CatalogDatabase` (SQLite now, PostgreSQL later), with one backend-neutral
+// `CatalogDatabase` (SQLite, the default, or PostgreSQL: `[catalog] url`), with one backend-neutral
 // `CatalogTransaction` that every owner's API takes. Of the tables in that database it owns
 // collections, documents, versions, tags, blobs, artifacts and the event log (`Catalog`,
 // `EventLog`), and keeps the rows other parts need: tokens and links (`AccessRecords`), the

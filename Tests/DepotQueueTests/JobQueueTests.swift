@@ -374,5 +374,8 @@ struct QueueTestFailure: Error, CustomStringConvertible {
         let parts = LeaseOwner.current().split(separator: ":")
         #expect(!LeaseOwner.isAlive("serve:\(parts[1]):\(UInt64(parts[2])! + 1)"))  // a reused pid
         #expect(!LeaseOwner.isAlive("serve:2147483646:5"))
+        // Another node's process: not visible from here, so alive until its lease runs out.
+        #expect(LeaseOwner.isAlive("serve:2147483646:5:\(LeaseOwner.host)-elsewhere"))
+        #expect(!LeaseOwner.isAlive("serve:2147483646:5:\(LeaseOwner.host)"))
     }
 }

@@ -24,6 +24,22 @@ public enum AnalyticsRecords {
                 name TEXT PRIMARY KEY,
                 seq INTEGER NOT NULL,
                 updated_at_ns INTEGER NOT NULL);
+            """, postgres: """
+            CREATE TABLE analytics_rollups(
+                step BIGINT NOT NULL,
+                series TEXT NOT NULL,
+                bucket BIGINT NOT NULL,
+                dims TEXT NOT NULL,
+                count BIGINT NOT NULL,
+                sum DOUBLE PRECISION NOT NULL,
+                max DOUBLE PRECISION NOT NULL,
+                last DOUBLE PRECISION NOT NULL,
+                hist TEXT NOT NULL,
+                PRIMARY KEY(step, series, bucket, dims));
+            CREATE TABLE analytics_cursor(
+                name TEXT PRIMARY KEY,
+                seq BIGINT NOT NULL,
+                updated_at_ns BIGINT NOT NULL);
             """),
     ]
 

@@ -89,6 +89,24 @@ public enum AccessRecords {
                 expires_at INTEGER NOT NULL,
                 created_by TEXT NOT NULL,
                 revoked_at_ns INTEGER);
+            """, postgres: """
+            CREATE TABLE http_tokens(
+                id TEXT PRIMARY KEY,
+                token_sha256 TEXT NOT NULL UNIQUE,
+                scope TEXT NOT NULL CHECK(scope IN ('read', 'admin')),
+                name TEXT NOT NULL,
+                created_at_ns BIGINT NOT NULL,
+                revoked_at_ns BIGINT);
+            CREATE TABLE http_links(
+                id TEXT PRIMARY KEY,
+                target_kind TEXT NOT NULL CHECK(target_kind IN ('version', 'artifact')),
+                target_id BIGINT NOT NULL,
+                path TEXT NOT NULL,
+                client_ip TEXT,
+                created_at_ns BIGINT NOT NULL,
+                expires_at BIGINT NOT NULL,
+                created_by TEXT NOT NULL,
+                revoked_at_ns BIGINT);
             """),
     ]
 

@@ -24,6 +24,24 @@ public enum DispatchState {
                 updated_at_ns INTEGER NOT NULL,
                 PRIMARY KEY(webhook, event_seq)) WITHOUT ROWID;
             CREATE INDEX webhook_deliveries_due ON webhook_deliveries(state, next_attempt_ns);
+            """, postgres: """
+            CREATE TABLE outbox_cursor(
+                id BIGINT PRIMARY KEY CHECK(id = 1),
+                seq BIGINT NOT NULL,
+                updated_at_ns BIGINT NOT NULL);
+            INSERT INTO outbox_cursor(id, seq, updated_at_ns) VALUES(1, 0, 0);
+            CREATE TABLE webhook_deliveries(
+                webhook TEXT NOT NULL,
+                event_seq BIGINT NOT NULL REFERENCES events(seq),
+                event_id TEXT NOT NULL,
+                state TEXT NOT NULL CHECK(state IN ('pending', 'delivered', 'dead')),
+                attempts INTEGER NOT NULL DEFAULT 0,
+                next_attempt_ns BIGINT NOT NULL,
+                last_status INTEGER,
+                last_error TEXT,
+                updated_at_ns BIGINT NOT NULL,
+                PRIMARY KEY(webhook, event_seq));
+            CREATE INDEX webhook_deliveries_due ON webhook_deliveries(state, next_attempt_ns);
             """),
     ]
 

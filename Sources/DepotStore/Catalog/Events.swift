@@ -22,9 +22,7 @@ public enum EventLog {
         let now = wallClockNanoseconds()
         let id = makeID(now: now)
         let json = try jsonEncoder.encode(payload)
-        try tx.execute("INSERT INTO events(id, type, timestamp_ns, data, document_id) VALUES(?, ?, ?, ?, ?)",
-                       [.text(id), .text(P.eventType), .integer(now), .text(String(decoding: json, as: UTF8.self)),
-                        .int(payload.documentID)])
+        try insert(id: id, type: P.eventType, now: now, json: json, documentID: payload.documentID, in: tx)
         return id
     }
 
@@ -36,10 +34,24 @@ public enum EventLog {
         let now = wallClockNanoseconds()
         let id = makeID(now: now)
         let json = try jsonEncoder.encode(payload)
-        try tx.execute("INSERT INTO events(id, type, timestamp_ns, data, document_id) VALUES(?, ?, ?, ?, ?)",
-                       [.text(id), .text(type), .integer(now), .text(String(decoding: json, as: UTF8.self)), .int(documentID)])
+        try insert(id: id, type: type, now: now, json: json, documentID: documentID, in: tx)
         return id
     }
+
+    private static func insert(id: String, type: String, now: Int64, json: Data, documentID: Int64?,
+                               in tx: any CatalogTransaction) throws {
+        if tx.dialect == .postgres {
+            // Readers follow the log by sequence number (the outbox's cursor, SSE): a number
+            // taken must not commit after a higher one. SQLite's writers take turns; on
+            // PostgreSQL, appenders take turns at this lock, held until they commit.
+            try tx.query("SELECT pg_advisory_xact_lock(?)", [.integer(eventOrderLock)])
+        }
+        try tx.execute("INSERT INTO events(id, type, timestamp_ns, data, document_id) VALUES(?, ?, ?, ?, ?)",
+                       [.text(id), .text(type), .integer(now), .text(String(decoding: json, as: UTF8.self)), .int(documentID)])
+    }
+
+    /// The advisory lock of the event log's appenders ("events" in ASCII).
+    private static let eventOrderLock: Int64 = 0x6576656e7473
 
     /// Events after `sequence` in order, at most `limit`.
     public static func events(after sequence: Int64, limit: Int, in tx: any CatalogTransaction) throws -> [Event] {

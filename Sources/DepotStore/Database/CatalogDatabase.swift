@@ -133,8 +133,8 @@ public struct CatalogMigration: Sendable {
     }
 }
 
-/// The catalog's database: SQLite now (`SQLiteDatabase`), PostgreSQL behind the same protocol
-/// later. Each part of depot that keeps tables here reaches them only through its owner's
+/// The catalog's database: SQLite (`SQLiteDatabase`, the default) or PostgreSQL
+/// (`PostgresDatabase`). Each part of depot that keeps tables here reaches them only through its owner's
 /// API, which takes a `CatalogTransaction`; only `read` and `write` open one.
 public protocol CatalogDatabase: AnyObject, Sendable {
     var dialect: SQLDialect { get }

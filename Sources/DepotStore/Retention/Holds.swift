@@ -201,7 +201,7 @@ extension Catalog {
             }
             let pinned = try tx.query("""
                 SELECT v.number FROM pins p JOIN versions v ON v.id = p.version_id
-                WHERE v.document_id = ? AND v.trashed_at_ns IS NULL AND (? IS NULL OR v.id = ?) ORDER BY v.number
+                WHERE v.document_id = ? AND v.trashed_at_ns IS NULL AND (CAST(? AS BIGINT) IS NULL OR v.id = ?) ORDER BY v.number
                 """, [.integer(documentID), .int(versionID), .int(versionID)]).map { Int($0.int(0)) }
             if !pinned.isEmpty {
                 return "version \(pinned.map(String.init).joined(separator: ", ")) \(pinned.count == 1 ? "is" : "are") pinned: `depot unpin` first"

@@ -122,7 +122,7 @@ extension Catalog {
             var uses: [String: (count: Int, size: Int64)] = [:]
             for row in try tx.query("""
                 SELECT u.digest, count(*), b.size FROM (SELECT blob_digest AS digest FROM versions UNION ALL
-                    SELECT blob_digest FROM artifacts) u JOIN blobs b ON b.digest = u.digest GROUP BY u.digest
+                    SELECT blob_digest FROM artifacts) u JOIN blobs b ON b.digest = u.digest GROUP BY u.digest, b.size
                 """) {
                 uses[row.text(0)] = (Int(row.int(1)), row.int(2))
             }

@@ -111,7 +111,7 @@ extension Catalog {
                     WHEN EXISTS(SELECT 1 FROM versions v WHERE v.blob_digest = b.digest) THEN 'original'
                     WHEN EXISTS(SELECT 1 FROM artifacts a WHERE a.blob_digest = b.digest) THEN 'artifact'
                     ELSE 'unreferenced' END AS kind
-                FROM blobs b) GROUP BY kind
+                FROM blobs b) AS used GROUP BY kind
             """)
         func figure(_ kind: String) -> (Int, Int64) {
             blobs.first { $0.text(0) == kind }.map { (Int($0.int(1)), $0.int(2)) } ?? (0, 0)
@@ -136,7 +136,7 @@ extension Catalog {
                     SELECT name, coalesce(sum(size), 0) FROM (
                         SELECT DISTINCT \(key) AS name, v.blob_digest, v.size AS size
                         FROM versions v JOIN documents d ON d.id = v.document_id JOIN collections c ON c.id = d.collection_id
-                        WHERE v.trashed_at_ns IS NULL AND d.trashed_at_ns IS NULL) GROUP BY name
+                        WHERE v.trashed_at_ns IS NULL AND d.trashed_at_ns IS NULL) AS stored GROUP BY name
                     """)
                 let storedBy = Dictionary(stored.map { ($0.text(0), $0.int(1)) }, uniquingKeysWith: { a, _ in a })
                 return logical.map { r in

@@ -127,6 +127,36 @@ public enum UploadRecords {
                 expires_at INTEGER NOT NULL);
             CREATE INDEX uploads_by_link ON uploads(link_id, state);
             CREATE INDEX uploads_by_expiry ON uploads(state, expires_at);
+            """, postgres: """
+            CREATE TABLE upload_links(
+                id TEXT PRIMARY KEY,
+                collection TEXT NOT NULL,
+                folder TEXT NOT NULL,
+                max_size BIGINT NOT NULL,
+                max_files BIGINT,
+                types TEXT NOT NULL,
+                client_ip TEXT,
+                created_at_ns BIGINT NOT NULL,
+                expires_at BIGINT NOT NULL,
+                created_by TEXT NOT NULL,
+                revoked_at_ns BIGINT);
+            CREATE TABLE uploads(
+                id TEXT PRIMARY KEY,
+                link_id TEXT REFERENCES upload_links(id),
+                token_id TEXT,
+                collection TEXT NOT NULL,
+                path TEXT NOT NULL,
+                length BIGINT NOT NULL,
+                received BIGINT NOT NULL,
+                metadata TEXT NOT NULL,
+                state TEXT NOT NULL CHECK(state IN ('receiving', 'stored', 'refused', 'terminated', 'expired')),
+                version_id BIGINT REFERENCES versions(id),
+                error TEXT,
+                created_at_ns BIGINT NOT NULL,
+                updated_at_ns BIGINT NOT NULL,
+                expires_at BIGINT NOT NULL);
+            CREATE INDEX uploads_by_link ON uploads(link_id, state);
+            CREATE INDEX uploads_by_expiry ON uploads(state, expires_at);
             """),
     ]
 
