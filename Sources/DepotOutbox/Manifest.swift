@@ -98,6 +98,9 @@ struct Manifest: Encodable {
         var state: JobState
         var processor: String?
         var outcome: String?
+        /// The job's last word about what it made or why it made nothing ("no transcript: …",
+        /// "HEIC images need FFmpeg 6.1 …"); nil while none.
+        var message: String?
         var error: String?
     }
 
@@ -133,7 +136,7 @@ struct Manifest: Encodable {
         self.artifacts = artifacts
         processing = Processing(status: doc.status, jobs: doc.jobs.map {
             JobEntry(id: $0.id, kind: $0.kind, state: $0.state, processor: $0.processor, outcome: $0.outcome,
-                     error: $0.state == .succeeded ? nil : $0.lastError)
+                     message: $0.state.isFinished ? $0.progressMessage : nil, error: $0.state == .succeeded ? nil : $0.lastError)
         })
     }
 

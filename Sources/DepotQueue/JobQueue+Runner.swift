@@ -67,8 +67,9 @@ extension JobQueue {
         public var processorVersion: String?
         public var artifacts: [ArtifactInfo]
         public var processingNanoseconds: Int64
-        /// Why the outcome is "unsupported" ("HEIC images need FFmpeg 6.1 …"), kept as the
-        /// job's progress message; nil keeps the last one.
+        /// Why the outcome is "unsupported" ("HEIC images need FFmpeg 6.1 …"), or the worker's
+        /// last word on a processed job ("no transcript: …"), kept as the job's progress
+        /// message; nil keeps the last one.
         public var reason: String?
         /// The worker's peak address space while it ran the job, when measured.
         public var peakMemoryBytes: Int64?

@@ -184,7 +184,7 @@ final class Slot {
                     continue
                 }
                 guard message.type == .result, message.jobID == job.id else { continue }
-                finish(job, result: message, output: output, started: leasedAt)
+                finish(job, result: message, output: output, started: leasedAt, lastProgress: pendingProgress?.1)
                 return
             case .closed:
                 workerDied(job, limits: limits, started: leasedAt, lastSeen: lastSeen)
@@ -292,7 +292,9 @@ final class Slot {
 
     /// Stores the artifacts as blobs, then records them, the job's success and its event in
     /// one catalog transaction.
-    func finish(_ job: Job, result: WorkerMessage, output: String, started: Int64) {
+    /// `lastProgress`: the worker's last progress message not yet written (at most one a
+    /// second is), kept with the job: it often says what the job made or why it made nothing.
+    func finish(_ job: Job, result: WorkerMessage, output: String, started: Int64, lastProgress: String? = nil) {
         let resultAt = monotonicNanoseconds()
         if result.status == .error || result.status == nil {
             let reason = result.error ?? "the processor failed"
@@ -329,7 +331,7 @@ final class Slot {
                     try runner.store.requirePresent(artifacts.map(\.digest))
                     let completion = JobQueue.Completion(outcome: outcome, processorVersion: result.processorVersion, artifacts: rows,
                                                          processingNanoseconds: result.processingNanoseconds ?? 0,
-                                                         reason: outcome == JobOutcome.unsupported ? result.error : nil,
+                                                         reason: outcome == JobOutcome.unsupported ? result.error : lastProgress,
                                                          peakMemoryBytes: worker.flatMap { $0.peakAddressSpace > 0 ? $0.peakAddressSpace : nil })
                     guard try queue.succeed(job, owner: owner, completion, in: tx) else { throw NoLongerOurs() }
                 }

@@ -39,6 +39,14 @@ import Testing
         let artifacts = try root.catalog().artifacts(versionID: try #require(video.first).versionID).map(\.kind)
         // No subtitles and no [speech] endpoint: the transcript job makes nothing.
         #expect(artifacts.sorted() == ["metadata.json", "storyboard.jpg", "storyboard.vtt", "thumbnail.jpg"])
+        // …and the manifest says why.
+        let manifestPath = root.layout.outbox + "/lectures/clip.mp4/manifest.json"
+        #expect(waitUntil(seconds: 30) {
+            let manifest = (try? Data(contentsOf: URL(fileURLWithPath: manifestPath))).flatMap { try? parseJSON(String(decoding: $0, as: UTF8.self)) }
+            let jobs = ((manifest as? [String: Any])?["processing"] as? [String: Any])?["jobs"] as? [[String: Any]] ?? []
+            let transcript = jobs.first { $0["kind"] as? String == "transcript" }
+            return (transcript?["message"] as? String)?.contains("no transcript: no text subtitles, and speech to text is not configured") == true
+        }, "\((try? String(contentsOfFile: manifestPath, encoding: .utf8)) ?? "no manifest")")
         #expect(photo.count == 2 && photo.allSatisfy { $0.outcome == JobOutcome.unsupported && $0.mediaClass == "images" })
         #expect(photo.allSatisfy { $0.progressMessage?.contains("HEIC images need FFmpeg 6.1") == true })
         #expect(try queue.status(versionID: try #require(photo.first).versionID) == .unsupported)
