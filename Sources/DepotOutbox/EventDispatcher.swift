@@ -137,14 +137,22 @@ public final class EventDispatcher: @unchecked Sendable {
 
         var documents: [Int64] = []
         var seen = Set<Int64>()
+        // Where a trashed or purged document was: a document purged before its events are
+        // dispatched is gone from the catalog, and its folder is found from the event.
+        var removedFrom: [Int64: (collection: String, path: String)] = [:]
         // The document an event is about is a column of the log: webhook events have none.
         for event in events where !event.type.hasPrefix("webhook.") {
-            guard let id = event.documentID, seen.insert(id).inserted else { continue }
+            guard let id = event.documentID else { continue }
+            if event.type == DocumentTrashed.eventType || event.type == DocumentPurged.eventType,
+               let place = try? JSONDecoder().decode(TrashedPlace.self, from: Data(event.dataJSON.utf8)), place.kind == "document" {
+                removedFrom[id] = (place.collection, place.path)
+            }
+            guard seen.insert(id).inserted else { continue }
             documents.append(id)
         }
         for id in documents {
             do {
-                try publisher.publish(documentID: id)
+                try publisher.publish(documentID: id, removedFrom: removedFrom[id])
                 published.increment()
             } catch let error as OutboxError {
                 // A document that can never be published (a name the outbox refuses) must not
@@ -258,4 +266,11 @@ public final class EventDispatcher: @unchecked Sendable {
         }
         return delay
     }
+}
+
+/// The part of a trash event's data (a `TrashEntry`) the outbox needs.
+private struct TrashedPlace: Decodable {
+    var kind: String
+    var collection: String
+    var path: String
 }

@@ -53,10 +53,14 @@ public final class OutboxPublisher {
     /// Publishes one document as the catalog has it now; returns false when the catalog has no
     /// such live document (one in the trash has its folder taken down).
     @discardableResult
-    public func publish(documentID: Int64) throws -> Bool {
+    /// `removedFrom`: where a trash event about the document says it was, for a document the
+    /// catalog no longer has (purged before this event was dispatched).
+    public func publish(documentID: Int64, removedFrom: (collection: String, path: String)? = nil) throws -> Bool {
         guard let snapshot = try DocumentSnapshot.load(documentID: documentID, catalog: catalog, queue: queue) else {
-            if let location = try catalog.documentLocation(id: documentID), location.trashed {
-                try unpublish(collection: location.collection, path: location.path)
+            if let location = try catalog.documentLocation(id: documentID) {
+                if location.trashed { try unpublish(collection: location.collection, path: location.path) }
+            } else if let removedFrom {
+                try unpublish(collection: removedFrom.collection, path: removedFrom.path)
             }
             return false
         }

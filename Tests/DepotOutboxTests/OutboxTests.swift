@@ -279,6 +279,22 @@ import Testing
         #expect(again == incremental, "\(differences(again, incremental))")
     }
 
+    /// A document trashed and purged before the dispatcher saw its events is gone from the
+    /// catalog: its folder is found from the trash event and taken out all the same.
+    @Test func aDocumentPurgedBeforeDispatchLeavesTheOutbox() throws {
+        let fixture = try OutboxFixture()
+        let dispatcher = try fixture.dispatcher()
+        try fixture.version("notes", "a.txt", Array("gone".utf8))
+        try fixture.version("notes", "b.txt", Array("kept".utf8))
+        while try dispatcher.dispatchOnce() > 0 {}
+        #expect(FileManager.default.fileExists(atPath: fixture.outbox + "/notes/a.txt/manifest.json"))
+        try fixture.catalog.trash(collection: "notes", path: "a.txt", version: nil, trashDays: 0)
+        #expect(try fixture.catalog.purgeTrash(before: nil, trashDays: 0).documents == 1)
+        while try dispatcher.dispatchOnce() > 0 {}
+        #expect(!FileManager.default.fileExists(atPath: fixture.outbox + "/notes/a.txt"))
+        #expect(FileManager.default.fileExists(atPath: fixture.outbox + "/notes/b.txt/manifest.json"))
+    }
+
     /// A document inside another's folder (`a` then `a/b`) survives republishing the outer one.
     @Test func nestedDocumentSurvivesRepublishOfTheOuter() throws {
         let fixture = try OutboxFixture()
