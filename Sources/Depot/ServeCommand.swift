@@ -91,9 +91,13 @@ struct ServeCommand: AsyncParsableCommand {
         let retention = try RetentionLoop(context: context, logger: Logger(label: "depot.retention"))
         let scrub = try ScrubLoop(context: context, logger: Logger(label: "depot.scrub"))
         // The analytics follow the event log on their own connection; downloads and link
-        // rejections reach them from the HTTP server through `usage`.
+        // rejections reach them from the HTTP server through `usage`. Their commits wait for no
+        // fsync (durability normal, as the runner's): roll-ups are made from the log, and the
+        // cursor moves in the same transaction as the rows, so what a crash loses of them is
+        // recorded again from the log. An fsync a second on the recorder's part held SQLite's
+        // write lock while the runner waited (bench/stats.sh b).
         let usage = UsageCounters()
-        let analyticsQueue = try context.openQueue()
+        let analyticsQueue = try context.openQueue(durability: .normal)
         let recorder = AnalyticsRecorder(queue: analyticsQueue, store: try context.openStore(), settings: context.analytics,
                                          usage: usage, logger: Logger(label: "depot.analytics"))
         let reports = ReportWriter(database: analyticsQueue.database, store: try context.openStore(), root: context.layout.root,

@@ -3,8 +3,8 @@ import DepotStore
 import Foundation
 import Synchronization
 
-/// The live event feed: one thread follows the event log (every `interval`, only while
-/// someone listens) and hands each new event to every subscriber whose filter passes it.
+/// The live event feed: one thread follows the event log (woken by this process's commits,
+/// and every `interval` for other processes', only while someone listens) and hands each new event to every subscriber whose filter passes it.
 /// A subscriber that names where it stopped (SSE's `Last-Event-ID`, `--after`) first gets
 /// what it missed, read from the log, then the live events, none twice and none lost. The
 /// SSE stream and `depot events --follow` both read from one of these.
@@ -162,6 +162,9 @@ public final class EventHub: Sendable {
             } else {
                 idleSince = nil
             }
+            // Taken before the read: a commit after it wakes the wait below even if it came
+            // before the wait began.
+            let commits = EventLog.commits.current
             var page: [FeedEvent] = []
             if let read = try? database.read({ tx in try EventLog.feed(after: cursor, limit: 1000, in: tx) }) {
                 page = read.events
@@ -200,7 +203,9 @@ public final class EventHub: Sendable {
                 }
                 if page.count == 1000 { continue }
             }
-            Thread.sleep(forTimeInterval: Double(interval.nanosecondsValue) / 1e9)
+            // Woken by this process's next commit with events, or at the interval for those of
+            // other processes (the CLI, other nodes).
+            EventLog.commits.wait(after: commits, timeout: interval)
         }
     }
 }

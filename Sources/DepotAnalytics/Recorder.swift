@@ -214,6 +214,17 @@ public final class AnalyticsRecorder: Sendable {
             if e.type != "job.succeeded" {
                 batch.add("failure", [Self.reasonClass(text("reason")), kind, media, result], value: 0, at: at, gauge: true)
             }
+            // What the job said of itself (generation's tokens, latency …): a series per value,
+            // by kind, media type, the report's labels (as one JSON object) and how it ended.
+            if let report = data["report"] as? [String: Any], let values = report["values"] as? [String: Any] {
+                let labels = (report["labels"] as? [String: String]) ?? [:]
+                let labelText = (try? JSONSerialization.data(withJSONObject: labels, options: [.sortedKeys]))
+                    .map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+                for (name, value) in values.sorted(by: { $0.key < $1.key }) {
+                    guard let n = value as? NSNumber, !isBoolean(n) else { continue }
+                    batch.add("report." + name, [kind, media, labelText, result], value: n.doubleValue, at: at)
+                }
+            }
         default:
             break
         }

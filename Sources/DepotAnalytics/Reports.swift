@@ -79,15 +79,67 @@ public struct ReportData: Codable, Sendable {
     public var processing: [Processing]
     public var failures: [Count]
     public var retries: [Count]
-    /// Events of generation ("generation.*"), by type: calls, and what else the engines report.
+    /// Events of generation ("generation.*"), by type.
     public var generation: [Count]
+    /// Generation's figures by engine and model: jobs, requests, tokens, latency, fallbacks.
+    public var generationUse: [GenerationUse]
     public var downloads: [Count]
     public var storage: Storage
     public var generatedAt: Timestamp
 
     enum CodingKeys: String, CodingKey {
         case period, from, to, arrivals, processing, failures, retries, generation, downloads, storage
-        case generatedAt = "generated_at"
+        case generatedAt = "generated_at", generationUse = "generation_use"
+    }
+
+    /// What one engine and model did in the period (the `generation` stats, summed).
+    public struct GenerationUse: Codable, Sendable {
+        public var engine: String
+        @Nullable public var model: String?
+        /// Jobs that reported (succeeded, fell back or failed).
+        public var jobs: Int64
+        public var requests: Int64
+        public var tokensIn: Int64
+        public var tokensOut: Int64
+        /// Per job, over the job's requests.
+        @Nullable public var latencyP50Ms: Double?
+        @Nullable public var latencyP95Ms: Double?
+        public var fallbacks: Int64
+        public var breakerOpens: Int64
+        public var failures: Int64
+
+        enum CodingKeys: String, CodingKey {
+            case engine, model, jobs, requests, fallbacks, failures
+            case tokensIn = "tokens_in", tokensOut = "tokens_out", latencyP50Ms = "latency_p50_ms", latencyP95Ms = "latency_p95_ms"
+            case breakerOpens = "breaker_opens"
+        }
+
+        /// The series of a `generation` query, by engine and model.
+        static func from(_ series: [StatsSeries]) -> [GenerationUse] {
+            var byEngine: [String: GenerationUse] = [:]
+            for s in series {
+                let engine = s.labels["engine"] ?? "", model = s.labels["model"]
+                let key = engine + "\u{1F}" + (model ?? "")
+                var u = byEngine[key] ?? GenerationUse(engine: engine, model: model, jobs: 0, requests: 0, tokensIn: 0, tokensOut: 0,
+                                                       latencyP50Ms: nil, latencyP95Ms: nil, fallbacks: 0, breakerOpens: 0, failures: 0)
+                let sum = Int64(s.total.sum.rounded())
+                switch s.name {
+                case "requests": u.requests += sum
+                case "tokens_in": u.tokensIn += sum
+                case "tokens_out": u.tokensOut += sum
+                case "fallbacks": u.fallbacks += sum
+                case "breaker_opens": u.breakerOpens += sum
+                case "failures": u.failures += sum; u.jobs += s.total.count
+                case "latency_ms":
+                    u.jobs += s.total.count
+                    // Several series (by media type, result) of one engine: the busiest one's quantiles.
+                    if u.latencyP50Ms == nil { u.latencyP50Ms = s.total.p50; u.latencyP95Ms = s.total.p95 }
+                default: break
+                }
+                byEngine[key] = u
+            }
+            return byEngine.values.sorted { ($0.jobs, $1.engine) > ($1.jobs, $0.engine) }
+        }
     }
 }
 
@@ -246,6 +298,7 @@ public struct ReportWriter: Sendable {
             failures: counts(failures.filter { $0.labels["state"] != "retrying" }) { "\($0.labels["reason"] ?? "") (\($0.labels["kind"] ?? ""))" },
             retries: counts(failures.filter { $0.labels["state"] == "retrying" }) { "\($0.labels["reason"] ?? "") (\($0.labels["kind"] ?? ""))" },
             generation: counts(events.filter { ($0.labels["type"] ?? "").hasPrefix("generation.") }) { $0.labels["type"] ?? "" },
+            generationUse: ReportData.GenerationUse.from(try queries.query(.generation, range: current).series),
             downloads: downloads.map { .init(label: $0.labels["collection"] ?? "", count: $0.total.count, bytes: Int64($0.total.sum)) },
             storage: .init(logicalBytes: Int64(gauge("logical_bytes")?.points.last?.last ?? 0), storedBytes: atEnd,
                            growthBytes: growth, freeBytes: free,
@@ -286,6 +339,15 @@ public struct ReportWriter: Sendable {
         h += "</table><h2>Generation</h2>"
         if r.generation.isEmpty { h += "<p>No generation calls in this period.</p>" }
         h += "<table cellpadding=\"4\">" + r.generation.map { row([$0.label, "\($0.count)"]) }.joined() + "</table>"
+        if !r.generationUse.isEmpty {
+            h += "<table cellpadding=\"4\">" + head(["engine", "model", "jobs", "requests", "tokens in", "tokens out", "latency p50",
+                                                     "latency p95", "fallbacks", "breaker opens", "failed"])
+            for u in r.generationUse {
+                h += row([u.engine, u.model ?? "–", "\(u.jobs)", "\(u.requests)", "\(u.tokensIn)", "\(u.tokensOut)", ms(u.latencyP50Ms),
+                          ms(u.latencyP95Ms), "\(u.fallbacks)", "\(u.breakerOpens)", "\(u.failures)"])
+            }
+            h += "</table>"
+        }
         h += "<h2>Downloads</h2><table cellpadding=\"4\">" + head(["collection", "downloads", "bytes"])
         for d in r.downloads { h += row([d.label, "\(d.count)", describeBytes(d.bytes ?? 0)]) }
         let s = r.storage

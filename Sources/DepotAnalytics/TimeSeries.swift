@@ -1,4 +1,5 @@
 import DepotCore
+import DepotQueue
 import DepotStore
 import Foundation
 
@@ -108,7 +109,7 @@ public struct StatsResponse: Codable, Sendable, Equatable {
 /// The stats that can be asked for, each read from roll-up series by name, grouped by some of
 /// their dimensions. Which kinds, types, collections or reasons appear is what was recorded.
 public enum StatsMetric: String, CaseIterable, Sendable {
-    case processing, usage, failures, queue, storage, events, metrics, links
+    case processing, usage, failures, queue, storage, events, metrics, links, generation, reports
 
     public var summary: String {
         switch self {
@@ -117,9 +118,11 @@ public enum StatsMetric: String, CaseIterable, Sendable {
         case .failures: return "failures and retries by reason and job kind"
         case .queue: return "queue depth by state and the oldest waiting job's age (s)"
         case .storage: return "logical and stored bytes, free space"
-        case .events: return "events by type (generation's too, once it emits them)"
+        case .events: return "events by type"
         case .metrics: return "the custom metrics of [analytics.metrics]"
         case .links: return "link rejections by reason"
+        case .generation: return "generation: requests, tokens in and out, latency (ms), chunks, fallbacks and breaker opens by engine and model"
+        case .reports: return "what jobs of every kind report of themselves (a series per figure, by kind, media type and the job's labels)"
         }
     }
 }
@@ -175,6 +178,23 @@ public struct StatsQueries: Sendable {
             }
         case .links:
             series = try read("link.rejected", range: range, name: "rejections", unit: "count") { ["reason": $0[safe: 0]] }
+        case .generation, .reports:
+            // The kinds whose jobs announce themselves as "generation.*" (generate today).
+            let kinds = metric == .generation ? Set(JobKinds.all.filter { $0.eventPrefix == "generation" }.map(\.name)) : nil
+            let steps = try database.read { tx in
+                try AnalyticsRecords.steps(step: range.resolution, series: "report.", prefix: true, from: range.from, to: range.to,
+                                           stride: range.step, in: tx)
+            }
+            for full in Set(steps.map(\.series)).sorted() {
+                let name = String(full.dropFirst(7))
+                series += group(steps.filter { $0.series == full }, range: range, name: name, unit: JobReport.unit(of: name)) { dims in
+                    guard kinds.map({ $0.contains(dims[safe: 0] ?? "") }) ?? true else { return nil }
+                    var labels: [String: String?] = ["kind": dims[safe: 0], "media_type": dims[safe: 1], "result": dims[safe: 3]]
+                    let own = dims[safe: 2].flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) } as? [String: String] ?? [:]
+                    for (key, value) in own where labels[key] == nil { labels[key] = value }
+                    return labels
+                }
+            }
         }
         return StatsResponse(metric: metric.rawValue, from: Timestamp(seconds: range.from), to: Timestamp(seconds: range.to),
                              stepSeconds: range.step, resolutionSeconds: range.resolution, series: series)

@@ -67,6 +67,9 @@ public struct ProcessorInput: Sendable {
     public var outputDirectory: String
     /// Reports progress (0–100) and a short message to the daemon.
     public var progress: @Sendable (Int, String) -> Void
+    /// Says what the job did in figures (generation's engine, tokens, latency); the last one
+    /// said goes with the job's result, whether it succeeds or fails.
+    public var report: @Sendable (JobReport) -> Void = { _ in }
     /// Artifacts of the version made by the jobs this one waits for, that its kind reads
     /// (`JobKind.reads`): artifact kind ("text.txt") → a file to read. Empty for extract.
     public var inputs: [String: String]

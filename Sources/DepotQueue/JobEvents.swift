@@ -40,22 +40,28 @@ public struct JobFigures: Codable, Sendable, Equatable {
     public var inputBytes: Int64
     @Nullable public var queueWaitMs: Double?
     @Nullable public var peakMemoryBytes: Int64?
+    /// What the job said of itself (generation's engine, tokens, latency), when it said
+    /// anything (the key is left out otherwise).
+    public var report: JobReport?
 
-    public init(inputBytes: Int64, queueWaitMs: Double?, peakMemoryBytes: Int64?) {
+    public init(inputBytes: Int64, queueWaitMs: Double?, peakMemoryBytes: Int64?, report: JobReport? = nil) {
         self.inputBytes = inputBytes
         self.queueWaitMs = queueWaitMs
         self.peakMemoryBytes = peakMemoryBytes
+        self.report = report
     }
 
-    public init(_ job: Job, version: VersionInfo, now: Int64, peakMemoryBytes: Int64?) {
+    public init(_ job: Job, version: VersionInfo, now: Int64, peakMemoryBytes: Int64?, report: JobReport? = nil) {
         inputBytes = version.size
         queueWaitMs = job.startedAtNanoseconds.map { Double(max(0, $0 - job.createdAtNanoseconds)) / 1e6 }
         self.peakMemoryBytes = peakMemoryBytes
+        self.report = report.flatMap { $0.isEmpty ? nil : $0 }
     }
 
     enum CodingKeys: String, CodingKey {
-        case inputBytes = "input_bytes", queueWaitMs = "queue_wait_ms", peakMemoryBytes = "peak_memory_bytes"
+        case inputBytes = "input_bytes", queueWaitMs = "queue_wait_ms", peakMemoryBytes = "peak_memory_bytes", report
     }
+
 }
 
 /// `job.succeeded`: a job finished and its artifacts are recorded.

@@ -73,9 +73,12 @@ extension JobQueue {
         public var reason: String?
         /// The worker's peak address space while it ran the job, when measured.
         public var peakMemoryBytes: Int64?
+        /// What the job said of itself in figures (generation's engine, tokens, latency).
+        public var report: JobReport?
 
         public init(outcome: String, processorVersion: String?, artifacts: [ArtifactInfo], processingNanoseconds: Int64,
-                    reason: String? = nil, peakMemoryBytes: Int64? = nil) {
+                    reason: String? = nil, peakMemoryBytes: Int64? = nil, report: JobReport? = nil) {
+            self.report = report
             self.outcome = outcome
             self.processorVersion = processorVersion
             self.artifacts = artifacts
@@ -107,7 +110,7 @@ extension JobQueue {
                                          processingMs: Double(completion.processingNanoseconds) / 1e6,
                                          outputBytes: outputBytes, artifacts: completion.artifacts.map(ArtifactRecord.init),
                                          figures: JobFigures(job, version: version, now: now,
-                                                             peakMemoryBytes: completion.peakMemoryBytes))
+                                                             peakMemoryBytes: completion.peakMemoryBytes, report: completion.report))
             try EventLog.append(succeeded, in: tx)
             if let prefix = JobKinds.named(job.kind)?.eventPrefix {
                 try EventLog.append(succeeded, type: prefix + ".completed", documentID: version.documentID, in: tx)
@@ -136,14 +139,15 @@ extension JobQueue {
     /// `dead` when its attempts ran out; appends `job.failed`, `job.retrying` or `job.dead`,
     /// and skips what waits for it when it will not run again. Nil when the job was not this owner's.
     @discardableResult
-    public func fail(_ job: Job, owner: String, _ failure: Failure) throws -> JobState? {
+    /// `report`: what the job said of itself before it failed (generation's engine and latency).
+    public func fail(_ job: Job, owner: String, _ failure: Failure, report: JobReport? = nil) throws -> JobState? {
         try database.write { tx in
             guard let current = try self.job(id: job.id, in: tx), current.state == .running, current.leaseOwner == owner else { return nil }
-            return try fail(current, failure, in: tx)
+            return try fail(current, failure, report: report, in: tx)
         }
     }
 
-    private func fail(_ job: Job, _ failure: Failure, in tx: any CatalogTransaction) throws -> JobState {
+    private func fail(_ job: Job, _ failure: Failure, report: JobReport? = nil, in tx: any CatalogTransaction) throws -> JobState {
         let now = wallClockNanoseconds()
         let state: JobState
         var runAfter: Int64 = 0
@@ -160,7 +164,7 @@ extension JobQueue {
         if let version = try catalog.version(id: job.versionID, in: tx) {
             var ended = JobEnded(job: JobEventFields(job, version: version), state: state, reason: failure.reason,
                                  attempts: job.attempts, maxAttempts: job.maxAttempts,
-                                 figures: JobFigures(job, version: version, now: now, peakMemoryBytes: nil))
+                                 figures: JobFigures(job, version: version, now: now, peakMemoryBytes: nil, report: report))
             switch state {
             case .retrying:
                 ended.retryAt = Timestamp(nanoseconds: runAfter)

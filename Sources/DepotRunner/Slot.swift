@@ -278,9 +278,9 @@ final class Slot {
         if let replacement { _ = awaitReady(replacement) }
     }
 
-    func fail(_ job: Job, _ failure: JobQueue.Failure, started: Int64) {
+    func fail(_ job: Job, _ failure: JobQueue.Failure, started: Int64, report: JobReport? = nil) {
         do {
-            if let state = try runner.queue.fail(job, owner: runner.owner, failure) {
+            if let state = try runner.queue.fail(job, owner: runner.owner, failure, report: report) {
                 finished(job, state: state, started: started)
                 logger.notice("job \(state.rawValue)", metadata: ["job": "\(job.id)", "kind": "\(job.kind)", "reason": "\(failure.reason)",
                                                                    "attempts": "\(job.attempts)/\(job.maxAttempts)"])
@@ -298,7 +298,7 @@ final class Slot {
         let resultAt = monotonicNanoseconds()
         if result.status == .error || result.status == nil {
             let reason = result.error ?? "the processor failed"
-            fail(job, result.transient == true ? .transient(reason) : .permanent(reason), started: started)
+            fail(job, result.transient == true ? .transient(reason) : .permanent(reason), started: started, report: result.report)
             return
         }
         var staged: [StagedBlob] = []
@@ -332,7 +332,8 @@ final class Slot {
                     let completion = JobQueue.Completion(outcome: outcome, processorVersion: result.processorVersion, artifacts: rows,
                                                          processingNanoseconds: result.processingNanoseconds ?? 0,
                                                          reason: outcome == JobOutcome.unsupported ? result.error : lastProgress,
-                                                         peakMemoryBytes: worker.flatMap { $0.peakAddressSpace > 0 ? $0.peakAddressSpace : nil })
+                                                         peakMemoryBytes: worker.flatMap { $0.peakAddressSpace > 0 ? $0.peakAddressSpace : nil },
+                                                         report: result.report)
                     guard try queue.succeed(job, owner: owner, completion, in: tx) else { throw NoLongerOurs() }
                 }
                 recorded = true

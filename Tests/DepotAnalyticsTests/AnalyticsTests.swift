@@ -13,12 +13,13 @@ final class AnalyticsFixture {
     let queue: JobQueue
     let recorder: AnalyticsRecorder
 
-    init(settings: AnalyticsSettings = AnalyticsSettings()) throws {
+    /// `processors`: the processor of each kind the pipeline runs (kinds without one are left out).
+    init(settings: AnalyticsSettings = AnalyticsSettings(), processors: [String: String] = ["extract": "p-extract"]) throws {
         let database = try SQLiteDatabase(path: dir.path + "/catalog.sqlite3")
         try database.migrate(Catalog.migrations + JobQueue.migrations)
         catalog = Catalog(database: database)
         queue = JobQueue(catalog: catalog, settings: JobsSettings())
-        queue.attachPipeline { kind, _ in kind == "extract" ? "p-extract" : nil }
+        queue.attachPipeline { kind, _ in processors[kind] }
         recorder = AnalyticsRecorder(queue: queue, store: nil, settings: settings)
     }
 
@@ -30,15 +31,17 @@ final class AnalyticsFixture {
                                                 mediaType: type)])[0].version
     }
 
-    /// Leases the next job and ends it as a runner would: success taking `ms`, or a failure.
-    func runNext(ms: Double, fail: String? = nil) throws {
+    /// Leases the next job and ends it as a runner would: success taking `ms`, or a failure;
+    /// with what the worker said of it (`report`).
+    func runNext(ms: Double, fail: String? = nil, report: JobReport? = nil) throws {
         let job = try #require(try queue.lease(owner: "o"))
         if let fail {
-            _ = try queue.fail(job, owner: "o", .permanent(fail))
+            _ = try queue.fail(job, owner: "o", .permanent(fail), report: report)
         } else {
             let ok = try catalog.database.write { tx in
                 try queue.succeed(job, owner: "o", .init(outcome: "processed", processorVersion: "1", artifacts: [],
-                                                         processingNanoseconds: Int64(ms * 1e6), peakMemoryBytes: 50 << 20), in: tx)
+                                                         processingNanoseconds: Int64(ms * 1e6), peakMemoryBytes: 50 << 20,
+                                                         report: report), in: tx)
             }
             #expect(ok)
         }
@@ -114,6 +117,47 @@ struct AnyPayload: EventPayload {
         #expect(r.series.first?.total.max == 1234)
         let events = try f.query(.events)
         #expect(events.series.contains { $0.labels["type"] == "job.succeeded" })
+    }
+
+    /// What jobs report of themselves (generation's engine, model, tokens, latency, fallbacks)
+    /// is recorded a series per figure; `generation` shows the generate kind's, `reports` every kind's.
+    @Test func generationFiguresAreRecordedByEngineAndModel() throws {
+        let f = try AnalyticsFixture(processors: ["extract": "p-extract", "generate": "p-generate"])
+        let openai = JobReport(labels: ["engine": "openai", "model": "llama3.1:8b"],
+                               values: ["requests": 3, "tokens_in": 1200, "tokens_out": 300, "latency_ms": 800, "fallbacks": 0,
+                                        "breaker_opens": 0])
+        // A note's pipeline: extract, then generate once extract is done.
+        for i in 0..<3 {
+            try f.add("n\(i).md", "note \(i)", type: "text/markdown")
+            try f.runNext(ms: 5)
+            try f.runNext(ms: 900, report: openai)
+        }
+        try f.add("late.md", "late", type: "text/markdown")
+        try f.runNext(ms: 5)
+        try f.runNext(ms: 100, fail: "openai engine: HTTP 503", report: JobReport(labels: ["engine": "openai"], values: ["failures": 1]))
+        try f.recorder.catchUp()
+
+        let r = try f.query(.generation)
+        func total(_ name: String, _ labels: [String: String] = [:]) -> StatsPoint? {
+            r.series.first { s in s.name == name && labels.allSatisfy { k, v in s.labels[k] == v } }?.total
+        }
+        #expect(total("tokens_in", ["engine": "openai", "model": "llama3.1:8b", "kind": "generate"])?.sum == 3600)
+        #expect(total("tokens_out")?.sum == 900)
+        #expect(total("requests")?.sum == 9)
+        #expect(total("latency_ms")?.count == 3 && total("latency_ms")?.max == 800)
+        #expect(r.series.first { $0.name == "tokens_in" }?.unit == "tokens")
+        #expect(r.series.first { $0.name == "latency_ms" }?.unit == "ms")
+        #expect(total("failures", ["engine": "openai", "result": "failed"])?.sum == 1)
+        // Every kind's reports, and nothing of extract's (it said nothing).
+        let all = try f.query(.reports)
+        #expect(Set(all.series.compactMap { $0.labels["kind"] }) == ["generate"])
+        // The report sums them by engine and model.
+        let writer = ReportWriter(database: f.catalog.database, store: nil, root: f.dir.path, settings: AnalyticsSettings())
+        let now = nowSeconds()
+        let data = try writer.build(period: "daily", from: now - now % 86400, to: now - now % 86400 + 86400)
+        let use = try #require(data.generationUse.first { $0.model == "llama3.1:8b" })
+        #expect(use.tokensIn == 3600 && use.tokensOut == 900 && use.requests == 9 && use.jobs == 3)
+        #expect(data.generationUse.first { $0.model == nil }?.failures == 1)
     }
 
     /// Failures are counted by reason (numbers and quoted names folded), ingests and dedup hits by collection.
@@ -285,6 +329,25 @@ struct AnyPayload: EventPayload {
         }
         #expect(try await collect() == ["file.stored a.md", "file.stored c.md"])
         #expect(waitUntil(seconds: 5) { hub.subscriberCount == 0 })
+    }
+
+    /// An event committed in this process wakes the feed at once: with a poll interval of a
+    /// minute, it still arrives within seconds (a commit of another process waits for the poll).
+    @Test func aCommitInThisProcessWakesTheFeed() async throws {
+        let f = try AnalyticsFixture()
+        let hub = EventHub(database: f.catalog.database, interval: .seconds(60))
+        let stream = try hub.subscribe(after: nil, filter: EventFilter(types: ["file.*"], collection: nil))
+        // The feed's thread makes its first read and goes to sleep on the signal.
+        try await Task.sleep(for: .milliseconds(300))
+        let started = monotonicNanoseconds()
+        try f.add("woken.md", "wake up", type: "text/markdown")
+        var arrived: String?
+        for await item in stream {
+            arrived = item.event.type
+            break
+        }
+        #expect(arrived == "file.stored")
+        #expect(monotonicNanoseconds() - started < 20_000_000_000, "the event waited for the 60 s poll")
     }
 
     @Test func framesAreServerSentEvents() throws {

@@ -153,6 +153,7 @@ struct OpenAIEngineTests {
         // Open after 3 consecutive failures: the 4th attempt was never sent.
         #expect(try server.requests().count == 3)
         #expect(breaker.state == .open)
+        #expect(engine.breakerOpens == 1, "the job's report counts the opening")
         // Another process naming the same file sees it open too, and sends nothing.
         let other = CircuitBreaker(failureThreshold: 3, cooldown: .seconds(30), path: file)
         other.now = { box.value }
@@ -166,6 +167,7 @@ struct OpenAIEngineTests {
         #expect(throws: ChatError.self) { try engine.generate(try source(), options: GenerationOptions()) }
         #expect(try server.requests().count == 4)
         #expect(breaker.state == .open)
+        #expect(engine.breakerOpens == 1, "a failed probe opens it again")
         // Half-open again with a working server: the probe succeeds and the breaker closes.
         clock += 31_000_000_000
         box.value = clock

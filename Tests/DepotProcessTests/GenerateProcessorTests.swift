@@ -3,6 +3,7 @@ import DepotGenerate
 @testable import DepotProcess
 import DepotTestSupport
 import Foundation
+import Synchronization
 import Testing
 
 /// The generate processor: it reads the extract's artifacts it is handed, uses the engine
@@ -38,6 +39,29 @@ import Testing
         let info = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir.path + "/b/generation.json"))) as? [String: Any])
         #expect(info["engine"] as? String == "builtin")
         #expect((info["fallback_reason"] as? String)?.hasPrefix("openai: no answer from the model server") == true)
+    }
+
+    /// The job says what it did in figures (the analytics' generation series): which engine
+    /// stood in for which, requests and fallbacks; a failure says which engine failed.
+    @Test func theJobReportsItsEngineAndFigures() throws {
+        let said = Mutex<[JobReport]>([])
+        func reporting(_ i: ProcessorInput) -> ProcessorInput {
+            var i = i
+            i.report = { r in said.withLock { $0.append(r) } }
+            return i
+        }
+        _ = try GenerateProcessor(engines: [unreachable], fallback: true)
+            .process(reporting(try input(["engine": .string("openai")], folder: dir.path + "/r1")))
+        let fellBack = try #require(said.withLock { $0.last })
+        #expect(fellBack.labels == ["engine": "builtin", "fallback_from": "openai"])
+        #expect(fellBack.values["fallbacks"] == 1 && fellBack.values["requests"] == 0 && fellBack.values["chunks"] == 1)
+        #expect(throws: (any Error).self) {
+            try GenerateProcessor(engines: [unreachable], fallback: false)
+                .process(reporting(try input(["engine": .string("openai")], folder: dir.path + "/r2")))
+        }
+        let failed = try #require(said.withLock { $0.last })
+        #expect(failed.labels == ["engine": "openai"] && failed.values == ["failures": 1, "breaker_opens": 0])
+        #expect(said.withLock { $0.count } == 2)
     }
 
     @Test func anEngineThatIsNotConfiguredIsAPermanentError() throws {

@@ -72,6 +72,17 @@ import Testing
             let lines = (try? String(contentsOfFile: root.layout.outbox + "/events.jsonl", encoding: .utf8)) ?? ""
             return lines.components(separatedBy: "\"event\":\"generation.completed\"").count - 1 == 3
         }, "\(server.stderr.suffix(2000))")
+        // What each job said of itself is in the generation stats, by engine: three builtin jobs.
+        var chunks: [String: Any]?
+        #expect(waitUntil(seconds: 30) {
+            let stats = try? curl(["-H", "Authorization: Bearer \(token)", "http://127.0.0.1:\(port)/api/v1/stats/generation?from=1h"])
+            let series = stats.flatMap { try? parseJSON(String(decoding: $0.body, as: UTF8.self)) as? [String: Any] }?["series"] as? [[String: Any]]
+            chunks = series?.first { $0["name"] as? String == "chunks" }
+            return ((chunks?["total"] as? [String: Any])?["count"] as? Int) == 3
+        }, "\(String(describing: chunks))")
+        #expect((chunks?["labels"] as? [String: String])?["engine"] == "builtin")
+        let cliStats = try depot(["stats", "generation", "--root", root.path, "--from", "1h"])
+        #expect(cliStats.status == 0 && cliStats.stdout.contains("chunks") && cliStats.stdout.contains("builtin"), "\(cliStats.stdout)")
         server.signal(SIGTERM)
         #expect(server.wait() == 0)
     }

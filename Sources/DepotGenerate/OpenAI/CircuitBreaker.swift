@@ -66,18 +66,21 @@ public final class CircuitBreaker: @unchecked Sendable {
     }
 
     /// A request that failed (no answer, a 5xx, a 429, a timeout): counts towards opening;
-    /// a failed probe opens the breaker again at once.
-    public func failed() {
+    /// a failed probe opens the breaker again at once. True when this failure opened it.
+    @discardableResult
+    public func failed() -> Bool {
         let t = now()
-        _ = try? withState { s in
+        return (try? withState { s -> Bool in
             let current = Self.effective(s, now: t, cooldown: cooldown)
             s.failures += 1
             if current == .halfOpen || s.failures >= failureThreshold {
                 s.state = .open
                 s.openedAt = t
                 s.probeAt = 0
+                return current != .open
             }
-        }
+            return false
+        }) ?? false
     }
 
     static func effective(_ s: Stored, now: Int64, cooldown: Duration) -> State {

@@ -80,6 +80,9 @@ public final class OpenAIEngine: GenerationEngine, @unchecked Sendable {
     private var usage = GenerationInfo.Tokens()
     private var requests = 0
     private var latency = 0.0
+    /// Times a failed request of the last `generate` opened the breaker (read after it
+    /// returns or throws: the job's report).
+    public private(set) var breakerOpens = 0
     private var warnings: [String] = []
 
     /// - Parameter promptsFolder: where the templates are (`[generate] prompts`).
@@ -103,7 +106,7 @@ public final class OpenAIEngine: GenerationEngine, @unchecked Sendable {
 
     public func generate(_ source: SourceDocument, options: GenerationOptions) throws -> GenerationOutput {
         guard settings.isConfigured else { throw ChatError.configuration("[generate.openai] needs base_url and model") }
-        usage = GenerationInfo.Tokens(); requests = 0; latency = 0; warnings = []
+        usage = GenerationInfo.Tokens(); requests = 0; latency = 0; breakerOpens = 0; warnings = []
         templates = try PromptTemplates.load(folder: promptsFolder, set: options.prompts)
         let analysis = Analysis(source, language: options.language)
         guard !analysis.sentences.isEmpty else { throw GenerationInputError("the document has no text to generate from") }
@@ -235,7 +238,7 @@ public final class OpenAIEngine: GenerationEngine, @unchecked Sendable {
             var retryAfter: Int64?
             switch result {
             case .transportError(let detail, let timedOut):
-                breaker.failed()
+                if breaker.failed() { breakerOpens += 1 }
                 lastError = .transport(timedOut ? "timed out after \(formatDuration(settings.timeout))" : detail)
             case .response(let status, let reply, let after) where status == 200:
                 do {
@@ -252,7 +255,7 @@ public final class OpenAIEngine: GenerationEngine, @unchecked Sendable {
                 let detail = Self.errorMessage(reply)
                 lastError = .status(status, detail)
                 if status == 429 || status >= 500 || status == 408 {
-                    breaker.failed()
+                    if breaker.failed() { breakerOpens += 1 }
                     if status == 429 || status == 503 { retryAfter = after }
                 } else {
                     // 400, 401, 404: asking again gives the same answer.

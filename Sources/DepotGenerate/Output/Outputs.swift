@@ -1,3 +1,4 @@
+import DepotCore
 import Foundation
 
 // The generated artifacts as Codable types, defined once: the builtin engine fills them, the
@@ -197,6 +198,14 @@ public struct GenerationInfo: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case schema, engine, model, templates, parameters, language, chunks, requests, tokens, warnings
         case engineVersion = "engine_version", latencyMs = "latency_ms", fallbackReason = "fallback_reason"
+    }
+
+    /// What generation.json says in figures, as the job's report for the analytics: the engine
+    /// and model as labels; requests, tokens in and out, latency, chunks and fallbacks as values.
+    public var report: JobReport {
+        JobReport(labels: ["engine": engine, "model": model ?? ""],
+                  values: ["requests": Double(requests), "tokens_in": Double(tokens.prompt), "tokens_out": Double(tokens.completion),
+                           "latency_ms": latencyMs, "chunks": Double(chunks), "fallbacks": fallbackReason == nil ? 0 : 1])
     }
 }
 

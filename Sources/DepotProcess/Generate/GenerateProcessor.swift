@@ -44,16 +44,26 @@ public struct GenerateProcessor: Processor {
             throw DocumentError("generation engine '\(engineName)' is not configured here (configured: \(engines.keys.sorted().joined(separator: ", ")))")
         }
         input.progress(10, "generating with \(engineName)")
+        // The model server's circuit breaker opened by this job's failed requests.
+        let breakerOpens = { Double((engine as? OpenAIEngine)?.breakerOpens ?? 0) }
         var output: GenerationOutput
         do {
             output = try engine.generate(source, options: options)
         } catch let error as GenerationInputError {
             throw DocumentError(error.description)
         } catch {
-            guard fallback, engineName != "builtin" else { throw GenerationFailure(engine: engineName, underlying: error) }
+            guard fallback, engineName != "builtin" else {
+                input.report(JobReport(labels: ["engine": engineName], values: ["failures": 1, "breaker_opens": breakerOpens()]))
+                throw GenerationFailure(engine: engineName, underlying: error)
+            }
             output = try BuiltinEngine().generate(source, options: options)
             output.info.fallbackReason = "\(engineName): \(error)"
         }
+        var report = output.info.report
+        // A fallback's figures are the builtin engine's; which engine it stood in for is a label.
+        if output.info.fallbackReason != nil { report.labels["fallback_from"] = engineName }
+        if engineName != "builtin" { report.values["breaker_opens"] = breakerOpens() }
+        input.report(report)
         input.progress(90, "writing")
         let files = try output.write(to: input.outputDirectory)
         return files.map { ProducedArtifact(kind: $0, mimeType: GenerationOutput.artifactKinds[$0]!, file: $0,

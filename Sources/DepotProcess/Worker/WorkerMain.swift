@@ -2,6 +2,7 @@ import DepotCore
 import Foundation
 #if canImport(Glibc)
 import Glibc
+import Synchronization
 #endif
 
 /// The worker's main loop: reads job lines on stdin, runs the processor each names within the
@@ -70,11 +71,12 @@ public enum WorkerMain {
         result.processor = processor.name
         result.processorVersion = processor.version
         let jobID = request.jobID
+        let said = Mutex<JobReport?>(nil)
         do {
             guard processor.kind == request.kind else {
                 throw WorkerError("processor \(processor.name) does \(processor.kind) jobs, not \(request.kind)")
             }
-            let input = ProcessorInput(path: request.blobPath, mediaType: request.mediaType, name: request.name,
+            var input = ProcessorInput(path: request.blobPath, mediaType: request.mediaType, name: request.name,
                                        parameters: request.parameters, outputDirectory: request.outputDirectory,
                                        inputs: request.inputs) { percent, message in
                 var progress = WorkerMessage(type: .progress, jobID: jobID)
@@ -82,6 +84,7 @@ public enum WorkerMain {
                 progress.message = message
                 report(progress)
             }
+            input.report = { figures in said.withLock { $0 = figures } }
             result.artifacts = try processor.process(input)
             result.status = .processed
             result.transient = false
@@ -96,6 +99,7 @@ public enum WorkerMain {
             result.error = "\(error)"
             result.transient = ProcessorFailure.isTransient(error)
         }
+        result.report = said.withLock { $0 }
         result.processingNanoseconds = monotonicNanoseconds() - started
         result.timestampNanoseconds = wallClockNanoseconds()
         return result

@@ -99,6 +99,8 @@ public struct WorkerMessage: Codable, Sendable, Equatable {
     /// On every result: whether the error may pass on a retry (`ProcessorFailure.isTransient`);
     /// false when the job was processed.
     public var transient: Bool?
+    /// On a result: what the processor said of the job in figures (`ProcessorInput.report`).
+    public var report: JobReport?
 
     public init(type: Kind, jobID: Int64? = nil) {
         self.type = type
@@ -107,7 +109,7 @@ public struct WorkerMessage: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case type, pid, progress, message, status, processor, artifacts, error, transient
+        case type, pid, progress, message, status, processor, artifacts, error, transient, report
         case jobID = "job_id", timestampNanoseconds = "t"
         case processorVersion = "processor_version", processingNanoseconds = "processing_ns"
     }

@@ -48,7 +48,13 @@ public enum EventLog {
         }
         try tx.execute("INSERT INTO events(id, type, timestamp_ns, data, document_id) VALUES(?, ?, ?, ?, ?)",
                        [.text(id), .text(type), .integer(now), .text(String(decoding: json, as: UTF8.self)), .int(documentID)])
+        tx.appendedEvents = true
     }
+
+    /// Signalled after every commit in this process that appended events, whichever catalog
+    /// connection made it: what follows the log (the live feed) wakes at once instead of at
+    /// its next poll. Commits of other processes (the CLI, other nodes) are still found by polling.
+    public static let commits = CommitSignal()
 
     /// The advisory lock of the event log's appenders ("events" in ASCII).
     private static let eventOrderLock: Int64 = 0x6576656e7473

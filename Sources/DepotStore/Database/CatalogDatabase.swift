@@ -74,6 +74,9 @@ public protocol CatalogTransaction: AnyObject {
     /// Runs a statement that returns no rows; returns how many rows it changed.
     @discardableResult
     func execute(_ sql: String, _ values: [SQLValue]) throws -> Int
+    /// Set when the transaction appended to the event log: once it commits, the backend wakes
+    /// this process's followers of the log (`EventLog.commits`).
+    var appendedEvents: Bool { get set }
 }
 
 extension CatalogTransaction {

@@ -90,6 +90,7 @@ public final class PostgresDatabase: CatalogDatabase, @unchecked Sendable {
             // rollback; the caller must hear of the failure even if it caught the error.
             if let failure = tx.failure { throw failure }
             try db.executeScript("COMMIT")
+            if tx.appendedEvents { EventLog.commits.signal() }
             return result
         } catch {
             if !db.isBroken { try? db.executeScript("ROLLBACK") }
@@ -156,6 +157,7 @@ public final class PostgresDatabase: CatalogDatabase, @unchecked Sendable {
 /// A transaction on one PostgreSQL connection; dead once its `read`/`write` returns.
 final class PostgresTransaction: CatalogTransaction {
     var connection: PostgresConnection?
+    var appendedEvents = false
     /// The first statement that failed: the transaction is lost after it.
     private(set) var failure: CatalogError?
 

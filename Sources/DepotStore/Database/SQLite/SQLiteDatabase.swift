@@ -58,6 +58,7 @@ public final class SQLiteDatabase: CatalogDatabase, @unchecked Sendable {
             do {
                 let result = try body(tx)
                 try db.executeScript("COMMIT")
+                if tx.appendedEvents { EventLog.commits.signal() }
                 return result
             } catch {
                 try? db.executeScript("ROLLBACK")
@@ -107,6 +108,7 @@ public final class SQLiteDatabase: CatalogDatabase, @unchecked Sendable {
 /// A transaction on one SQLite connection; dead once its `read`/`write` returns.
 final class SQLiteTransaction: CatalogTransaction {
     var connection: SQLiteConnection?
+    var appendedEvents = false
 
     init(_ connection: SQLiteConnection) { self.connection = connection }
 
