@@ -37,6 +37,8 @@ public final class EventHub: Sendable {
 
     private let database: any CatalogDatabase
     private let interval: Duration
+    /// How long the feed waits after a commit woke it before it reads (see `follow`).
+    static let grouping = Duration.milliseconds(2)
     private let state = Mutex(State())
 
     public init(database: any CatalogDatabase, interval: Duration = .milliseconds(10)) {
@@ -204,8 +206,12 @@ public final class EventHub: Sendable {
                 if page.count == 1000 { continue }
             }
             // Woken by this process's next commit with events, or at the interval for those of
-            // other processes (the CLI, other nodes).
-            EventLog.commits.wait(after: commits, timeout: interval)
+            // other processes (the CLI, other nodes). After a wake, a moment for the commits
+            // that come with it (a file's events are several transactions): its events then go
+            // to each stream as one write, not one write per commit.
+            if EventLog.commits.wait(after: commits, timeout: interval) != commits {
+                Thread.sleep(forTimeInterval: Double(Self.grouping.nanosecondsValue) / 1e9)
+            }
         }
     }
 }
