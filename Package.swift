@@ -136,7 +136,8 @@ let package = Package(
         // custom metrics, scheduled reports.
         .target(
             name: "DepotAnalytics",
-            dependencies: ["DepotCore", "DepotStore", "DepotQueue", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["DepotCore", "DepotStore", "DepotQueue", .product(name: "Logging", package: "swift-log"),
+                           .product(name: "Metrics", package: "swift-metrics")]
         ),
         // The HTTP server: signed downloads, admin API, /metrics, health.
         .target(

@@ -3,6 +3,7 @@ import DepotQueue
 import DepotStore
 import Foundation
 import Logging
+import Metrics
 import Synchronization
 
 /// The roll-up resolutions and how long each is kept: minutes a day, hours 90 days, days forever.
@@ -292,9 +293,18 @@ public final class AnalyticsRecorder: Sendable {
     /// minute, the report when one is due. Runs until `stop()`.
     public func run(reports: ReportWriter? = nil) {
         var lastMinute: Int64 = -1
+        // What recording costs: the wall time of every catch-up that recorded something (its
+        // commit's wait for the write lock included), and how many events it recorded.
+        let busy = FloatingPointCounter(label: "depot_analytics_record_seconds_total")
+        let recorded = Counter(label: "depot_analytics_events_recorded_total")
         while !stopRequested.withLock({ $0 }) {
             do {
-                try catchUp()
+                let started = monotonicNanoseconds()
+                let n = try catchUp()
+                if n > 0 {
+                    busy.increment(by: Double(monotonicNanoseconds() - started) / 1e9)
+                    recorded.increment(by: Int64(n))
+                }
                 let now = nowSeconds()
                 if now / 60 != lastMinute {
                     lastMinute = now / 60

@@ -43,11 +43,17 @@ public struct JobKind: Sendable, Equatable {
     /// type (instead of recording it as done and unsupported): generation, which a depot
     /// may have no processor for.
     public let optional: Bool
+    /// Extensions of files beside the document that belong to it (`Sidecars`: "srt" for
+    /// lecture.en.srt next to lecture.mp4): the runner hands each one's current version to
+    /// the worker as the input "sidecar:NAME", and one that arrives later queues this kind
+    /// again for the document.
+    public let sidecars: [String]
 
     public init(name: String, summary: String, parameters: [ParameterSpec] = [], priority: Int = 0, waitsFor: [String] = [],
                 timeout: Duration? = nil, memoryBytes: Int64? = nil, makes: [String] = [], reads: [String] = [],
-                eventPrefix: String? = nil, optional: Bool = false) {
+                eventPrefix: String? = nil, optional: Bool = false, sidecars: [String] = []) {
         self.optional = optional
+        self.sidecars = sidecars
         self.reads = reads
         self.eventPrefix = eventPrefix
         self.name = name
@@ -142,14 +148,16 @@ public enum JobKinds {
         priority: -15, waitsFor: ["extract"], timeout: .seconds(1800), memoryBytes: 1 << 30,
         makes: ["waveform.png"])
 
-    /// Embedded text subtitles (SubRip, ASS/SSA, mov_text, WebVTT) → subtitles.<lang>.vtt, and
-    /// transcript.vtt / transcript.txt from the best text source: the subtitles, else speech to
-    /// text through the `[speech]` endpoint when one is configured.
+    /// Embedded text subtitles (SubRip, ASS/SSA, mov_text, WebVTT) and subtitle files dropped
+    /// beside the recording (lecture.en.srt) → subtitles.<lang>.vtt, and transcript.vtt /
+    /// transcript.txt from the best text source: the subtitles, else speech to text through the
+    /// `[speech]` endpoint when one is configured.
     public static let transcript = JobKind(
         name: "transcript", summary: "subtitles as WebVTT and a transcript (from subtitles, else speech to text)",
         priority: -30, waitsFor: ["extract"], timeout: .seconds(4 * 3600), memoryBytes: 1 << 30,
         makes: ["transcript.vtt", "transcript.txt"]
-            + ["und", "eng", "deu", "fra", "spa", "ita", "nld", "por", "jpn", "zho", "rus"].map { "subtitles.\($0).vtt" })
+            + ["und", "eng", "deu", "fra", "spa", "ita", "nld", "por", "jpn", "zho", "rus"].map { "subtitles.\($0).vtt" },
+        sidecars: ["srt", "vtt", "ass", "ssa"])
 
     public static let all: [JobKind] = [extract, thumbnail, generate, storyboard, waveform, transcript]
 

@@ -55,6 +55,7 @@ public final class JobQueue: Sendable {
             ids.append(id)
         }
         try refreshStatus(versionID: version.id, in: tx)
+        try queueSidecarReaders(of: version, chooser: chooser, in: tx)
         return ids
     }
 
@@ -96,7 +97,7 @@ public final class JobQueue: Sendable {
         }
     }
 
-    private func insert(kind: JobKind, versionID: Int64, mediaType: String, mediaClass: String, processor: String?,
+    func insert(kind: JobKind, versionID: Int64, mediaType: String, mediaClass: String, processor: String?,
                         parameters: JobParameters, priority: Int, queuedBy: String, waitsFor: [Int64], ready: Bool,
                         in tx: any CatalogTransaction) throws -> Int64 {
         let now = wallClockNanoseconds()

@@ -150,7 +150,7 @@ final class Slot {
                                     blobPath: try localFile(of: version.digest, copy: output + ".blob"),
                                     mediaType: job.mediaType, name: baseName(version.path), outputDirectory: output,
                                     memoryLimit: limits.memoryBytes, cpuSeconds: Int(max(1, limits.cpu.components.seconds)),
-                                    inputs: try inputs(of: kind, versionID: version.id, folder: output + ".inputs"))
+                                    inputs: try inputs(of: kind, version: version, folder: output + ".inputs"))
         } catch {
             fail(job, .transient("cannot prepare it: \(error)"), started: leasedAt)
             return
@@ -226,15 +226,28 @@ final class Slot {
 
     /// The artifacts of the version that `kind` reads (`JobKind.reads`), each as a file the
     /// worker can open (through the store, as the blob is), by artifact kind; those the
-    /// version lacks are left out.
-    func inputs(of kind: JobKind, versionID: Int64, folder: String) throws -> [String: String] {
-        guard !kind.reads.isEmpty else { return [:] }
-        let artifacts = try runner.queue.catalog.artifacts(versionID: versionID)
+    /// version lacks are left out. With them, the current versions of the document's sidecars
+    /// (`JobKind.sidecars`) as "sidecar:NAME" (NAME: the sidecar's file name).
+    func inputs(of kind: JobKind, version: VersionInfo, folder: String) throws -> [String: String] {
         var inputs: [String: String] = [:]
-        for name in kind.reads {
-            guard let artifact = artifacts.first(where: { $0.kind == name }) else { continue }
+        func add(_ key: String, _ digest: Digest) throws {
             if inputs.isEmpty { try makeDirectories(folder, mode: 0o700) }
-            inputs[name] = try localFile(of: artifact.digest, copy: folder + "/\(inputs.count)")
+            inputs[key] = try localFile(of: digest, copy: folder + "/\(inputs.count)")
+        }
+        if !kind.reads.isEmpty {
+            let artifacts = try runner.queue.catalog.artifacts(versionID: version.id)
+            for name in kind.reads {
+                guard let artifact = artifacts.first(where: { $0.kind == name }) else { continue }
+                try add(name, artifact.digest)
+            }
+        }
+        if !kind.sidecars.isEmpty, let prefix = Sidecars.sidecarPrefix(ofRecording: version.path) {
+            let documents = try runner.queue.catalog.documents(DocumentQuery(collection: version.collection, pathPrefix: prefix,
+                                                                             orderByPath: true))
+            for document in documents where document.size <= Sidecars.maxBytes
+            && Sidecars.match(recording: version.path, candidate: document.path, extensions: kind.sidecars) != nil {
+                try add("sidecar:" + baseName(document.path), document.digest)
+            }
         }
         return inputs
     }

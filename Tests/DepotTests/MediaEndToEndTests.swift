@@ -61,4 +61,52 @@ import Testing
         server.signal(SIGTERM)
         #expect(server.wait() == 0)
     }
+
+    /// A subtitle file dropped after its video queues the video's transcript again, which
+    /// then comes from it; a video dropped after its subtitle file reads it at once.
+    @Test func aSubtitleFileBesideAVideoGivesItsTranscript() throws {
+        let root = try DemoRoot(quietPeriod: "0s", extra: """
+            [jobs]
+            max_attempts = 1
+            timeout = "60s"
+            """)
+        let clip = root.path + "/clip.mp4"
+        try makeMedia(clip, inputs: ["testsrc2=s=320x180:r=25:d=2"], output: ["-c:v", "libx264"])
+        let video = Array(try Data(contentsOf: URL(fileURLWithPath: clip)))
+        let server = try root.serve()
+        let queue = try root.queue()
+        func jobs(_ path: String) throws -> [JobRecord] {
+            try queue.records(try queue.jobs(oldestFirst: true)).filter { $0.path == path }
+        }
+        func finished(_ path: String, _ count: Int) -> Bool {
+            let rows = (try? jobs(path)) ?? []
+            return rows.count == count && rows.allSatisfy { $0.state.isFinished }
+        }
+        try root.drop("lectures/week1/talk.mp4", video)
+        #expect(waitUntil(seconds: 90) { finished("week1/talk.mp4", 4) }, "\(server.stderr.suffix(3000))")
+        #expect(try jobs("week1/talk.mp4").last?.progressMessage?.contains("no transcript") == true)
+
+        try root.drop("lectures/week1/talk.en.srt", Array("1\n00:00:00,500 --> 00:00:01,500\nWelcome to week one\n".utf8))
+        #expect(waitUntil(seconds: 90) { finished("week1/talk.mp4", 5) }, "\(server.stderr.suffix(3000))")
+        let again = try #require(try jobs("week1/talk.mp4").last)
+        #expect(again.kind == "transcript" && again.queuedBy == "sidecar" && again.state == .succeeded)
+        #expect(again.progressMessage?.contains("transcript from the subtitle file talk.en.srt") == true)
+        let kinds = try root.catalog().artifacts(versionID: again.versionID).map(\.kind)
+        #expect(Set(kinds).isSuperset(of: ["subtitles.eng.vtt", "transcript.vtt", "transcript.txt"]))
+        // Published beside the video's other results.
+        let published = root.layout.outbox + "/lectures/week1/talk.mp4/transcript.txt"
+        #expect(waitUntil(seconds: 30) { (try? String(contentsOfFile: published, encoding: .utf8)) == "Welcome to week one\n" },
+                "\((try? FileManager.default.contentsOfDirectory(atPath: root.layout.outbox + "/lectures/week1/talk.mp4")) ?? [])")
+
+        // The other order: the subtitle file first, then its video.
+        try root.drop("lectures/week2/intro.srt", Array("1\n00:00:00,200 --> 00:00:01,000\nWeek two\n".utf8))
+        #expect(waitUntil(seconds: 30) { (try? root.catalog().currentVersion(collection: "lectures", path: "week2/intro.srt")) != nil })
+        try root.drop("lectures/week2/intro.mp4", video)
+        #expect(waitUntil(seconds: 90) { finished("week2/intro.mp4", 4) }, "\(server.stderr.suffix(3000))")
+        let transcript = try #require(try jobs("week2/intro.mp4").last)
+        #expect(transcript.kind == "transcript" && transcript.queuedBy == "pipeline")
+        #expect(try root.catalog().artifacts(versionID: transcript.versionID).contains { $0.kind == "subtitles.und.vtt" })
+        server.signal(SIGTERM)
+        #expect(server.wait() == 0)
+    }
 }

@@ -168,5 +168,7 @@ public final class ServerMetrics: Sendable {
         "depot_events_dispatched_total": "Events dispatched from the event log (outbox, events.jsonl, webhooks).",
         "depot_outbox_published_total": "Document folders published into the outbox.",
         "depot_webhook_deliveries_total": "Webhook delivery attempts, by outcome (delivered, retry, dead).",
+        "depot_analytics_record_seconds_total": "Wall time the analytics recorder spent recording events into the roll-ups.",
+        "depot_analytics_events_recorded_total": "Events the analytics recorder recorded into the roll-ups.",
     ]
 }

@@ -2,8 +2,10 @@ import CFFmpeg
 import DepotCore
 
 /// Transcript for audio and video → `subtitles.<lang>.vtt` for each embedded text subtitle
-/// stream (SubRip, ASS/SSA, mov_text, WebVTT), and `transcript.vtt` + `transcript.txt` from the
-/// best text source: the default (else first unforced) text subtitle track; without one,
+/// stream (SubRip, ASS/SSA, mov_text, WebVTT) and each subtitle file dropped beside the
+/// recording (`SidecarSubtitles`), and `transcript.vtt` + `transcript.txt` from the best text
+/// source: an embedded track flagged default, else a sidecar, else the first unforced
+/// embedded track; without one,
 /// speech to text through the `[speech]` endpoint — the best audio stream decoded and
 /// resampled (libswresample) to 16 kHz mono, cut at pauses into pieces under the upload limit,
 /// posted, and stitched (`Transcriber`).
@@ -30,17 +32,24 @@ public struct TranscriptProcessor: Processor {
     public func process(_ input: ProcessorInput) throws -> [ProducedArtifact] {
         input.progress(1, "reading subtitle streams")
         var writer = ArtifactWriter(directory: input.outputDirectory, producer: name, version: version)
-        let tracks = try EmbeddedSubtitles.read(path: input.path)
+        let embedded = try EmbeddedSubtitles.read(path: input.path)
+        let sidecars = SidecarSubtitles.read(input.inputs)
+        // What a sidecar could not give is said, and the rest goes on.
+        let unread = sidecars.unreadable.map { "; \($0.name) not read: \($0.reason)" }.joined()
+        let tracks = embedded + sidecars.tracks
         for (track, file) in zip(tracks, EmbeddedSubtitles.artifactNames(tracks)) where !track.cues.isEmpty {
             try writer.write(file, mimeType: "text/vtt; charset=utf-8", bytes: Array(WebVTT.document(track.cues).utf8))
         }
-        if let best = EmbeddedSubtitles.best(tracks) {
+        let flagged = embedded.first { $0.isDefault && !$0.isForced && !$0.cues.isEmpty }
+        if let best = flagged ?? sidecars.tracks.first(where: { !$0.isForced }) ?? EmbeddedSubtitles.best(tracks) {
             try writeTranscript(best.cues, into: &writer)
-            input.progress(100, "transcript from the \(best.language ?? "untagged") subtitles")
+            let source = best.streamIndex < 0 ? "the subtitle file \(best.title ?? "beside it")"
+                : "the \(best.language ?? "untagged") subtitles"
+            input.progress(100, "transcript from \(source)" + unread)
             return writer.produced
         }
         guard settings.enabled else {
-            input.progress(100, "no transcript: no text subtitles, and speech to text is not configured ([speech] url)")
+            input.progress(100, "no transcript: no text subtitles, and speech to text is not configured ([speech] url)" + unread)
             return writer.produced
         }
         let media = try MediaInput(path: input.path)

@@ -238,6 +238,12 @@ public final class Catalog: Sendable {
             sql += " AND lower(d.path) LIKE ?"
             values.append(.text("%." + type))
         }
+        if let prefix = query.pathPrefix {
+            // substr, not LIKE: LIKE ignores ASCII case in SQLite and not in PostgreSQL, and
+            // would read % and _ in a path as wildcards.
+            sql += " AND substr(d.path, 1, CAST(? AS INTEGER)) = ?"  // PostgreSQL takes a bound integer as bigint
+            values += [.integer(Int64(prefix.unicodeScalars.count)), .text(prefix)]  // both count code points
+        }
         if let set = query.currentVersionIn {
             sql += " AND v.id \(set.negated ? "NOT IN" : "IN") (\(set.sql))"
             values += set.values

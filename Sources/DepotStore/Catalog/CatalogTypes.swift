@@ -159,6 +159,8 @@ public struct DocumentQuery: Sendable {
     public var tag: String?
     /// A file extension, lowercased ("pdf").
     public var fileType: String?
+    /// Only documents whose path begins with this (case matters).
+    public var pathPrefix: String?
     /// Only documents whose current version is in this set.
     public var currentVersionIn: VersionSet?
     public var limit: Int?
@@ -166,8 +168,9 @@ public struct DocumentQuery: Sendable {
     /// By id (the API's stable paging order) or by collection and path (`depot ls`).
     public var orderByPath = false
 
-    public init(collection: String? = nil, tag: String? = nil, fileType: String? = nil, currentVersionIn: VersionSet? = nil,
-                limit: Int? = nil, offset: Int = 0, orderByPath: Bool = false) {
+    public init(collection: String? = nil, tag: String? = nil, fileType: String? = nil, pathPrefix: String? = nil,
+                currentVersionIn: VersionSet? = nil, limit: Int? = nil, offset: Int = 0, orderByPath: Bool = false) {
+        self.pathPrefix = pathPrefix
         self.collection = collection
         self.tag = tag
         self.fileType = fileType
