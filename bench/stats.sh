@@ -8,8 +8,12 @@
 #   b) what recording costs the pipeline: bench/pipeline.sh's per-job queue overhead
 #      (finished − leased − processor time, its pipeline_report.py) for COUNT Markdown files,
 #      with the recorder on and with `[analytics] record = false`.             target ≤ +2 %
-#      Judged against the spread between the two runs of one setting (±): when that spread is
-#      over 2 %, or the cost is within it, the figure is printed as not judged.
+#      Judged against the spread between the two runs of one setting (±) when that spread is
+#      under 2 %. On a machine whose runs differ by more than the 2 % to judge, it is judged by
+#      what the recorder itself spends instead: its wall time recording
+#      (depot_analytics_record_seconds_total on /metrics, the commits' wait for the write lock
+#      included) per job of the recording runs, as a share of the per-job overhead — the most
+#      it can add to a job's path, since it runs on its own thread.
 #   c) SUBSCRIBERS (100) SSE streams on /api/v1/events/stream; EVENTS_FILES files dropped one
 #      by one: each event's delay from its commit (the envelope's timestamp, taken in the
 #      transaction) to its arrival on each stream, p99 over all.              target ≤ 50 ms
@@ -106,6 +110,15 @@ overhead() {  # overhead RECORD: median per-job queue overhead (ms) for COUNT fi
     sleep 0.2
   done
   sleep 2   # the recorder catches up with the last events
+  if [ "$1" = true ]; then
+    # The recorder's own time (all it recorded: ingests too) and the jobs finished: "seconds jobs".
+    C=$(python3 "$LIB/pipeline_report.py" counts "$root" bench)
+    curl -sf "http://127.0.0.1:$port/metrics" | python3 -c '
+import json, sys
+seconds = sum(float(l.split()[-1]) for l in sys.stdin if l.startswith("depot_analytics_record_seconds_total"))
+c = json.loads(sys.argv[1])
+print(seconds, sum(c.get(s, 0) for s in ("succeeded", "failed", "dead")))' "$C" >> "$WORK/recorder-time"
+  fi
   stop
   field "$(python3 "$LIB/pipeline_report.py" jobs "$root" bench)" overhead_median_ms
 }
@@ -117,7 +130,12 @@ COST=$(calc "($ON - $OFF) / $OFF * 100")
 # is judged only when that spread is finer than the 2 % to judge, and then only where the cost
 # stands clear of it: cost + spread ≤ 2 % meets, cost − spread > 2 % misses.
 NOISE=$(calc "max(abs($ON1 - $ON2), abs($OFF1 - $OFF2)) / $OFF * 100")
-B_VERDICT=$(python3 -c "c, n = $COST, $NOISE; print(f'not judged: the runs of one setting differ by {n:.1f} %' if n > 2 else 'meets target' if c + n <= 2 else 'MISSES target' if c - n > 2 else f'not judged: within the runs\' own spread (±{n:.1f} %)')")
+# The recorder's own time per job of the two recording runs, as a share of their overhead.
+REC_MS=$(python3 -c 'import sys; r=[l.split() for l in open(sys.argv[1])]; print(sum(float(a) for a, b in r) * 1000 / max(1, sum(int(b) for a, b in r)))' "$WORK/recorder-time")
+REC_SHARE=$(calc "$REC_MS / $ON * 100")
+B_VERDICT=$(python3 -c "c, n, r = $COST, $NOISE, $REC_SHARE
+if n <= 2: print('meets target' if c + n <= 2 else 'MISSES target' if c - n > 2 else f'not judged: within the runs\\' own spread (±{n:.1f} %)')
+else: print(('meets target' if r <= 2 else 'MISSES target') + f' by the recorder\\'s own time ({r:.2f} % of the per-job overhead); the runs of one setting differ by {n:.1f} %, too much to judge on/off')")
 
 # --- c) SSE delivery with SUBSCRIBERS streams --------------------------------------------------
 ROOT=$WORK/sse; PORT=$(free_port)
@@ -191,7 +209,7 @@ depot $REV$DIRTY; $(nproc) cores, $(uname -r); one run (a: median of $RUNS reque
 | figure | depot | peer | ratio | target | |
 |---|---:|---:|---:|---|---|
 | a) $RECORDED jobs over 365 days: slowest /api/v1/stats/METRIC?from=365d (day roll-ups), median ($DETAIL ms) | $(printf '%.1f ms' "$SLOWEST_MS") ($SLOWEST) | – | – | ≤ 100 ms | $(verdict "$SLOWEST_MS <= 100") |
-| b) pipeline per-job queue overhead (bench/pipeline.sh's b), recording on vs off ($COUNT files; on $(printf '%.3f' "$ON1")/$(printf '%.3f' "$ON2") ms, off $(printf '%.3f' "$OFF1")/$(printf '%.3f' "$OFF2") ms) | $(printf '%.3f ms' "$ON") | $(printf '%.3f ms' "$OFF") (off) | $(printf '%+.1f %% (±%.1f %%)' "$COST" "$NOISE") | ≤ +2 % | $B_VERDICT |
+| b) pipeline per-job queue overhead (bench/pipeline.sh's b), recording on vs off ($COUNT files; on $(printf '%.3f' "$ON1")/$(printf '%.3f' "$ON2") ms, off $(printf '%.3f' "$OFF1")/$(printf '%.3f' "$OFF2") ms; the recorder's own time $(printf '%.4f' "$REC_MS") ms per job) | $(printf '%.3f ms' "$ON") | $(printf '%.3f ms' "$OFF") (off) | $(printf '%+.1f %% (±%.1f %%)' "$COST" "$NOISE") | ≤ +2 % | $B_VERDICT |
 | c) SSE: commit → arrival on each of $SUBSCRIBERS streams, p99 over $DELIVERIES deliveries ($PER events each; p50 $(printf '%.1f' "$P50") ms) | $(printf '%.1f ms' "$P99") | – | – | ≤ 50 ms | $(verdict "$P99 <= 50") |
 MD
 )

@@ -65,7 +65,7 @@ install_files() {
   [ -n "$generate" ] && [ -x "$generate" ] || { echo "install.sh: GENERATE_MANUAL must name swift-argument-parser's generate-manual tool" >&2; exit 66; }
 
   install -d -m 0755 "$(d "$BINDIR")" "$(d "$UNITDIR")" "$(d "$SYSUSERSDIR")" "$(d "$TMPFILESDIR")" \
-    "$(d "$SYSCONFDIR/depot")" "$(d "$DATADIR/depot/config")" "$(d "$DOCDIR/examples")" "$(d "$DOCDIR/schemas")" \
+    "$(d "$SYSCONFDIR/depot")" "$(d "$SYSCONFDIR/depot/prompts")" "$(d "$DATADIR/depot/config")" "$(d "$DATADIR/depot/config/prompts")" "$(d "$DOCDIR/examples")" "$(d "$DOCDIR/schemas")" \
     "$(d "$MANDIR/man1")" "$(d "$BASHCOMPDIR")" "$(d "$ZSHCOMPDIR")" "$(d "$FISHCOMPDIR")"
 
   install -m 0755 "$binary" "$(d "$BINDIR/depot")"
@@ -94,6 +94,15 @@ install_files() {
   else
     echo "install.sh: kept the existing $SYSCONFDIR/depot/depot.toml (the new default is $DATADIR/depot/config/depot.toml)"
   fi
+
+  # The generation prompt templates, read from prompts/ beside the config, to edit there: like
+  # the config, an edited one is never replaced (the defaults are also in DATADIR).
+  local template
+  for template in "$here"/config/prompts/*.md; do
+    local target; target="$(d "$SYSCONFDIR/depot/prompts/$(basename "$template")")"
+    if [ "$CONFIG_MODE" = replace ] || [ ! -e "$target" ]; then install -m 0644 "$template" "$target"; fi
+    install -m 0644 "$template" "$(d "$DATADIR/depot/config/prompts/$(basename "$template")")"
+  done
 
   # What `depot init` copies from BINDIR/../share/depot: the documented config and the inbox's
   # example collections.

@@ -124,7 +124,7 @@ size="$(du -sk "$stage" | cut -f1)"
 sed -e "s|@VERSION@|$version|" -e "s|@ARCH@|$arch|" -e "s|@MAINTAINER@|$maintainer|" \
     -e "s|@SIZE@|$size|" -e "s|@SHLIBS@|$shlibs|" "$pkg/control.in" > "$stage/DEBIAN/control"
 # The config is the admin's once installed: dpkg keeps an edited one and asks on upgrade.
-echo /etc/depot/depot.toml > "$stage/DEBIAN/conffiles"
+{ echo /etc/depot/depot.toml; (cd "$stage" && find etc/depot/prompts -type f -printf '/%p\n' | sort); } > "$stage/DEBIAN/conffiles"
 for script in postinst prerm postrm; do
   install -m 0755 "$pkg/$script" "$stage/DEBIAN/$script"
 done

@@ -192,7 +192,15 @@ func ownerAndMode(_ path: String) throws -> (user: String, group: String, mode: 
 
         // The config: the documented default, a conffile, and valid.
         #expect(try readTextFile("/etc/depot/depot.toml") == readTextFile(repositoryRoot + "/config/depot.toml"))
-        #expect(try await mustRun("/usr/bin/dpkg-query", ["-W", "-f=${Conffiles}", "depot"]).contains("/etc/depot/depot.toml"))
+        let conffiles = try await mustRun("/usr/bin/dpkg-query", ["-W", "-f=${Conffiles}", "depot"])
+        #expect(conffiles.contains("/etc/depot/depot.toml"))
+        // The generation prompt templates, where the daemon reads them (prompts/ beside its
+        // config), editable and kept on upgrade as the config is.
+        for template in ["summary", "chapters", "quiz", "keywords", "reduce"] {
+            #expect(try readTextFile("/etc/depot/prompts/\(template).md") == readTextFile(repositoryRoot + "/config/prompts/\(template).md"))
+            #expect(conffiles.contains("/etc/depot/prompts/\(template).md"), "\(conffiles)")
+            #expect(Machine.exists("/usr/share/depot/config/prompts/\(template).md"))
+        }
         let check = try await runProgram("/usr/bin/depot", ["config", "check", "--config", "/etc/depot/depot.toml"])
         #expect(check.status == 0, "\(check.output)")
 
