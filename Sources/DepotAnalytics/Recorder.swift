@@ -289,7 +289,12 @@ public final class AnalyticsRecorder: Sendable {
         }
     }
 
-    /// The daemon's loop: events as they come (every second), samples and pruning every
+    /// Seconds between the daemon's rounds. Each round writes every roll-up cell its events
+    /// touch once, whatever their number: a busy pipeline's hundred jobs a second cost one
+    /// round's writes, not a hundred, and hold the write lock its jobs commit under once.
+    public static let roundSeconds = 5
+
+    /// The daemon's loop: events as they come (every `roundSeconds`), samples and pruning every
     /// minute, the report when one is due. Runs until `stop()`.
     public func run(reports: ReportWriter? = nil) {
         var lastMinute: Int64 = -1
@@ -300,7 +305,7 @@ public final class AnalyticsRecorder: Sendable {
         while !stopRequested.withLock({ $0 }) {
             do {
                 let started = monotonicNanoseconds()
-                let n = try catchUp()
+                let n = try catchUp(batchSize: 20_000)
                 if n > 0 {
                     busy.increment(by: Double(monotonicNanoseconds() - started) / 1e9)
                     recorded.increment(by: Int64(n))
@@ -315,7 +320,7 @@ public final class AnalyticsRecorder: Sendable {
             } catch {
                 logger.error("analytics could not record", metadata: ["error": "\(error)"])
             }
-            for _ in 0..<10 where !stopRequested.withLock({ $0 }) { Thread.sleep(forTimeInterval: 0.1) }
+            for _ in 0..<(Self.roundSeconds * 10) where !stopRequested.withLock({ $0 }) { Thread.sleep(forTimeInterval: 0.1) }
         }
     }
 
