@@ -131,6 +131,24 @@ struct RegistryTests {
                 }
             }
         }
+        // A rendition writes one artifact a job, named by what it was asked: each output once.
+        if let rendition = registry.select(kind: ProcessorKind.rendition, mediaType: "video/mp4") {
+            for parameters: [String: ParameterValue] in [[:], ["output": .string("audio")],
+                                                         ["output": .string("audio"), "audio_codec": .string("opus")],
+                                                         ["output": .string("frame"), "time": .string("0.5")]] {
+                let (folder, artifacts) = try runProcessor(rendition, video, mediaType: "video/mp4", in: dir, parameters: parameters)
+                #expect(Set(artifacts.map(\.file)) == Set(try FileManager.default.contentsOfDirectory(atPath: folder)))
+                for artifact in artifacts {
+                    #expect(artifact.file == artifact.kind && artifact.producer == rendition.name)
+                    if let pattern = rendition.artifactKinds.keys.first(where: { $0.hasSuffix("*") && artifact.kind.hasPrefix($0.dropLast()) }) {
+                        #expect(artifact.mimeType == rendition.artifactKinds[pattern])
+                        written[rendition.name, default: [:]][pattern] = rendition.artifactKinds[pattern]
+                    } else {
+                        written[rendition.name, default: [:]][artifact.kind] = artifact.mimeType
+                    }
+                }
+            }
+        }
         // Generate reads what extract wrote (runLocally hands it over as the job's inputs).
         let generated = dir.path + "/generated"
         try FileManager.default.createDirectory(atPath: generated, withIntermediateDirectories: true)

@@ -42,6 +42,16 @@ public final class MediaOutput {
         return Int(stream.pointee.index)
     }
 
+    /// Gives stream `index` a display matrix (libavutil's 3×3 of 16.16 fixed point, as a
+    /// source's `cffmpeg_stream_display_matrix`): players turn the picture as it says.
+    public func setDisplayMatrix(_ matrix: [Int32], stream index: Int) throws {
+        precondition(matrix.count == 9 && !headerWritten)
+        guard let data = av_stream_new_side_data(context.pointee.streams[index], AV_PKT_DATA_DISPLAYMATRIX, 9 * 4) else {
+            throw MediaError("cannot add a display matrix")
+        }
+        matrix.withUnsafeBytes { data.update(from: $0.baseAddress!.assumingMemoryBound(to: UInt8.self), count: 9 * 4) }
+    }
+
     /// Writes the header; `options` are the muxer's ("movflags": "+faststart").
     public func writeHeader(options: [String: String] = [:]) throws {
         var dictionary: OpaquePointer?
