@@ -33,16 +33,17 @@ import Testing
         let other = try f.add("b.mp4", "v", type: "video/mp4", collection: "inbox")
         let talk = try f.add("c.m4a", "a", type: "audio/mp4", collection: "lectures")
         let jobs = try f.queue.jobs(ofVersion: lecture.id)
-        #expect(jobs.map(\.kind) == ["extract", "rendition"])
-        let rendition = jobs[1]
+        // After the video's own pipeline, waiting for its extract.
+        #expect(jobs.map(\.kind) == ["extract", "thumbnail", "storyboard", "transcript", "rendition"])
+        let rendition = jobs[4]
         #expect(rendition.state == .waiting && rendition.waitsFor == [jobs[0].id] && rendition.priority == -40)
         #expect(rendition.queuedBy == "pipeline")
         // The web rendition by default, with what the collection's table changes.
         #expect(rendition.parameters["output"] == .string("video") && rendition.parameters["height"] == .int(720))
         #expect(rendition.parameters["crf"] == .int(28) && rendition.parameters["audio_codec"] == .string("aac"))
-        #expect(try f.queue.jobs(ofVersion: other.id).map(\.kind) == ["extract"])
+        #expect(try f.queue.jobs(ofVersion: other.id).map(\.kind) == ["extract", "thumbnail", "storyboard", "transcript"])
         // Video only: the collection's audio gets none.
-        #expect(try f.queue.jobs(ofVersion: talk.id).map(\.kind) == ["extract"])
+        #expect(try f.queue.jobs(ofVersion: talk.id).map(\.kind) == ["extract", "thumbnail", "waveform", "transcript"])
         #expect(!Pipeline.kinds(for: "video/mp4").contains { $0.name == "rendition" })
     }
 
