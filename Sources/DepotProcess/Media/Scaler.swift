@@ -49,5 +49,22 @@ public final class Scaler {
         return output
     }
 
+    /// `frame` converted into `output`, a frame of this scaler's size and format made
+    /// before: its buffers are reused once nothing else holds them (an encoder that was
+    /// given it and has taken it in), else replaced by a copy (av_frame_make_writable).
+    /// A rendition scales every picture of a video, and a fresh 1.4 MB buffer each time is
+    /// page faults that ffmpeg's frame pools do not pay.
+    public func scale(_ frame: Frame, into output: Frame) throws {
+        guard accepts(frame) else {
+            throw MediaError("a \(frame.width)×\(frame.height) picture given to a scaler of \(sourceWidth)×\(sourceHeight) pictures")
+        }
+        guard output.width == width, output.height == height, output.pixelFormat == format else {
+            throw MediaError("a scaler of \(width)×\(height) pictures given a \(output.width)×\(output.height) frame to fill")
+        }
+        try FFmpeg.check(av_frame_make_writable(output.frame), "cannot reuse a picture")
+        try FFmpeg.check(sws_scale_frame(context, output.frame, frame.frame), "cannot scale a picture")
+        output.frame.pointee.pts = frame.frame.pointee.pts
+    }
+
     static func name(_ format: AVPixelFormat) -> String { av_get_pix_fmt_name(format).map { String(cString: $0) } ?? "unknown" }
 }

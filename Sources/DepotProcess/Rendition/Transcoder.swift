@@ -124,6 +124,8 @@ final class VideoTrack {
     private var decodeErrors = 0
     private var lastDecodeError: Error?
     private let frame = Frame(), packet = Packet()
+    /// The scaled picture, filled again for every frame (the encoder has taken the last one in).
+    private let scaled: Frame
 
     init(_ input: MediaInput, _ stream: MediaStream, request: RenditionRequest, output: MediaOutput, origin: Double,
          limits: MediaLimits) throws {
@@ -136,6 +138,7 @@ final class VideoTrack {
         let turned = stream.rotation == 90 || stream.rotation == 270
         let (w, h) = turned ? (fitted.height, fitted.width) : (fitted.width, fitted.height)
         (width, height) = (w, h)
+        scaled = try Frame(width: w, height: h, format: AV_PIX_FMT_YUV420P)
         let base = stream.timeBase
         timeBase = base
         originTicks = Int64((origin * Double(base.den) / Double(max(1, base.num))).rounded())
@@ -193,7 +196,8 @@ final class VideoTrack {
             if scaler == nil || !scaler!.accepts(decoded) {
                 scaler = try Scaler(from: decoded, width: width, height: height, format: AV_PIX_FMT_YUV420P)
             }
-            picture = try scaler!.scale(decoded)
+            try scaler!.scale(decoded, into: scaled)
+            picture = scaled
         }
         picture.frame.pointee.pts = pts
         // The decoder's picture types would force libx264's keyframes where the source had them.
