@@ -69,6 +69,17 @@ public final class MediaOutput {
         try FFmpeg.check(av_interleaved_write_frame(context, packet.packet), "cannot write a packet")
     }
 
+    /// Gives `encoder` a frame and writes every packet it has ready into stream `index`
+    /// (taking packets out first when it is full, as libavcodec's send/receive API asks).
+    public func encode(_ frame: Frame, with encoder: Encoder, stream index: Int) throws {
+        let packet = Packet()
+        while true {
+            let taken = try encoder.send(frame)
+            while try encoder.receive(into: packet) { try write(packet, stream: index) }
+            if taken { return }
+        }
+    }
+
     /// Drains `encoder` into stream `index`: every packet it still holds.
     public func drain(_ encoder: Encoder, stream index: Int) throws {
         try encoder.send(nil)

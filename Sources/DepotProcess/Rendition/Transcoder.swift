@@ -102,9 +102,44 @@ enum Transcoder {
     }
 }
 
-/// Errors of a stream's decoder are borne up to a point, as ffmpeg does: a damaged packet
-/// loses its frames, not the rendition.
-private let decodeErrorsBorne = 1000
+/// One stream's decoding for a rendition: packets in, each frame handed on. Errors of the
+/// decoder are borne up to a point, as ffmpeg does (a damaged packet loses its frames, not the
+/// rendition); an error of what takes the frames (an encoder, the muxer) ends it at once.
+final class StreamDecoding {
+    static let errorsBorne = 1000
+    let decoder: Decoder
+    private let what: String
+    private let frame = Frame()
+    private var errors = 0
+    private var lastError: Error?
+
+    init(_ decoder: Decoder, what: String) {
+        self.decoder = decoder
+        self.what = what
+    }
+
+    /// ": the last decode error", or "".
+    var problemSuffix: String { lastError.map { ": \($0)" } ?? "" }
+
+    /// Decodes `packet` (nil: what the decoder still holds) and calls `take` with each frame.
+    func decode(_ packet: Packet?, _ take: (Frame) throws -> Void) throws {
+        var failure: Error?
+        do {
+            try decoder.decode(packet, into: frame) { decoded in
+                do { try take(decoded) } catch {
+                    failure = error
+                    return false
+                }
+                return true
+            }
+        } catch let error as MediaError where failure == nil && !error.isTimeout {
+            errors += 1
+            lastError = error
+            if errors > Self.errorsBorne { throw DocumentError("the \(what) stream does not decode: \(error)") }
+        }
+        if let failure { throw failure }
+    }
+}
 
 /// The video half: decoder → scaler (to 4:2:0 at the rendition's size) → libx264 → muxer.
 final class VideoTrack {
@@ -112,7 +147,7 @@ final class VideoTrack {
     let outputIndex: Int
     let width: Int, height: Int
     let codecName: String
-    private let decoder: Decoder
+    private let decoding: StreamDecoding
     private let encoder: Encoder
     private var scaler: Scaler?
     private let timeBase: AVRational
@@ -121,9 +156,6 @@ final class VideoTrack {
     private(set) var frames = 0
     /// Seconds of media encoded, from the start.
     private(set) var lastTime = 0.0
-    private var decodeErrors = 0
-    private var lastDecodeError: Error?
-    private let frame = Frame(), packet = Packet()
     /// The scaled picture, filled again for every frame (the encoder has taken the last one in).
     private let scaled: Frame
 
@@ -131,7 +163,8 @@ final class VideoTrack {
          limits: MediaLimits) throws {
         inputIndex = stream.index
         codecName = stream.codecName
-        decoder = try Decoder(input: input, streamIndex: stream.index, options: .init(maxPixels: limits.maxPixels, threads: 0))
+        decoding = StreamDecoding(try Decoder(input: input, streamIndex: stream.index,
+                                              options: .init(maxPixels: limits.maxPixels, threads: 0)), what: "video")
         // Fitted as it is shown; encoded as it is stored, with the source's display matrix, so
         // that a phone's portrait video stays portrait without turning every picture.
         let fitted = RenditionSize.fit(stream.displaySize, width: request.width, height: request.height, even: true)
@@ -162,25 +195,11 @@ final class VideoTrack {
         }
     }
 
-    var problemSuffix: String { lastDecodeError.map { ": \($0)" } ?? "" }
+    var problemSuffix: String { decoding.problemSuffix }
 
     /// Decodes `packet` (nil: what the decoder still holds) and encodes its pictures.
     func feed(_ packet: Packet?, _ output: MediaOutput) throws {
-        var failure: Error?
-        do {
-            try decoder.decode(packet, into: frame) { picture in
-                do { try encode(picture, output) } catch {
-                    failure = error
-                    return false
-                }
-                return true
-            }
-        } catch let error as MediaError where failure == nil && !error.isTimeout {
-            decodeErrors += 1
-            lastDecodeError = error
-            if decodeErrors > decodeErrorsBorne { throw DocumentError("the video stream does not decode: \(error)") }
-        }
-        if let failure { throw failure }
+        try decoding.decode(packet) { try encode($0, output) }
     }
 
     private func encode(_ decoded: Frame, _ output: MediaOutput) throws {
@@ -204,15 +223,7 @@ final class VideoTrack {
         picture.frame.pointee.pict_type = AV_PICTURE_TYPE_NONE
         frames += 1
         lastTime = Double(pts) * Double(timeBase.num) / Double(timeBase.den)
-        try send(picture, output)
-    }
-
-    private func send(_ picture: Frame, _ output: MediaOutput) throws {
-        while true {
-            let taken = try encoder.send(picture)
-            while try encoder.receive(into: packet) { try output.write(packet, stream: outputIndex) }
-            if taken { return }
-        }
+        try output.encode(picture, with: encoder, stream: outputIndex)
     }
 
     /// Drains the decoder and the encoder.
@@ -231,7 +242,8 @@ final class AudioTrack {
     let encoderName: String
     let sampleRate: Int
     let channels: Int
-    private let decoder: Decoder
+    private let decoding: StreamDecoding
+    private var decoder: Decoder { decoding.decoder }
     private let encoder: Encoder
     private let resampler: AudioResampler
     private let fifo: AudioFIFO
@@ -240,14 +252,12 @@ final class AudioTrack {
     private var nextPts: Int64?
     private(set) var samples: Int64 = 0
     private(set) var lastTime = 0.0
-    private var decodeErrors = 0
-    private var lastDecodeError: Error?
-    private let frame = Frame(), packet = Packet()
 
     init(_ input: MediaInput, streamIndex: Int, request: RenditionRequest, output: MediaOutput, origin: Double) throws {
         inputIndex = streamIndex
         self.origin = origin
-        decoder = try Decoder(input: input, streamIndex: streamIndex)
+        let decoder = try Decoder(input: input, streamIndex: streamIndex)
+        decoding = StreamDecoding(decoder, what: "audio")
         codecName = decoder.codecName
         let name = request.output == .audio && request.audioCodec == "opus" ? "libopus" : "aac"
         encoderName = name
@@ -290,25 +300,11 @@ final class AudioTrack {
         return [AV_SAMPLE_FMT_FLTP, AV_SAMPLE_FMT_FLT].first { formats.contains($0) } ?? formats.first ?? AV_SAMPLE_FMT_FLTP
     }
 
-    var problemSuffix: String { lastDecodeError.map { ": \($0)" } ?? "" }
+    var problemSuffix: String { decoding.problemSuffix }
 
     /// Decodes `packet` (nil: what the decoder still holds) and encodes what fills whole frames.
     func feed(_ packet: Packet?, _ output: MediaOutput) throws {
-        var failure: Error?
-        do {
-            try decoder.decode(packet, into: frame) { samples in
-                do { try take(samples, output) } catch {
-                    failure = error
-                    return false
-                }
-                return true
-            }
-        } catch let error as MediaError where failure == nil && !error.isTimeout {
-            decodeErrors += 1
-            lastDecodeError = error
-            if decodeErrors > decodeErrorsBorne { throw DocumentError("the audio stream does not decode: \(error)") }
-        }
-        if let failure { throw failure }
+        try decoding.decode(packet) { try take($0, output) }
     }
 
     private func take(_ decoded: Frame, _ output: MediaOutput) throws {
@@ -328,11 +324,7 @@ final class AudioTrack {
             block.frame.pointee.pts = nextPts ?? 0
             nextPts = (nextPts ?? 0) + Int64(block.sampleCount)
             samples += Int64(block.sampleCount)
-            while true {
-                let taken = try encoder.send(block)
-                while try encoder.receive(into: packet) { try output.write(packet, stream: outputIndex) }
-                if taken { break }
-            }
+            try output.encode(block, with: encoder, stream: outputIndex)
         }
     }
 
