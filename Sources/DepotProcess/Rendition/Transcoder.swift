@@ -213,7 +213,7 @@ final class VideoTrack {
             picture = decoded
         } else {
             if scaler == nil || !scaler!.accepts(decoded) {
-                scaler = try Scaler(from: decoded, width: width, height: height, format: AV_PIX_FMT_YUV420P)
+                scaler = try Scaler(from: decoded, width: width, height: height, format: AV_PIX_FMT_YUV420P, threads: 0)
             }
             try scaler!.scale(decoded, into: scaled)
             picture = scaled
