@@ -35,8 +35,8 @@ public final class JobQueue: Sendable {
         }
     }
 
-    /// Inserts a version's pipeline (`Pipeline.kinds`, with what its collection asks for) inside the caller's transaction;
-    /// returns the new jobs' ids.
+    /// Inserts a version's pipeline (`Pipeline.kinds`, with what its collection asks for)
+    /// inside the caller's transaction; returns the new jobs' ids.
     @discardableResult
     public func enqueuePipeline(for version: VersionInfo, chooser: ProcessorChooser, in tx: any CatalogTransaction) throws -> [Int64] {
         let mediaType = version.mediaType ?? "application/octet-stream"
