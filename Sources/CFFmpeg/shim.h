@@ -3,6 +3,7 @@
 /* FFmpeg 5.1 (libavformat, libavcodec, libavutil, libswscale, libswresample): demuxing,
  * decoding, scaling, resampling and encoding, all in-process inside a worker. */
 #include <libavformat/avformat.h>
+#include <libavutil/audio_fifo.h>
 #include <libavcodec/avcodec.h>
 #include <libavutil/avutil.h>
 #include <libavutil/channel_layout.h>

@@ -23,7 +23,7 @@ struct DepotCommand: AsyncParsableCommand {
             InitCommand.self, ServeCommand.self, IngestCommand.self, ListCommand.self,
             LogCommand.self, GetCommand.self, VerifyCommand.self, ConfigCommand.self,
             OutboxCommand.self, EventsCommand.self,
-            JobsCommand.self, WorkerCommand.self, ExtractCommand.self, GenerateCommand.self,
+            JobsCommand.self, WorkerCommand.self, ExtractCommand.self, GenerateCommand.self, RenderCommand.self,
             LinkCommand.self, TokenCommand.self,
             RemoveCommand.self, TrashCommand.self, GCCommand.self, StatsCommand.self,
             RetentionCommand.self, PinCommand.self, UnpinCommand.self, HoldCommand.self, BenchFillCommand.self,

@@ -25,6 +25,10 @@ public enum ProcessorKind {
     /// Embedded text subtitles as WebVTT, and transcript.vtt/.txt from the best text source
     /// (subtitles, else speech to text through the `[speech]` endpoint).
     public static let transcript = "transcript"
+    /// A rendition on request: an H.264/AAC MP4, audio only (AAC, Opus) or a still frame.
+    /// Parameters: `output`, `width`, `height`, `crf`, `preset`, `threads`, `audio_codec`,
+    /// `audio_bitrate`, `time`, `image` (read by `RenditionRequest`).
+    public static let rendition = "rendition"
 }
 
 /// One artifact a processor wrote into the job's output folder.

@@ -39,6 +39,7 @@ public struct ProcessorRegistry: Sendable {
         list.append(StoryboardProcessor())
         list.append(WaveformProcessor())
         list.append(TranscriptProcessor(settings: speech))
+        list.append(RenditionProcessor())
         list.append(generate)
         return ProcessorRegistry(processors: list)
     }

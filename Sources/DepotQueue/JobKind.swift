@@ -48,10 +48,24 @@ public struct JobKind: Sendable, Equatable {
     /// the worker as the input "sidecar:NAME", and one that arrives later queues this kind
     /// again for the document.
     public let sidecars: [String]
+    /// CPU time of its own (RLIMIT_CPU), where its work is long by nature (transcoding); nil: `[jobs]`'s.
+    public let cpu: Duration?
+    /// Media classes ("video") whose every new version gets a job of this kind in the
+    /// collections `[jobs.kinds.NAME] automatic` names. Empty: the kind is in the pipeline
+    /// (`Pipeline.kinds`) or runs on request only.
+    public let automaticFor: [String]
+    /// Checks a job's parameters as a whole (and, when known, against the version's media
+    /// type) after each was checked alone: what no single `ParameterSpec` can say.
+    public let validate: (@Sendable (_ parameters: JobParameters, _ mediaType: String?) throws -> Void)?
 
     public init(name: String, summary: String, parameters: [ParameterSpec] = [], priority: Int = 0, waitsFor: [String] = [],
                 timeout: Duration? = nil, memoryBytes: Int64? = nil, makes: [String] = [], reads: [String] = [],
-                eventPrefix: String? = nil, optional: Bool = false, sidecars: [String] = []) {
+                eventPrefix: String? = nil, optional: Bool = false, sidecars: [String] = [], cpu: Duration? = nil,
+                automaticFor: [String] = [],
+                validate: (@Sendable (_ parameters: JobParameters, _ mediaType: String?) throws -> Void)? = nil) {
+        self.cpu = cpu
+        self.automaticFor = automaticFor
+        self.validate = validate
         self.optional = optional
         self.sidecars = sidecars
         self.reads = reads
@@ -82,8 +96,17 @@ public struct JobKind: Sendable, Equatable {
                 result[spec.name] = spec.defaultValue
             }
         }
+        try validate?(result, nil)
         return result
     }
+
+    /// `parameters` (resolved) checked against the media type of the version they are for.
+    /// - Throws: `JobQueueError.invalid` saying why this kind of job cannot be done for it.
+    public func check(_ parameters: JobParameters, mediaType: String) throws {
+        try validate?(parameters, mediaType)
+    }
+
+    public static func == (a: JobKind, b: JobKind) -> Bool { a.name == b.name }
 }
 
 /// The kinds of work depot knows, in one list.
@@ -159,7 +182,19 @@ public enum JobKinds {
             + ["und", "eng", "deu", "fra", "spa", "ita", "nld", "por", "jpn", "zho", "rus"].map { "subtitles.\($0).vtt" },
         sidecars: ["srt", "vtt", "ass", "ssa"])
 
-    public static let all: [JobKind] = [extract, thumbnail, generate, storyboard, waveform, transcript]
+    /// Renditions on request (see `Renditions`): an H.264/AAC MP4 (`faststart`, never larger
+    /// than the source), audio only (AAC or Opus), or a still frame at a time. Never in the
+    /// pipeline by default: a person asks (POST /api/v1/documents/{id}/renditions, `depot
+    /// render`), or a collection named in `[jobs.kinds.rendition] automatic` gets the default
+    /// (web: 720p H.264/AAC) for every video it receives. Transcoding is the one job that may
+    /// take the worker past the 300 MiB target, so it has limits of its own.
+    public static let rendition = JobKind(
+        name: "rendition", summary: "a rendition: H.264/AAC MP4, audio only (AAC, Opus) or a still frame",
+        parameters: Renditions.parameters, priority: -40, waitsFor: ["extract"], timeout: .seconds(4 * 3600),
+        memoryBytes: 4 << 30, makes: Renditions.makes, cpu: .seconds(8 * 3600), automaticFor: ["video"],
+        validate: Renditions.validate)
+
+    public static let all: [JobKind] = [extract, thumbnail, generate, storyboard, waveform, transcript, rendition]
 
     public static func named(_ name: String) -> JobKind? { all.first { $0.name == name } }
 
@@ -193,6 +228,15 @@ public enum MediaClass {
 /// The graph of jobs each new version gets, per media type, in one place: the kinds, in
 /// order; each waits for the kinds its `JobKind` names that the plan also has.
 public enum Pipeline {
+    /// The kinds of a new version in `collection`: its media type's, then the kinds the
+    /// collection asks for every version of its class (`[jobs.kinds.NAME] automatic`).
+    public static func kinds(for mediaType: String, in collection: String, settings: JobsSettings) -> [JobKind] {
+        let mediaClass = MediaClass.of(mediaType)
+        return kinds(for: mediaType) + JobKinds.all.filter {
+            $0.automaticFor.contains(mediaClass) && settings.kinds[$0.name]?.automatic.contains(collection) == true
+        }
+    }
+
     public static func kinds(for mediaType: String) -> [JobKind] {
         switch mediaType {
         case "application/pdf",

@@ -35,15 +35,15 @@ public final class JobQueue: Sendable {
         }
     }
 
-    /// Inserts a version's pipeline (`Pipeline.kinds`) inside the caller's transaction;
-    /// returns the new jobs' ids.
+    /// Inserts a version's pipeline (`Pipeline.kinds`, with what its collection asks for)
+    /// inside the caller's transaction; returns the new jobs' ids.
     @discardableResult
     public func enqueuePipeline(for version: VersionInfo, chooser: ProcessorChooser, in tx: any CatalogTransaction) throws -> [Int64] {
         let mediaType = version.mediaType ?? "application/octet-stream"
         let mediaClass = MediaClass.of(mediaType)
         var created: [String: (id: Int64, finished: Bool)] = [:]
         var ids: [Int64] = []
-        for kind in Pipeline.kinds(for: mediaType) {
+        for kind in Pipeline.kinds(for: mediaType, in: version.collection, settings: settings) {
             let waits = kind.waitsFor.compactMap { created[$0] }
             let processor = chooser(kind.name, mediaType)
             if processor == nil && kind.optional { continue }
@@ -77,6 +77,7 @@ public final class JobQueue: Sendable {
             }
             let resolved = try kind.resolve(parameters, defaults: settings.defaultParameters(kind: kind.name, collection: version.collection))
             let mediaType = version.mediaType ?? "application/octet-stream"
+            try kind.check(resolved, mediaType: mediaType)
             guard let processor = chooser(kind.name, mediaType) else {
                 throw JobQueueError.invalid("no processor does \(kind.name) for \(mediaType)")
             }

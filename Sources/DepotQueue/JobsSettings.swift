@@ -15,6 +15,9 @@ public struct JobOverrides: Sendable, Equatable {
     /// Default parameters per collection (kinds only: `[jobs.kinds.KIND.collections.NAME]`),
     /// over `parameters`; each set holds only the parameters its table names.
     public var collections: [String: JobParameters] = [:]
+    /// Collections whose every new version of the kind's `automaticFor` classes gets a job of
+    /// it (kinds only: `[jobs.kinds.rendition] automatic = ["lectures"]`).
+    public var automatic: [String] = []
 
     public init() {}
 }
@@ -60,7 +63,7 @@ public struct JobsSettings: ConfigSection {
         let k = kinds[kind.name], c = classes[mediaClass]
         return JobLimits(timeout: k?.timeout ?? c?.timeout ?? kind.timeout ?? timeout,
                          memoryBytes: k?.memoryLimit ?? c?.memoryLimit ?? kind.memoryBytes ?? memoryLimit,
-                         cpu: k?.cpuLimit ?? c?.cpuLimit ?? cpuLimit)
+                         cpu: k?.cpuLimit ?? c?.cpuLimit ?? kind.cpu ?? cpuLimit)
     }
 
     public func maxAttempts(kind: String, mediaClass: String) -> Int {
@@ -134,7 +137,7 @@ public struct JobsSettings: ConfigSection {
 
     static func overrides(_ r: TableReader, kind: JobKind?) throws -> JobOverrides {
         var keys: Set<String> = ["timeout", "memory_limit", "cpu_limit", "max_attempts"]
-        if kind != nil { keys.formUnion(["slots", "priority", "parameters", "collections"]) }
+        if kind != nil { keys.formUnion(["slots", "priority", "parameters", "collections", "automatic"]) }
         try r.allow(keys)
         var o = JobOverrides()
         o.slots = try r.int("slots", min: 0, max: 1024)
@@ -145,6 +148,15 @@ public struct JobsSettings: ConfigSection {
         o.maxAttempts = try r.int("max_attempts", min: 1, max: 1000)
         if let timeout = o.timeout, timeout <= .zero { throw r.fail("timeout", "must be positive") }
         if let cpu = o.cpuLimit, cpu < .seconds(1) { throw r.fail("cpu_limit", "must be at least 1s") }
+        if let kind, let names = try r.strings("automatic") {
+            guard !kind.automaticFor.isEmpty else {
+                throw r.fail("automatic", "\(kind.name) is not a kind a collection asks for (rendition is)")
+            }
+            for name in names where name.isEmpty || name.hasPrefix(".") || name.contains("/") {
+                throw r.fail("automatic", "names collections (folders under inbox/), not '\(name)'")
+            }
+            o.automatic = names
+        }
         if let kind, let p = try r.table("parameters") {
             o.parameters = try kind.resolve(try Self.given(p, kind: kind))
         }

@@ -62,7 +62,7 @@ struct RegistryTests {
         let names = testing.processors.map(\.name)
         #expect(names == ["depot-test", "depot-text", "depot-pdf", "depot-pdf-thumbnail", "depot-docx", "depot-pptx",
                           "depot-ooxml-thumbnail", "depot-protected-office", "depot-media", "depot-media-thumbnail",
-                          "depot-storyboard", "depot-waveform", "depot-transcript", "depot-generate"])
+                          "depot-storyboard", "depot-waveform", "depot-transcript", "depot-rendition", "depot-generate"])
         #expect(Set(names).count == names.count)
         for name in names {
             #expect(testing.processor(named: name)?.name == name)
@@ -70,7 +70,7 @@ struct RegistryTests {
         #expect(testing.processor(named: "depot-nope") == nil)
         #expect(testing.processors.allSatisfy {
             [ProcessorKind.extract, ProcessorKind.thumbnail, ProcessorKind.generate, ProcessorKind.storyboard, ProcessorKind.waveform,
-             ProcessorKind.transcript].contains($0.kind)
+             ProcessorKind.transcript, ProcessorKind.rendition].contains($0.kind)
         })
     }
 
@@ -127,6 +127,26 @@ struct RegistryTests {
                         written[processor.name, default: [:]][pattern] = processor.artifactKinds[pattern]
                     } else {
                         written[processor.name, default: [:]][artifact.kind] = artifact.mimeType
+                    }
+                }
+            }
+        }
+        // A rendition writes one artifact a job, named by what it was asked: each output once.
+        if let rendition = registry.select(kind: ProcessorKind.rendition, mediaType: "video/mp4") {
+            let clip = dir.path + "/with-sound.mp4"
+            try makeMedia(clip, inputs: ["testsrc2=s=160x120:d=1", "sine=d=1"], output: ["-c:v", "libx264", "-c:a", "aac"])
+            for parameters: [String: ParameterValue] in [[:], ["output": .string("audio")],
+                                                         ["output": .string("audio"), "audio_codec": .string("opus")],
+                                                         ["output": .string("frame"), "time": .string("0.5")]] {
+                let (folder, artifacts) = try runProcessor(rendition, clip, mediaType: "video/mp4", in: dir, parameters: parameters)
+                #expect(Set(artifacts.map(\.file)) == Set(try FileManager.default.contentsOfDirectory(atPath: folder)))
+                for artifact in artifacts {
+                    #expect(artifact.file == artifact.kind && artifact.producer == rendition.name)
+                    if let pattern = rendition.artifactKinds.keys.first(where: { $0.hasSuffix("*") && artifact.kind.hasPrefix($0.dropLast()) }) {
+                        #expect(artifact.mimeType == rendition.artifactKinds[pattern])
+                        written[rendition.name, default: [:]][pattern] = rendition.artifactKinds[pattern]
+                    } else {
+                        written[rendition.name, default: [:]][artifact.kind] = artifact.mimeType
                     }
                 }
             }

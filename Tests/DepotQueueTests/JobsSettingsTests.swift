@@ -32,7 +32,8 @@ private func jobs(_ text: String) throws -> JobsSettings {
         #expect(s.slots(kind: "extract") == 1 && s.slots(kind: "thumbnail") == nil)
         #expect(s.priority(of: JobKinds.extract) == 7 && s.priority(of: JobKinds.thumbnail) == -10)
         #expect(s.kinds["extract"]?.parameters == ["max_pages": .int(50)])
-        #expect(s.largestMemoryLimit == 3 << 30)
+        // The worker's hard limit is the largest any job gets: the rendition kind's own 4 GiB.
+        #expect(s.largestMemoryLimit == 4 << 30)
     }
 
     @Test(arguments: [

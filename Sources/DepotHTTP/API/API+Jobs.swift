@@ -56,15 +56,27 @@ extension Handlers {
     /// document's current version, with the person priority; 202 with the job (it runs when
     /// the version's extract is done).
     func generate(_ request: Request, document id: Int64) async throws -> Response {
+        try await queueForCurrentVersion(kind: JobKinds.generate.name, request, document: id)
+    }
+
+    /// POST /documents/{id}/renditions {"parameters"?, "priority"?}: a rendition job (an
+    /// H.264/AAC MP4, audio only, or a frame; `Renditions.parameters`) for the document's
+    /// current version, with the person priority; 202 with the job, whose progress follows
+    /// the encode. A request that cannot be done for the file is 422 with why.
+    func rendition(_ request: Request, document id: Int64) async throws -> Response {
+        try await queueForCurrentVersion(kind: JobKinds.rendition.name, request, document: id)
+    }
+
+    private func queueForCurrentVersion(kind: String, _ request: Request, document id: Int64) async throws -> Response {
         let body = try await readJSON(request, allowEmpty: true)
         let catalog = env.queue.catalog
         guard let document = try await blocking({ try catalog.document(id: id) }) else { throw APIError.notFound("no document \(id)") }
-        let record = try await enqueue(kind: JobKinds.generate.name, versionID: document.currentVersionID, body: body)
+        let record = try await enqueue(kind: kind, versionID: document.currentVersionID, body: body)
         return jsonResponse(record, status: .accepted)
     }
 
     /// Queues a person's job of `kind` with the body's "parameters" and "priority"; one
-    /// implementation for POST /jobs and POST /documents/{id}/generate.
+    /// implementation for POST /jobs, /documents/{id}/generate and /documents/{id}/renditions.
     private func enqueue(kind: String, versionID: Int64, body: [String: Any]) async throws -> JobRecord {
         var parameters: JobParameters = [:]
         if let given = body["parameters"] {

@@ -24,6 +24,7 @@ extension Handlers {
                                    bypassGovernance: request.uri.queryParameters["bypass_governance"] == "true")
         }
         api.post("/documents/:id/generate") { request, context in try await generate(request, document: try id(context)) }
+        api.post("/documents/:id/renditions") { request, context in try await rendition(request, document: try id(context)) }
         api.post("/documents/:id/tags") { request, context in try await addTags(request, document: try id(context)) }
         api.delete("/documents/:id/tags/:tag") { _, context in
             try await removeTag(context.parameters.require("tag"), document: try id(context))

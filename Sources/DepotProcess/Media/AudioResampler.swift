@@ -9,6 +9,7 @@ public final class AudioResampler {
     public let channels: Int
     public let format: AVSampleFormat
     private let inputRate: Int
+    private var outputLayout = AVChannelLayout()
 
     /// - Parameters:
     ///   - decoder: an audio decoder, whose format, rate and layout are the input.
@@ -26,13 +27,40 @@ public final class AudioResampler {
                                              &input, decoder.sampleFormat, Int32(decoder.sampleRate), 0, nil),
                          "cannot set up resampling")
         try FFmpeg.check(swr_init(context), "cannot set up resampling")
+        outputLayout = output
         self.sampleRate = sampleRate
         self.channels = channels
         self.format = format
         inputRate = decoder.sampleRate
     }
 
-    deinit { swr_free(&context) }
+    deinit {
+        swr_free(&context)
+        av_channel_layout_uninit(&outputLayout)
+    }
+
+    /// `frame`'s samples converted into a new frame of the output's format (planar ones
+    /// too: what an encoder takes); nil: what is still buffered, at the end. The frame may
+    /// hold no samples (the resampler keeps some back).
+    public func convert(_ frame: Frame?) throws -> Frame {
+        let out = Frame()
+        out.frame.pointee.format = format.rawValue
+        out.frame.pointee.sample_rate = Int32(sampleRate)
+        try FFmpeg.check(av_channel_layout_copy(&out.frame.pointee.ch_layout, &outputLayout), "cannot describe resampled audio")
+        let code: Int32
+        if let frame {
+            code = swr_convert_frame(context, out.frame, frame.frame)
+        } else {
+            // The end: swr_convert_frame with no input flushes, but only into a frame that has room.
+            let pending = Int32(swr_get_out_samples(context, 0))
+            guard pending > 0 else { return out }
+            out.frame.pointee.nb_samples = pending
+            try FFmpeg.check(av_frame_get_buffer(out.frame, 0), "cannot allocate resampled audio")
+            code = swr_convert_frame(context, out.frame, nil)
+        }
+        try FFmpeg.check(code, "cannot resample audio")
+        return out
+    }
 
     /// `frame`'s samples converted (nil: what is still buffered, at the end), interleaved,
     /// as 32-bit floats; the resampler must have been made with AV_SAMPLE_FMT_FLT.

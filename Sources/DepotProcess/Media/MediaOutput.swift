@@ -42,6 +42,16 @@ public final class MediaOutput {
         return Int(stream.pointee.index)
     }
 
+    /// Gives stream `index` a display matrix (libavutil's 3×3 of 16.16 fixed point, as a
+    /// source's `cffmpeg_stream_display_matrix`): players turn the picture as it says.
+    public func setDisplayMatrix(_ matrix: [Int32], stream index: Int) throws {
+        precondition(matrix.count == 9 && !headerWritten)
+        guard let data = av_stream_new_side_data(context.pointee.streams[index], AV_PKT_DATA_DISPLAYMATRIX, 9 * 4) else {
+            throw MediaError("cannot add a display matrix")
+        }
+        matrix.withUnsafeBytes { data.update(from: $0.baseAddress!.assumingMemoryBound(to: UInt8.self), count: 9 * 4) }
+    }
+
     /// Writes the header; `options` are the muxer's ("movflags": "+faststart").
     public func writeHeader(options: [String: String] = [:]) throws {
         var dictionary: OpaquePointer?
@@ -57,6 +67,17 @@ public final class MediaOutput {
         packet.packet.pointee.stream_index = Int32(index)
         av_packet_rescale_ts(packet.packet, encoderTimeBases[index], context.pointee.streams[index]!.pointee.time_base)
         try FFmpeg.check(av_interleaved_write_frame(context, packet.packet), "cannot write a packet")
+    }
+
+    /// Gives `encoder` a frame and writes every packet it has ready into stream `index`
+    /// (taking packets out first when it is full, as libavcodec's send/receive API asks).
+    public func encode(_ frame: Frame, with encoder: Encoder, stream index: Int) throws {
+        let packet = Packet()
+        while true {
+            let taken = try encoder.send(frame)
+            while try encoder.receive(into: packet) { try write(packet, stream: index) }
+            if taken { return }
+        }
     }
 
     /// Drains `encoder` into stream `index`: every packet it still holds.

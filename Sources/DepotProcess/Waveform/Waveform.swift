@@ -123,23 +123,7 @@ public enum WaveformMaker {
     }
 
     /// `picture` as a PNG file.
-    public static func png(_ picture: Picture) throws -> [UInt8] {
-        let frame = try picture.frame()
-        let encoder = try Encoder(codec: "png") { c in
-            c.pointee.width = Int32(picture.width)
-            c.pointee.height = Int32(picture.height)
-            c.pointee.pix_fmt = AV_PIX_FMT_RGB24
-            c.pointee.time_base = AVRational(num: 1, den: 25)
-        }
-        frame.frame.pointee.pts = 0
-        try encoder.send(frame)
-        try encoder.send(nil)
-        let packet = Packet()
-        var bytes: [UInt8] = []
-        while try encoder.receive(into: packet) { bytes += packet.bytes }
-        guard !bytes.isEmpty else { throw MediaError("the PNG encoder gave no picture") }
-        return bytes
-    }
+    public static func png(_ picture: Picture) throws -> [UInt8] { try PNGEncoder.encode(picture) }
 }
 
 /// Waveform for audio → `waveform.png`. Parameters: `width`, `height` (pixels).
