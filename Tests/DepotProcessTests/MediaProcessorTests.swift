@@ -64,6 +64,11 @@ struct MediaProcessorTests {
             (try make("v.ts", [v], ["-c:v", "libx264", "-f", "mpegts"]), "video/mp2t", "video"),
             (try make("v.mkv", [v], ["-c:v", "libx264"]), "video/x-matroska", "video"),
             (try make("v.webm", [v], ["-c:v", "libvpx"]), "video/webm", "video"),
+            (try make("a.mka", [a], ["-c:a", "flac"]), "audio/x-matroska", "audio"),
+            (try make("audio-only.mkv", [a], ["-c:a", "aac"]), "audio/x-matroska", "audio"),
+            (try make("a.webm", [a], ["-c:a", "libopus"]), "audio/webm", "audio"),
+            // A video track after the audio one: still video.
+            (try make("av.mkv", [a, v], ["-c:a", "aac", "-c:v", "libx264"]), "video/x-matroska", "video"),
             (try make("v.avi", [v], ["-c:v", "mpeg4"]), "video/x-msvideo", "video"),
             (try make("a.mp3", [a], ["-c:a", "libmp3lame"]), "audio/mpeg", "audio"),
             (try make("a.wav", [a], []), "audio/wav", "audio"),
@@ -91,6 +96,17 @@ struct MediaProcessorTests {
             let more = ["video": ["storyboard", "transcript"], "audio": ["waveform", "transcript"]][mediaClass] ?? []
             #expect(Pipeline.kinds(for: detected).map(\.name) == ["extract", "thumbnail"] + more, "\(path)")
         }
+    }
+
+    @Test func matroskaWrittenToAPipeIsTypedByItsTracksToo() throws {
+        // Written to a pipe, the Segment (and each Cluster) has an unknown size.
+        let audio = try ffmpeg(["-f", "lavfi", "-i", "sine=d=1", "-c:a", "flac", "-f", "matroska", "pipe:1"])
+        let video = try ffmpeg(["-f", "lavfi", "-i", "testsrc2=s=160x120:r=10:d=1", "-c:v", "libx264", "-f", "matroska", "pipe:1"])
+        #expect(try TypeDetector.detect(path: bytes("live.mka", Array(audio))) == "audio/x-matroska")
+        #expect(try TypeDetector.detect(path: bytes("live.mkv", Array(video))) == "video/x-matroska")
+        // Cut short before its Tracks end: taken for video, whose processors then say what is wrong.
+        let tracksAt = try #require(Array(audio).indices.first { Array(audio)[$0..<min($0 + 4, audio.count)] == [0x16, 0x54, 0xAE, 0x6B] })
+        #expect(try TypeDetector.detect(path: bytes("cut.mka", Array(audio.prefix(tracksAt + 8)))) == "video/x-matroska")
     }
 
     func isoHeader(_ major: String, compatible: [String]) -> [UInt8] {

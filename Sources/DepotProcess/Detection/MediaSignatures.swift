@@ -8,7 +8,7 @@ enum MediaSignatures {
     static let videoTypes = ["video/mp4", "video/quicktime", "video/webm", "video/x-matroska", "video/x-msvideo", "video/ogg",
                              "video/x-flv", "video/mp2t", "video/mpeg", "video/x-ms-asf", "video/3gpp"]
     static let audioTypes = ["audio/mp4", "audio/mpeg", "audio/aac", "audio/flac", "audio/ogg", "audio/wav", "audio/aiff",
-                             "audio/x-ms-wma", "audio/x-flv"]
+                             "audio/x-ms-wma", "audio/x-flv", "audio/x-matroska", "audio/webm"]
     static let imageTypes = ["image/jpeg", "image/png", "image/gif", "image/webp", "image/bmp", "image/tiff",
                              "image/vnd.adobe.photoshop", "image/jp2", "image/avif", "image/heic"]
 
@@ -82,6 +82,95 @@ enum MediaSignatures {
         if major == "qt  " { return "video/quicktime" }
         if major.hasPrefix("3gp") || major.hasPrefix("3g2") { return "video/3gpp" }
         return "video/mp4"
+    }
+
+    /// Matroska or WebM (an EBML header at 0), told apart as audio or video by its tracks'
+    /// types, read from the Tracks element of the first Segment. A file whose tracks cannot be
+    /// found (broken EBML, tracks past the first 16 MiB) is taken for video, as before: its
+    /// processors then say what is wrong.
+    static func matroskaType(_ head: [UInt8], of bytes: any RandomAccessBytes) -> String {
+        let webm = TypeDetector.contains(Array(head.prefix(64)), Array("webm".utf8))
+        let types = matroskaTrackTypes(bytes)
+        // TrackType 1 is video, 2 audio (17 subtitles, 18 buttons, 32 control, 3 complex).
+        let audioOnly = types.contains(2) && !types.contains(1) && !types.contains(3)
+        switch (webm, audioOnly) {
+        case (true, true): return "audio/webm"
+        case (true, false): return "video/webm"
+        case (false, true): return "audio/x-matroska"
+        case (false, false): return "video/x-matroska"
+        }
+    }
+
+    /// The TrackType of every TrackEntry in the first Segment's Tracks element (empty when
+    /// there is none within reach): the EBML header and the Segment's top-level children are
+    /// walked by their sizes (at most 256 of them, 16 MiB in), the Tracks element read whole up
+    /// to 1 MiB.
+    static func matroskaTrackTypes(_ bytes: any RandomAccessBytes) -> Set<UInt64> {
+        /// An element's ID (marker bits kept), data size (nil: unknown) and header length.
+        func element(at offset: Int64) -> (id: UInt64, size: UInt64?, header: Int64)? {
+            guard let head = try? bytes.read(at: offset, count: 12), !head.isEmpty,
+                  let id = ebmlVint(head, at: 0, keepMarker: true), id.length <= 4,
+                  let size = ebmlVint(head, at: id.length, keepMarker: false) else { return nil }
+            return (id.value, size.unknown ? nil : size.value, Int64(id.length + size.length))
+        }
+        guard let header = element(at: 0), header.id == 0x1A45_DFA3, let headerSize = header.size else { return [] }
+        var offset = header.header + Int64(headerSize)
+        guard let segment = element(at: offset), segment.id == 0x1853_8067 else { return [] }
+        offset += segment.header
+        let end = segment.size.map { min(bytes.size, offset + Int64(clamping: $0)) } ?? bytes.size
+        for _ in 0..<256 {
+            guard offset < end, offset < 16 << 20, let child = element(at: offset) else { return [] }
+            let content = offset + child.header
+            if child.id == 0x1654_AE6B {
+                guard let size = child.size, size <= 1 << 20,
+                      let tracks = try? bytes.read(at: content, count: Int(size)) else { return [] }
+                return trackTypes(in: tracks)
+            }
+            // A Cluster before any Tracks: there are none to find; an unknown size ends the walk.
+            guard child.id != 0x1F43_B675, let size = child.size else { return [] }
+            offset = content + Int64(clamping: size)
+        }
+        return []
+    }
+
+    /// The TrackType (0x83) values of the TrackEntry (0xAE) elements in a Tracks element's data.
+    static func trackTypes(in tracks: [UInt8]) -> Set<UInt64> {
+        var found = Set<UInt64>()
+        func children(_ start: Int, _ end: Int, _ visit: (UInt64, Int, Int) -> Void) {
+            var i = start
+            while i < end {
+                guard let id = ebmlVint(tracks, at: i, keepMarker: true),
+                      let size = ebmlVint(tracks, at: i + id.length, keepMarker: false), !size.unknown else { return }
+                let content = i + id.length + size.length
+                guard size.value <= UInt64(end - content) else { return }
+                visit(id.value, content, content + Int(size.value))
+                i = content + Int(size.value)
+            }
+        }
+        children(0, tracks.count) { id, start, end in
+            guard id == 0xAE else { return }
+            children(start, end) { field, s, e in
+                guard field == 0x83, e > s, e - s <= 8 else { return }
+                found.insert(tracks[s..<e].reduce(0) { $0 << 8 | UInt64($1) })
+            }
+        }
+        return found
+    }
+
+    /// An EBML variable-length integer at `offset`: its length comes from the first byte's
+    /// leading zeros (1–8); an ID keeps its marker bit, a size drops it, and a size of all ones
+    /// is "unknown".
+    static func ebmlVint(_ b: [UInt8], at offset: Int, keepMarker: Bool) -> (value: UInt64, length: Int, unknown: Bool)? {
+        guard offset >= 0, offset < b.count, b[offset] != 0 else { return nil }
+        let length = b[offset].leadingZeroBitCount + 1
+        guard offset + length <= b.count else { return nil }
+        var value = UInt64(keepMarker ? b[offset] : b[offset] & (0xFF >> length))
+        var allOnes = value == UInt64(0xFF >> length)
+        for byte in b[offset + 1..<offset + length] {
+            value = value << 8 | UInt64(byte)
+            allOnes = allOnes && byte == 0xFF
+        }
+        return (value, length, !keepMarker && allOnes)
     }
 
     /// The handler types ("vide", "soun", "text") of the tracks in the file's moov box: the

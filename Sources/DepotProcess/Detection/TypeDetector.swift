@@ -87,9 +87,7 @@ public enum TypeDetector {
             if ascii("AVI ", at: 8) { return "video/x-msvideo" }
         }
         if ascii("ftyp", at: 4) && head.count >= 12 { return MediaSignatures.isoMediaType(head, of: bytes) }
-        if starts([0x1A, 0x45, 0xDF, 0xA3]) {
-            return contains(head, Array("webm".utf8)) ? "video/webm" : "video/x-matroska"
-        }
+        if starts([0x1A, 0x45, 0xDF, 0xA3]) { return MediaSignatures.matroskaType(head, of: bytes) }
         if ascii("OggS") { return contains(head, Array("theora".utf8)) ? "video/ogg" : "audio/ogg" }
         if ascii("fLaC") { return "audio/flac" }
         if let media = MediaSignatures.mediaType(head) { return media }
