@@ -26,7 +26,8 @@ public enum RollupDimensions {
     static let separator: Character = "\u{1F}"
 
     public static func encode(_ values: [String]) -> String {
-        values.map { $0.replacingOccurrences(of: String(separator), with: " ") }.joined(separator: String(separator))
+        values.map { $0.contains(separator) ? String($0.map { $0 == separator ? " " : $0 }) : $0 }
+            .joined(separator: String(separator))
     }
 
     public static func decode(_ text: String) -> [String] {
@@ -37,7 +38,12 @@ public enum RollupDimensions {
 /// Values to add to the roll-ups, gathered in memory and written in one transaction: each
 /// value goes into its minute, hour and day.
 public struct RollupBatch: Sendable {
-    private var cells: [String: RollupCell] = [:]
+    /// A cell's identity: its resolution, series, bucket and encoded dimensions.
+    private struct Key: Hashable, Comparable {
+        var step: Int64, series: String, bucket: Int64, dims: String
+        static func < (a: Key, b: Key) -> Bool { (a.step, a.series, a.bucket, a.dims) < (b.step, b.series, b.bucket, b.dims) }
+    }
+    private var cells: [Key: RollupCell] = [:]
 
     public init() {}
 
@@ -53,7 +59,7 @@ public struct RollupBatch: Sendable {
         let encoded = RollupDimensions.encode(dims)
         for step in steps {
             let bucket = seconds - ((seconds % step) + step) % step
-            let key = "\(step)|\(series)|\(bucket)|\(encoded)"
+            let key = Key(step: step, series: series, bucket: bucket, dims: encoded)
             var cell = cells[key] ?? RollupCell(step: step, series: series, bucket: bucket, dims: encoded, count: 0, sum: 0,
                                                 max: -.infinity, last: 0, histogram: RollupHistogram())
             let each = value / Double(max(count, 1))
@@ -157,6 +163,7 @@ public final class AnalyticsRecorder: Sendable {
         var batch = RollupBatch()
         var tagCache: [Int64: [String]] = [:]
         let needsTags = settings.metrics.contains { $0.tag != nil }
+        let decoder = JSONDecoder()
         for item in events {
             var tags: [String] = []
             if needsTags, let id = item.event.documentID {
@@ -165,7 +172,7 @@ public final class AnalyticsRecorder: Sendable {
                     tagCache[id] = tags
                 }
             }
-            Self.record(item, tags: tags, metrics: settings.metrics, into: &batch)
+            Self.record(item, tags: tags, metrics: settings.metrics, decoder: decoder, into: &batch)
         }
         try database.write { tx in
             guard try AnalyticsRecords.cursor(Self.cursorName, in: tx) == cursor else { return }  // another recorder did it
@@ -177,20 +184,22 @@ public final class AnalyticsRecorder: Sendable {
 
     /// What one event adds to the roll-ups: its type's count, and by type the job's figures,
     /// the ingest, the failure; and the custom metrics it matches.
-    static func record(_ item: FeedEvent, tags: [String], metrics: [CustomMetric], into batch: inout RollupBatch) {
+    static func record(_ item: FeedEvent, tags: [String], metrics: [CustomMetric], decoder: JSONDecoder,
+                       into batch: inout RollupBatch) {
         let e = item.event
         let at = e.timestampNanoseconds / 1_000_000_000
-        let data = (try? JSONSerialization.jsonObject(with: Data(e.dataJSON.utf8))) as? [String: Any] ?? [:]
-        func text(_ key: String) -> String { (data[key] as? String) ?? "" }
-        func number(_ key: String) -> Double? {
-            guard let n = data[key] as? NSNumber, !isBoolean(n) else { return nil }
-            return n.doubleValue
-        }
-        let collection = item.collection ?? (data["collection"] as? String) ?? ""
+        // Other events count by type and collection alone: their data is read only when the
+        // feed did not name the collection or a custom metric may filter on it.
+        let needsData = e.type == "file.stored" || e.type.hasPrefix("job.") || item.collection == nil || !metrics.isEmpty
+        let data = needsData ? RecordedFields.decode(e.dataJSON, extraNumbers: metrics.compactMap(\.field), with: decoder)
+                             : RecordedFields()
+        func text(_ key: String) -> String { data.strings[key] ?? "" }
+        func number(_ key: String) -> Double? { data.numbers[key] }
+        let collection = item.collection ?? data.strings["collection"] ?? ""
         batch.add("events", [e.type, collection], value: 0, at: at, gauge: true)
         switch e.type {
         case "file.stored":
-            let dedup = (data["deduplicated"] as? Bool) == true
+            let dedup = data.deduplicated == true
             batch.add("ingest", [collection, text("media_type"), text("status"), dedup ? "1" : "0"], value: number("size") ?? 0, at: at)
         case _ where e.type.hasPrefix("job."):
             let kind = text("kind"), media = text("media_type"), processor = text("processor")
@@ -217,20 +226,18 @@ public final class AnalyticsRecorder: Sendable {
             }
             // What the job said of itself (generation's tokens, latency …): a series per value,
             // by kind, media type, the report's labels (as one JSON object) and how it ended.
-            if let report = data["report"] as? [String: Any], let values = report["values"] as? [String: Any] {
-                let labels = (report["labels"] as? [String: String]) ?? [:]
-                let labelText = (try? JSONSerialization.data(withJSONObject: labels, options: [.sortedKeys]))
+            if let values = data.reportValues {
+                let labelText = (try? JSONSerialization.data(withJSONObject: data.reportLabels, options: [.sortedKeys]))
                     .map { String(decoding: $0, as: UTF8.self) } ?? "{}"
                 for (name, value) in values.sorted(by: { $0.key < $1.key }) {
-                    guard let n = value as? NSNumber, !isBoolean(n) else { continue }
-                    batch.add("report." + name, [kind, media, labelText, result], value: n.doubleValue, at: at)
+                    batch.add("report." + name, [kind, media, labelText, result], value: value, at: at)
                 }
             }
         default:
             break
         }
-        let mediaType = data["media_type"] as? String
-        for metric in metrics where metric.matches(type: e.type, collection: item.collection ?? data["collection"] as? String,
+        let mediaType = data.strings["media_type"]
+        for metric in metrics where metric.matches(type: e.type, collection: item.collection ?? data.strings["collection"],
                                                    mediaType: mediaType, tags: tags) {
             let value = metric.field.flatMap { number($0) } ?? (metric.isHistogram ? nil : 0)
             if let value { batch.add("custom." + metric.name, [], value: value, at: at) }
@@ -331,6 +338,3 @@ public final class AnalyticsRecorder: Sendable {
 
     public func stop() { stopRequested.withLock { $0 = true } }
 }
-
-/// Whether a JSONSerialization number is a boolean.
-func isBoolean(_ number: NSNumber) -> Bool { String(cString: number.objCType) == "c" }

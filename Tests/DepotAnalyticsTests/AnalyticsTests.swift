@@ -296,6 +296,22 @@ struct AnyPayload: EventPayload {
         #expect(text.contains("depot_custom_physics_sizes_bucket{le=\"+Inf\"} 2"))
     }
 
+    /// The recorder reads only the fields it needs from an event's data: a field of the wrong
+    /// type is absent (a boolean is no number), a custom metric's own field is read too.
+    @Test func theRecorderReadsTheFieldsItNeedsAndTakesNoBooleanForANumber() {
+        let json = """
+            {"kind":"extract","size":"12","processing_ms":7.5,"attempts":true,"pages":42,"deduplicated":true,
+             "artifacts":[{"name":"text.txt","size":3}],"report":{"values":{"tokens":10,"cached":false},"labels":{"engine":"builtin"}}}
+            """
+        let f = RecordedFields.decode(json, extraNumbers: ["pages"], with: JSONDecoder())
+        #expect(f.strings == ["kind": "extract"])
+        #expect(f.numbers == ["processing_ms": 7.5, "pages": 42])
+        #expect(f.deduplicated == true)
+        #expect(f.reportValues == ["tokens": 10] && f.reportLabels == ["engine": "builtin"])
+        #expect(RecordedFields.decode("[1, 2]", extraNumbers: [], with: JSONDecoder()).numbers.isEmpty)
+        #expect(RecordedFields.decode("{\"kind\":", extraNumbers: [], with: JSONDecoder()).strings.isEmpty)
+    }
+
     @Test func badMetricsAreRefusedWithTheKey() {
         for bad in ["[[analytics.metrics]]\nname = \"a b\"", "[[analytics.metrics]]\nname = \"h\"\nkind = \"histogram\"",
                     "[analytics]\nreport = \"hourly\"", "[analytics]\nreport_at = \"25:00\""] {
