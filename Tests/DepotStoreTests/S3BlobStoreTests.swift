@@ -2,6 +2,7 @@ import DepotCore
 @testable import DepotStore
 import DepotTestSupport
 import Foundation
+import Synchronization
 import Testing
 
 /// What only the S3 store does, against a real S3 server (moto's, started by the tests).
@@ -58,6 +59,50 @@ import Testing
         #expect(try store.readAll(staged.digest) == bytes)
         #expect(try store.multipartUploads().isEmpty)
         #expect(try listDirectory(dir.path + "/tmp").isEmpty)
+    }
+
+    /// An ingest into S3 costs a new file one PUT (no existence check first: the catalog does
+    /// not know it) and the HEAD that checks it is there inside the recording transaction; its
+    /// type is read from the local staging copy, not fetched back. A file the catalog knows is
+    /// checked and verified instead of sent again.
+    @Test func anIngestSendsANewFileOnceAndFetchesNothingBack() throws {
+        let server = try TestS3Server.shared()
+        let dir = TemporaryDirectory()
+        let proxy = try DroppingProxy(upstream: server.port) { _, _ in false }
+        defer { proxy.stop() }
+        let store = try S3BlobStore(settings: try server.settings(endpoint: proxy.endpoint), credentials: server.credentials,
+                                    temp: dir.path + "/tmp")
+        let catalog = try makeCatalog(.sqliteFile, in: dir)
+        let seen = Mutex<[Int64]>([])
+        let ingestor = Ingestor(store: store, catalog: catalog) { bytes, _ in
+            seen.withLock { $0.append(bytes.size) }
+            return (try? bytes.read(at: 0, count: 4)) == Array("%PDF".utf8) ? "application/pdf" : "text/plain"
+        }
+        let files = (0..<5).map { i in (name: "f\(i).txt", bytes: Array("%PDF-1.4 file \(i) ".utf8) + noise(3000 + i, seed: UInt64(i))) }
+        for f in files { _ = try dir.write("inbox/" + f.name, f.bytes) }
+        let items = files.map { IngestItem(sourcePath: dir.path + "/inbox/" + $0.name, collection: "docs", path: $0.name, tags: [],
+                                           disposition: .keep, origin: "test") }
+        let results = ingestor.ingest(items)
+        #expect(results.allSatisfy { if case .stored(_, blob: .new) = $0 { true } else { false } }, "\(results)")
+        #expect(try catalog.documents(collection: "docs").map(\.mediaType) == Array(repeating: "application/pdf", count: 5))
+        #expect(seen.withLock { $0 }.sorted() == files.map { Int64($0.bytes.count) }.sorted())
+        let lines = proxy.requestLines
+        #expect(lines.filter { $0.hasPrefix("PUT ") }.count == 5, "\(lines)")
+        #expect(lines.filter { $0.hasPrefix("HEAD ") }.count == 5, "\(lines)")
+        #expect(lines.filter { $0.hasPrefix("GET ") }.isEmpty, "\(lines)")
+        for f in files { #expect(try store.readAll(SHA256Hasher.digest(f.bytes)) == f.bytes) }
+
+        // The same bytes under another name: a dedup hit, checked (HEAD, then read back and
+        // re-hashed), not sent again.
+        let before = proxy.requestLines.count
+        _ = try dir.write("inbox/again.txt", files[0].bytes)
+        let again = ingestor.ingest([IngestItem(sourcePath: dir.path + "/inbox/again.txt", collection: "docs", path: "again.txt", tags: [],
+                                                disposition: .keep, origin: "test")])
+        #expect(again.count == 1)
+        if case .stored(_, blob: .existing) = again[0] {} else { Issue.record("expected a dedup hit, got \(again)") }
+        let later = Array(proxy.requestLines.dropFirst(before))
+        #expect(!later.contains { $0.hasPrefix("PUT ") }, "\(later)")
+        #expect(later.contains { $0.hasPrefix("GET ") }, "\(later)")
     }
 
     @Test func aPartThatKeepsFailingAbortsTheUploadAndLosesNothing() throws {

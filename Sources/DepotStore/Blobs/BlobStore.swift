@@ -34,6 +34,10 @@ public struct StagedBlob: Sendable {
     let token: String
     /// Held on a linked source until `settle`: keeps writers out of the shared inode.
     var lease: SourceLease? = nil
+    /// Whether the catalog has a blob of this digest, when the caller asked it (nil: not
+    /// asked). A store whose existence check costs a round trip (S3) skips it for a blob
+    /// the catalog does not know, and just puts it: content-named, a put never harms.
+    public var cataloged: Bool? = nil
 
     /// Whether the staged copy is the source's own inode (hard link) rather than a copy:
     /// only a leased source is ever linked.
@@ -185,6 +189,15 @@ public protocol BlobStore: AnyObject, Sendable {
     /// copies are released either way.
     func commit(_ staged: [StagedBlob]) throws -> [BlobCommit]
 
+    /// Reads a staged blob's bytes before its commit, where the store stages them locally
+    /// (nil: it does not; read it through `open` once committed). Type detection reads there,
+    /// so that an object store is not asked for bytes it has just been sent.
+    func openStaged(_ staged: StagedBlob) -> BlobReader?
+
+    /// Throws `BlobStoreError.missing` unless every blob named is stored (see the extension's
+    /// default; a store with round trips to make may make them side by side).
+    func requirePresent(_ digests: [Digest]) throws
+
     /// Drops a staged blob that will not be committed.
     func discard(_ staged: StagedBlob)
     /// Called once a committed blob's source has been removed (or kept): a blob that still
@@ -215,6 +228,8 @@ public protocol BlobStore: AnyObject, Sendable {
 
 extension BlobStore {
     public func settle(_ staged: StagedBlob) throws {}
+
+    public func openStaged(_ staged: StagedBlob) -> BlobReader? { nil }
 
     /// Re-hashes a stored blob and tells whether its bytes still match its name.
     public func verify(_ digest: Digest, progress: (Int) -> Void = { _ in }) throws -> Bool {

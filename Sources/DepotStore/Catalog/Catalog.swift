@@ -334,6 +334,16 @@ public final class Catalog: Sendable {
         }
     }
 
+    /// Which of `digests` the catalog has a blob row for (at most a few hundred: one query).
+    public func knownBlobs(among digests: [Digest]) throws -> Set<Digest> {
+        guard !digests.isEmpty else { return [] }
+        return try database.read { tx in
+            let marks = Array(repeating: "?", count: digests.count).joined(separator: ", ")
+            return Set(try tx.query("SELECT digest FROM blobs WHERE digest IN (\(marks))", digests.map { .text($0.hex) })
+                .compactMap { Digest(hex: $0.text(0)) })
+        }
+    }
+
     /// What holds a blob's bytes: the versions that are it and the artifacts made of it, each
     /// with its document's collection and path (what `depot verify` names for a damaged blob).
     public func uses(of digest: Digest) throws -> BlobUses {

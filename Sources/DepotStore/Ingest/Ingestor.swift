@@ -99,17 +99,26 @@ public final class Ingestor: Sendable {
 
         if !staged.isEmpty {
             do {
+                // What the catalog knows already (a store may skip asking itself of the rest),
+                // and each type, detected from the staged bytes where the store keeps them
+                // locally (else from the committed blob, below).
+                let known = try catalog.knownBlobs(among: staged.map(\.blob.digest))
+                for i in staged.indices { staged[i].blob.cataloged = known.contains(staged[i].blob.digest) }
+                let detected = staged.map { entry in
+                    store.openStaged(entry.blob).map { mediaType(in: $0, name: baseName(items[entry.index].path)) }
+                }
                 let commits = try store.commit(staged.map(\.blob))
                 for (n, entry) in staged.enumerated() where commits[n] == .healed {
                     logger.warning("a stored blob was damaged; healed from the incoming copy (hashed on its way in)",
                                    metadata: ["sha256": "\(entry.blob.digest.hex)", "path": "\(items[entry.index].sourcePath)"])
                 }
-                let records = staged.map { entry -> IngestRecord in
+                let records = staged.enumerated().map { n, entry -> IngestRecord in
                     let item = items[entry.index]
+                    let type = detected[n] ?? mediaType(of: entry.blob.digest, name: baseName(item.path))
                     return IngestRecord(collection: item.collection, path: item.path, digest: entry.blob.digest,
                                         size: entry.blob.size, sourceMtimeNanoseconds: entry.blob.sourceMtimeNanoseconds,
                                         origin: item.origin, tags: item.tags,
-                                        mediaType: mediaType(of: entry.blob.digest, name: baseName(item.path)))
+                                        mediaType: type)
                 }
                 let outcomes = try catalog.database.write { tx in
                     let outcomes = try catalog.record(records, in: tx)
@@ -170,10 +179,12 @@ public final class Ingestor: Sendable {
     /// The detected type of a committed blob; a blob that cannot be read for it (it was
     /// just written) is typed application/octet-stream rather than failing the ingest.
     private func mediaType(of digest: Digest, name: String) -> String? {
-        guard let detectType else { return nil }
+        guard detectType != nil else { return nil }
         guard let reader = try? store.open(digest) else { return "application/octet-stream" }
-        return detectType(reader, name)
+        return mediaType(in: reader, name: name)
     }
+
+    private func mediaType(in reader: BlobReader, name: String) -> String? { detectType.map { $0(reader, name) } }
 
     /// The current version when a kept file still has its size and mtime (no need to read it).
     private func unchangedVersion(of item: IngestItem) throws -> VersionInfo? {

@@ -83,7 +83,9 @@ public final class S3BlobStore: BlobStore {
         return try concurrently(staged.count, width: settings.concurrency) { index in
             let blob = staged[index]
             var result = BlobCommit.new
-            if let stored = try size(of: blob.digest) {
+            // A blob the catalog does not know is put without asking first (one round trip,
+            // not two); one it knows is checked, and healed when damaged.
+            if blob.cataloged != false, let stored = try size(of: blob.digest) {
                 if stored == blob.size, try verify(blob.digest) {
                     remember(blob)
                     return .existing
@@ -209,6 +211,20 @@ public final class S3BlobStore: BlobStore {
     }
 
     public func localPath(of digest: Digest) -> String? { nil }
+
+    /// The local staging copy, read before it is uploaded.
+    public func openStaged(_ staged: StagedBlob) -> BlobReader? {
+        let fd = Glibc.open(staged.token, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        return LocalBlobReader(fd: fd, size: staged.size, path: staged.token)
+    }
+
+    /// One HEAD per blob, `concurrency` at a time (this runs inside the write transaction
+    /// that records them).
+    public func requirePresent(_ digests: [Digest]) throws {
+        let present = try concurrently(digests.count, width: settings.concurrency) { try self.contains(digests[$0]) }
+        if let missing = zip(digests, present).first(where: { !$0.1 }) { throw BlobStoreError.missing(missing.0.hex) }
+    }
 
     /// The bucket answers and a file can be staged.
     public func isWritable() -> Bool {
