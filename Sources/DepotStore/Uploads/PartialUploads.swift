@@ -103,11 +103,17 @@ public final class PartialUploadWriter {
     public let path: String
     /// Where the next byte goes.
     public private(set) var offset: Int64
+    /// Where the bytes not yet handed to the disk begin (a page boundary).
+    private var writebackFrom: Int64
+    /// Bytes handed to the disk at once while a request's bytes arrive.
+    static let writebackWindow: Int64 = 8 << 20
+    static let page: Int64 = 4096
 
     init(fd: Int32, path: String, offset: Int64) {
         self.fd = fd
         self.path = path
         self.offset = offset
+        writebackFrom = offset / Self.page * Self.page
     }
 
     deinit { close(fd) }
@@ -127,9 +133,17 @@ public final class PartialUploadWriter {
             done += n
             offset += Int64(n)
         }
-        // The disk starts on these bytes now, while the next ones arrive, rather than all at
-        // the request's end (the fsync then has little left to wait for). Advice only.
-        _ = clinux_start_writeback(fd, offset - Int64(bytes.count), Int64(bytes.count))
+        // The disk starts on what came so far, while the next bytes arrive, rather than on all
+        // of it at the request's end (the fsync then has little left to wait for). In windows
+        // of whole pages behind the write position: a write into a page under writeback
+        // waits for the disk (stable pages), so the page the next write continues is never
+        // handed over, nor is a window of a few KiB each time (one small I/O per network
+        // read). Advice only.
+        let end = offset / Self.page * Self.page
+        if end - writebackFrom >= Self.writebackWindow {
+            _ = clinux_start_writeback(fd, writebackFrom, end - writebackFrom)
+            writebackFrom = end
+        }
     }
 
     /// Makes every byte written so far durable.
