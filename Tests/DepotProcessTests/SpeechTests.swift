@@ -54,6 +54,25 @@ import Glibc
         }
     }
 
+    /// "Words" of tone 60 ms apart, a 0.6 s pause after every eighth: the cuts are in the
+    /// pauses between "sentences", not in the gaps between words, though both are silent.
+    @Test func piecesAreCutBetweenSentencesNotBetweenWords() {
+        let rate = SpeechAudio.sampleRate
+        let word = 3 * rate / 10, gap = 6 * rate / 100, pause = 6 * rate / 10
+        let tone = (0..<word).map { Int16(8000 * sin(Double($0) * 2 * .pi * 440 / Double(rate))) }
+        let sentence = Array(repeating: tone + [Int16](repeating: 0, count: gap), count: 8).flatMap { $0 }
+            + [Int16](repeating: 0, count: pause)
+        let samples = Array((0..<20).flatMap { _ in sentence }.prefix(60 * rate))
+        // 12 s a piece: the last third (4 s) always holds one pause (a sentence is 3.48 s).
+        let limit = 12 * rate * 2 + SpeechAudio.wavHeaderBytes + SpeechAudio.multipartOverheadBytes
+        let pieces = SpeechAudio.pieces(of: samples, uploadLimit: limit)
+        #expect(pieces.count >= 5)
+        for piece in pieces.dropLast() {
+            let at = piece.range.upperBound % sentence.count
+            #expect(at >= sentence.count - pause - gap, "cut at \(Double(piece.range.upperBound) / Double(rate)) s is between two words")
+        }
+    }
+
     @Test func wavHeaderDescribes16kHzMono() {
         let wav = SpeechAudio.wav([1, -1, 300][...])
         #expect(wav.count == 44 + 6)
