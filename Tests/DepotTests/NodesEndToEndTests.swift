@@ -54,42 +54,11 @@ import Testing
     /// is processed by the second; both show in status, the API and /metrics; a kill -9 shows
     /// as down.
     @Test func anIngestNodeAndAWorkerNodeShareOneCatalog() throws {
-        let cluster = try PostgresCluster.shared()
-        let url = cluster.tcpURL(database: try cluster.createDatabase())
-        let dir = TemporaryDirectory()
-        let s3 = try TestS3Server.shared()
-        let bucket = try s3.settings()
-        let credentials = try s3.writeCredentials(in: dir)
+        let cluster = try SharedCatalog()
+        let url = cluster.url
         let portA = freePort(), portB = freePort()
         func config(_ name: String, port: Int, id: String, role: String) throws -> (root: String, config: String) {
-            let root = dir.path + "/" + name
-            let path = dir.path + "/\(name).toml"
-            try Data("""
-                root = "\(root)"
-                [catalog]
-                url = "\(url)"
-                [store]
-                backend = "s3"
-                [store.s3]
-                endpoint = "\(bucket.endpoint)"
-                bucket = "\(bucket.bucket)"
-                region = "us-east-1"
-                addressing = "path"
-                credentials_file = "\(credentials)"
-                prefix = "\(bucket.prefix)"
-                [inbox]
-                quiet_period = "0s"
-                rescan_interval = "2s"
-                [http]
-                port = \(port)
-                [node]
-                id = "\(id)"
-                role = "\(role)"
-                heartbeat = "1s"
-                """.utf8).write(to: URL(fileURLWithPath: path))
-            let initialised = try depot(["init", "--config", path])
-            guard initialised.status == 0 else { throw TestFailure("depot init failed: \(initialised.stderr)") }
-            return (root, path)
+            try cluster.node(name, port: port, id: id, role: role)
         }
         let a = try config("a", port: portA, id: "ingest-a", role: "ingest")
         // Its config says ingest; the command line makes it the worker and HTTP node.
@@ -152,5 +121,112 @@ import Testing
         let after = nodes(try status(["--config", b.config]))
         #expect(after["worker-b"]?.state == "stopped")
         #expect(after["ingest-a"]?.state == "down")
+    }
+
+    /// Two worker nodes, one webhook receiver on loopback: only the node holding the dispatch
+    /// lock delivers; kill -9 of it hands the lock to the other, which carries on from the
+    /// cursor — every event delivered, none twice.
+    @Test func oneNodeDispatchesWebhooksAndAnotherTakesOverWhenItDies() throws {
+        let receiver = try TestHTTPServer { _ in (200, []) }
+        defer { receiver.stop() }
+        let cluster = try SharedCatalog()
+        let webhook = """
+            [[webhooks]]
+            name = "receiver"
+            url = "\(receiver.url)"
+            secret = "s3cret"
+            events = ["version.created"]
+            """
+        let a = try cluster.node("a", port: freePort(), id: "worker-a", role: "worker", extra: webhook)
+        let b = try cluster.node("b", port: freePort(), id: "worker-b", role: "worker", extra: webhook)
+        let first = try Server(root: a.root, arguments: ["--config", a.config])
+        #expect(waitUntil(seconds: 30) { first.stderr.contains("this node dispatches events") }, "\(first.stderr)")
+        let second = try Server(root: b.root, arguments: ["--config", b.config])
+        #expect(waitUntil(seconds: 30) { second.stderr.contains("another node dispatches events; this one stands by") },
+                "\(second.stderr)")
+
+        let catalog = Catalog(database: try PostgresDatabase(url: cluster.url))
+        func ingest(_ names: [String]) throws {
+            let dir = TemporaryDirectory()
+            let files = try names.map { try dir.write("in/\($0).md", "# \($0)\n") }
+            let result = try depot(["ingest", "--config", a.config, "--collection", "docs"] + files)
+            guard result.status == 0 else { throw TestFailure("depot ingest failed: \(result.stderr)") }
+        }
+        func created() throws -> [String] {
+            try catalog.events(after: 0, limit: 100_000).filter { $0.type == "version.created" }.map(\.id)
+        }
+        func delivered() throws -> Int {
+            try DispatchState.deliveries(database: catalog.database).filter { $0.state == "delivered" }.count
+        }
+        try ingest((0..<5).map { "before-\($0)" })
+        #expect(try waitUntil(seconds: 30) { try delivered() == 5 }, "\(first.stderr.suffix(2000))")
+        #expect(receiver.requests.count == 5)
+        #expect(!second.stderr.contains("this node dispatches events"), "\(second.stderr)")
+
+        first.signal(SIGKILL)
+        #expect(first.wait() == -SIGKILL)
+        // PostgreSQL ends the dead process's session with its connection, and the lock with it.
+        #expect(waitUntil(seconds: 15) { second.stderr.contains("this node dispatches events") }, "\(second.stderr)")
+        try ingest((0..<5).map { "after-\($0)" })
+        #expect(try waitUntil(seconds: 30) { try delivered() == 10 }, "\(second.stderr.suffix(2000))")
+        // A moment more: nothing is sent again.
+        Thread.sleep(forTimeInterval: 1.5)
+        let ids = receiver.requests.map { $0.headers["x-depot-event-id"] ?? "" }
+        #expect(ids.count == 10, "\(ids)")
+        #expect(Set(ids).count == ids.count, "an event was delivered twice: \(ids)")
+        #expect(Set(ids) == Set(try created()))
+
+        second.signal(SIGTERM)
+        #expect(second.wait() == 0, "\(second.stderr.suffix(3000))")
+    }
+}
+
+/// One throw-away PostgreSQL database and one S3 bucket (moto) that several nodes share, each
+/// node with its own root and config in a temp folder.
+final class SharedCatalog {
+    let dir = TemporaryDirectory()
+    let url: String
+    let bucket: S3Settings
+    let credentials: String
+
+    init() throws {
+        let cluster = try PostgresCluster.shared()
+        url = cluster.tcpURL(database: try cluster.createDatabase())
+        let s3 = try TestS3Server.shared()
+        bucket = try s3.settings()
+        credentials = try s3.writeCredentials(in: dir)
+    }
+
+    /// A node's root and config, initialised: heartbeats every second, the inbox taken at once.
+    func node(_ name: String, port: Int, id: String, role: String, extra: String = "") throws -> (root: String, config: String) {
+        let root = dir.path + "/" + name
+        let path = dir.path + "/\(name).toml"
+        try Data("""
+            root = "\(root)"
+            [catalog]
+            url = "\(url)"
+            [store]
+            backend = "s3"
+            [store.s3]
+            endpoint = "\(bucket.endpoint)"
+            bucket = "\(bucket.bucket)"
+            region = "us-east-1"
+            addressing = "path"
+            credentials_file = "\(credentials)"
+            prefix = "\(bucket.prefix)"
+            [inbox]
+            quiet_period = "0s"
+            rescan_interval = "2s"
+            [http]
+            port = \(port)
+            [node]
+            id = "\(id)"
+            role = "\(role)"
+            heartbeat = "1s"
+            \(extra)
+            """.utf8).write(to: URL(fileURLWithPath: path))
+        let initialised = try depot(["init", "--config", path])
+        guard initialised.status == 0 else { throw TestFailure("depot init failed: \(initialised.stderr)") }
+        return (root, path)
     }
 }
