@@ -18,6 +18,7 @@ let configSections: [any ConfigSection.Type] = [
     RetentionSettings.self, ScrubSettings.self,
     GenerateSettings.self,
     AnalyticsSettings.self,
+    NodeSettings.self,
     SpeechSettings.self,
 ]
 

@@ -4,6 +4,7 @@ import DepotAnalytics
 import DepotCore
 import DepotHTTP
 import DepotOutbox
+import DepotRunner
 import DepotStore
 import DepotWatch
 import Foundation
@@ -16,21 +17,29 @@ import ServiceLifecycle
 import Synchronization
 import UnixSignals
 
-/// `depot serve`: the daemon. Recovery, then the watcher and the ingest on their own thread,
-/// under systemd's notify protocol.
+/// `depot serve`: the daemon. Recovery, then the services of this node's roles (`--role`,
+/// `[node] role`): the watcher and the ingest on their own thread (ingest), the job runner and
+/// the background work that follows it (worker), the HTTP server (http); all three by default.
+/// Every node registers in the catalog's `nodes` table and heartbeats there.
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
-        abstract: "Watch the inbox and keep every file dropped into it (runs in the foreground).")
+        abstract: "Run the daemon in the foreground: watch the inbox, run the jobs, serve HTTP (or some of these: --role).")
 
     @OptionGroup var rootOptions: RootOptions
 
     @Option(name: .long, help: "Listen here instead of http.listen and http.port: ADDRESS:PORT, [IPv6]:PORT, or a PORT.")
     var listen: String?
 
+    @Option(name: .long, help: "What this node runs instead of [node] role: all, or a comma-separated list of ingest, worker and http.")
+    var role: String?
+
     func validate() throws {
         if let listen, Self.parseListen(listen) == nil {
             throw ValidationError("--listen takes ADDRESS:PORT (127.0.0.1:8080), [IPv6]:PORT or a port number")
+        }
+        if let role, NodeRole.parse(role) == nil {
+            throw ValidationError("--role takes all, or a comma-separated list of ingest, worker and http")
         }
     }
 
@@ -55,6 +64,8 @@ struct ServeCommand: AsyncParsableCommand {
             config[HTTPSettings.self] = http
             context = Context(config: config, configPath: context.configPath, layout: context.layout)
         }
+        let roles = role.flatMap(NodeRole.parse) ?? context.config.node.roles
+        let roleName = NodeRole.describe(roles)
         // Upload and download buffers (1 MiB and more) go back to the kernel when freed, so
         // that a burst of uploads does not leave every thread's heap holding its share.
         _ = clinux_set_mmap_threshold(256 << 10)
@@ -69,7 +80,7 @@ struct ServeCommand: AsyncParsableCommand {
         // One daemon per root, and the HTTP address free, before anything starts.
         let rootLock = try RootLock(layout: context.layout)
         defer { withExtendedLifetime(rootLock) {} }
-        try checkListenAddress(host: context.config.http.listen, port: context.config.http.port)
+        if roles.contains(.http) { try checkListenAddress(host: context.config.http.listen, port: context.config.http.port) }
 
         // Recovery: the catalog migrates, and what a crash left half-staged goes. Nothing in
         // the inbox was removed before its catalog row was durable, so nothing else is needed.
@@ -78,62 +89,92 @@ struct ServeCommand: AsyncParsableCommand {
         let leftovers = try ingestor.store.removeLeftovers()
         if leftovers > 0 { logger.notice("removed staging left by an earlier run", metadata: ["files": "\(leftovers)"]) }
 
-        let watcher = InboxWatcher(inbox: context.layout.inbox, settings: context.config.inbox, collections: context.collections,
-                                   logger: Logger(label: "depot.watch"))
-        try watcher.start()
-        let loop = IngestLoop(watcher: watcher, ingestor: ingestor, context: context, logger: logger)
-
         // Each long-running part of the daemon is one Service in one group, stopped together
-        // and gracefully on SIGTERM. The parts that follow ingest (jobs, outbox, HTTP) each add
-        // theirs to this list.
-        let jobs = try context.jobRunner(logger: Logger(label: "depot.jobs"))
-        let outbox = try context.eventDispatcher(logger: Logger(label: "depot.outbox"))
-        let retention = try RetentionLoop(context: context, logger: Logger(label: "depot.retention"))
-        let scrub = try ScrubLoop(context: context, logger: Logger(label: "depot.scrub"))
-        // The analytics follow the event log on their own connection; downloads and link
-        // rejections reach them from the HTTP server through `usage`. Their commits wait for no
-        // fsync (durability normal, as the runner's): roll-ups are made from the log, and the
-        // cursor moves in the same transaction as the rows, so what a crash loses of them is
-        // recorded again from the log. An fsync a second on the recorder's part held SQLite's
-        // write lock while the runner waited (bench/stats.sh b).
-        let usage = UsageCounters()
-        let analyticsQueue = try context.openQueue(durability: .normal)
-        let recorder = AnalyticsRecorder(queue: analyticsQueue, store: try context.openStore(), settings: context.analytics,
-                                         usage: usage, logger: Logger(label: "depot.analytics"))
-        let reports = ReportWriter(database: analyticsQueue.database, store: try context.openStore(), root: context.layout.root,
-                                   settings: context.analytics, logger: Logger(label: "depot.analytics"))
-        let recording = context.analytics.record
-        let startedAt = Timestamp.now
-        let daemonState: @Sendable () -> DaemonState = {
-            DaemonState(running: true, pid: Int(getpid()), startedAt: startedAt, updatedAt: .now, watcher: loop.statusLine(),
-                        watcherRunning: loop.isRunning)
-        }
-        let statusFile = StatusFileWriter(path: context.daemonStatusPath, state: daemonState)
-        let services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+        // and gracefully on SIGTERM; the node's roles choose which parts run.
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        let loop: IngestLoop?
+        if roles.contains(.ingest) {
+            let watcher = InboxWatcher(inbox: context.layout.inbox, settings: context.config.inbox, collections: context.collections,
+                                       logger: Logger(label: "depot.watch"))
+            try watcher.start()
+            let ingestLoop = IngestLoop(watcher: watcher, ingestor: ingestor, context: context, logger: logger)
+            loop = ingestLoop
             // A graceful shutdown lets the ingest finish its batch.
-            .init(service: ThreadService(description: "depot-ingest", work: loop.run, stop: loop.stop)),
+            services.append(.init(service: ThreadService(description: "depot-ingest", work: ingestLoop.run, stop: ingestLoop.stop)))
+        } else {
+            loop = nil
+        }
+        let usage = UsageCounters()
+        var jobs: JobRunner?
+        var outbox: EventDispatcher?
+        if roles.contains(.worker) {
+            let runner = try context.jobRunner(logger: Logger(label: "depot.jobs"))
+            jobs = runner
+            // On a shared PostgreSQL catalog one node at a time dispatches (EventDispatcher.run).
+            let dispatcher = try context.eventDispatcher(logger: Logger(label: "depot.outbox"))
+            outbox = dispatcher
+            let retention = try RetentionLoop(context: context, logger: Logger(label: "depot.retention"))
+            let scrub = try ScrubLoop(context: context, logger: Logger(label: "depot.scrub"))
+            // The analytics follow the event log on their own connection; downloads and link
+            // rejections reach them from the HTTP server through `usage`. Their commits wait for no
+            // fsync (durability normal, as the runner's): roll-ups are made from the log, and the
+            // cursor moves in the same transaction as the rows, so what a crash loses of them is
+            // recorded again from the log. An fsync a second on the recorder's part held SQLite's
+            // write lock while the runner waited (bench/stats.sh b).
+            let analyticsQueue = try context.openQueue(durability: .normal)
+            let recorder = AnalyticsRecorder(queue: analyticsQueue, store: try context.openStore(), settings: context.analytics,
+                                             usage: usage, logger: Logger(label: "depot.analytics"))
+            let reports = ReportWriter(database: analyticsQueue.database, store: try context.openStore(), root: context.layout.root,
+                                       settings: context.analytics, logger: Logger(label: "depot.analytics"))
+            let recording = context.analytics.record
+            services += [
+                // The runner stops its workers and queues the jobs in hand again.
+                .init(service: ThreadService(description: "depot-jobs", work: runner.run, stop: runner.stop)),
+                // The dispatcher finishes the batch in hand; a drop is stored first, shown after.
+                .init(service: ThreadService(description: "depot-outbox", background: true, work: dispatcher.run, stop: dispatcher.stop)),
+                // Trash purge, garbage collection and the storage sample, every [retention] gc_interval.
+                .init(service: ThreadService(description: "depot-retention", background: true, work: retention.run, stop: retention.stop)),
+                // A slice of the incremental scrub every [scrub] interval, at most mib_per_second.
+                .init(service: ThreadService(description: "depot-scrub", background: true, work: scrub.run, stop: scrub.stop)),
+                .init(service: ThreadService(description: "depot-analytics", background: true,
+                                             work: { if recording { recorder.run(reports: reports) } else { recorder.idle() } },
+                                             stop: recorder.stop)),
+            ]
+        }
+
+        let startedAt = Timestamp.now
+        let nodeID = context.config.node.nodeID(root: context.layout.root)
+        let statusLine: @Sendable () -> String = {
+            loop?.statusLine() ?? "node \(nodeID) (\(roleName)): no inbox watched here"
+        }
+        let daemonState: @Sendable () -> DaemonState = {
+            DaemonState(running: true, pid: Int(getpid()), startedAt: startedAt, updatedAt: .now, watcher: loop?.statusLine(),
+                        watcherRunning: loop?.isRunning, node: nodeID, role: roleName)
+        }
+        if roles.contains(.http) {
+            services.append(.init(service: HTTPService(environment: try context.httpEnvironment(
+                metrics: metrics,
+                probes: ServerProbes(watcherCounters: { loop?.watcherCounters() }, watcherRunning: { loop?.isRunning ?? true },
+                                     daemonState: daemonState),
+                usage: usage))))
+        }
+        // The node's row in the catalog, on a connection of its own; registered before
+        // anything is said to be ready, so that a clash of ids stops the start.
+        let runner = jobs
+        let heartbeat = try NodeHeartbeat(
+            identity: NodeIdentity(id: nodeID, role: roleName, startedAt: startedAt, heartbeat: context.config.node.heartbeat),
+            database: try context.openDatabase(durability: .normal), jobsRunning: { runner?.jobsRunning ?? 0 },
+            logger: Logger(label: "depot.node"))
+        let statusFile = StatusFileWriter(path: context.daemonStatusPath, state: daemonState)
+        services += [
             .init(service: ReloadService(loop: loop, dispatcher: outbox, options: rootOptions, notifier: notifier, logger: logger),
                   successTerminationBehavior: .ignore),
-            .init(service: WatchdogService(loop: loop, notifier: notifier), successTerminationBehavior: .ignore),
+            .init(service: WatchdogService(status: statusLine, notifier: notifier), successTerminationBehavior: .ignore),
             // Ready once the group traps SIGTERM: a stop right after start is a graceful one.
-            .init(service: ReadyService(loop: loop, notifier: notifier, root: context.layout.root, logger: logger),
+            .init(service: ReadyService(status: statusLine, notifier: notifier, root: context.layout.root, node: nodeID,
+                                        role: roleName, logger: logger),
                   successTerminationBehavior: .ignore),
-            // The runner stops its workers and queues the jobs in hand again.
-            .init(service: ThreadService(description: "depot-jobs", work: jobs.run, stop: jobs.stop)),
-            // The dispatcher finishes the batch in hand; a drop is stored first, shown after.
-            .init(service: ThreadService(description: "depot-outbox", background: true, work: outbox.run, stop: outbox.stop)),
-            // Trash purge, garbage collection and the storage sample, every [retention] gc_interval.
-            .init(service: ThreadService(description: "depot-retention", background: true, work: retention.run, stop: retention.stop)),
-            // A slice of the incremental scrub every [scrub] interval, at most mib_per_second.
-            .init(service: ThreadService(description: "depot-scrub", background: true, work: scrub.run, stop: scrub.stop)),
-            .init(service: HTTPService(environment: try context.httpEnvironment(
-                metrics: metrics,
-                probes: ServerProbes(watcherCounters: { loop.watcherCounters() }, watcherRunning: { loop.isRunning },
-                                     daemonState: daemonState),
-                usage: usage))),
-            .init(service: ThreadService(description: "depot-analytics", background: true,
-                                         work: { if recording { recorder.run(reports: reports) } else { recorder.idle() } },
-                                         stop: recorder.stop)),
+            .init(service: ThreadService(description: "depot-node", background: true, work: heartbeat.run, stop: heartbeat.stop)),
             .init(service: ThreadService(description: "depot-status-file", background: true, work: statusFile.run, stop: statusFile.stop)),
         ]
 
@@ -292,10 +333,10 @@ struct ThreadService: Service, CustomStringConvertible {
     }
 }
 
-/// SIGHUP: re-read the config and hand it to the loop.
+/// SIGHUP: re-read the config and hand it to the loop and the dispatcher (those this node runs).
 struct ReloadService: Service {
-    let loop: IngestLoop
-    let dispatcher: EventDispatcher
+    let loop: IngestLoop?
+    let dispatcher: EventDispatcher?
     let options: RootOptions
     let notifier: SystemdNotifier
     let logger: Logger
@@ -305,8 +346,8 @@ struct ReloadService: Service {
             _ = notifier.reloading()
             do {
                 let context = try Context.resolve(options)
-                try dispatcher.reload(webhooks: context.config.webhooks)
-                loop.reload(context)
+                try dispatcher?.reload(webhooks: context.config.webhooks)
+                loop?.reload(context)
                 logger.notice("configuration reloaded: inbox, collections, log level and webhooks; [jobs], [http], [store] and [outbox] take effect at the next start",
                               metadata: ["config": "\(context.configPath ?? "defaults")", "webhooks": "\(context.config.webhooks.count)"])
             } catch {
@@ -321,20 +362,22 @@ struct ReloadService: Service {
 /// Says "ready" (log line and READY=1) from inside the service group, whose signal handling
 /// is in place by then.
 struct ReadyService: Service {
-    let loop: IngestLoop
+    let status: @Sendable () -> String
     let notifier: SystemdNotifier
     let root: String
+    let node: String
+    let role: String
     let logger: Logger
 
     func run() async throws {
-        let status = loop.statusLine()
-        logger.info("depot is serving", metadata: ["root": "\(root)", "status": "\(status)"])
+        let status = self.status()
+        logger.info("depot is serving", metadata: ["root": "\(root)", "node": "\(node)", "role": "\(role)", "status": "\(status)"])
         _ = notifier.ready(status: status)
     }
 }
 
 struct WatchdogService: Service {
-    let loop: IngestLoop
+    let status: @Sendable () -> String
     let notifier: SystemdNotifier
 
     func run() async throws {
@@ -344,7 +387,7 @@ struct WatchdogService: Service {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             try? await Task.sleep(for: interval)
             if notifier.watchdogInterval != nil { _ = notifier.watchdog() }
-            let status = loop.statusLine()
+            let status = self.status()
             if status != last {
                 _ = notifier.status(status)
                 last = status

@@ -16,19 +16,25 @@ public struct DaemonState: Codable, Sendable, Equatable {
     /// The watcher's one-line status ("watching 3 folders, 0 files pending, 12 stored").
     @Nullable public var watcher: String?
     @Nullable public var watcherRunning: Bool?
+    /// This daemon's node id and roles ("all", "ingest", "worker,http"); nodes of the catalog
+    /// are in `StatusRecord.nodes`.
+    @Nullable public var node: String?
+    @Nullable public var role: String?
 
     public init(running: Bool, pid: Int? = nil, startedAt: Timestamp? = nil, updatedAt: Timestamp? = nil, watcher: String? = nil,
-                watcherRunning: Bool? = nil) {
+                watcherRunning: Bool? = nil, node: String? = nil, role: String? = nil) {
         self.running = running
         self.pid = pid
         self.startedAt = startedAt
         self.updatedAt = updatedAt
         self.watcher = watcher
         self.watcherRunning = watcherRunning
+        self.node = node
+        self.role = role
     }
 
     enum CodingKeys: String, CodingKey {
-        case running, pid, watcher
+        case running, pid, watcher, node, role
         case startedAt = "started_at", updatedAt = "updated_at", watcherRunning = "watcher_running"
     }
 
@@ -107,6 +113,9 @@ public struct StatusRecord: Codable, Sendable, Equatable {
     }
 
     public var daemon: DaemonState
+    /// Every node that registered in the catalog (one on a single machine), by id, with its
+    /// state: up, down (not seen for a while) or stopped.
+    public var nodes: [NodeStatus]
     public var queue: Queue
     public var workers: [Worker]
     public var lastErrors: [Failure]
@@ -117,7 +126,7 @@ public struct StatusRecord: Codable, Sendable, Equatable {
     public var at: Timestamp
 
     enum CodingKeys: String, CodingKey {
-        case daemon, queue, workers, storage, scrub, at
+        case daemon, nodes, queue, workers, storage, scrub, at
         case lastErrors = "last_errors"
     }
 
@@ -136,6 +145,7 @@ public struct StatusRecord: Codable, Sendable, Equatable {
         let totals = try queue.catalog.stats()
         return StatusRecord(
             daemon: daemon,
+            nodes: try queue.catalog.nodes(),
             queue: Queue(states: Dictionary(uniqueKeysWithValues: counts.map { ($0.key.rawValue, $0.value) }),
                          oldestWaitingSince: oldest.map(Timestamp.init(nanoseconds:)),
                          oldestWaitSeconds: oldest.map { Double(max(0, now - $0)) / 1e9 }),
@@ -156,12 +166,29 @@ public struct StatusRecord: Codable, Sendable, Equatable {
         var lines: [String] = []
         if daemon.running {
             lines.append("daemon    running" + (daemon.pid.map { " (pid \($0))" } ?? "")
-                         + (daemon.startedAt.map { ", since \($0)" } ?? ""))
+                         + (daemon.startedAt.map { ", since \($0)" } ?? "")
+                         + (daemon.role.map { ", role \($0)" } ?? ""))
         } else {
             lines.append("daemon    not running")
         }
-        let watcherText = daemon.watcher.map { (daemon.watcherRunning == false ? "stopped: " : "") + $0 } ?? "unknown (no daemon)"
+        let watcherText: String
+        if let watcher = daemon.watcher {
+            watcherText = (daemon.watcherRunning == false ? "stopped: " : "") + watcher
+        } else if let role = daemon.role {
+            watcherText = "none on this node (role \(role))"
+        } else {
+            watcherText = "unknown (no daemon)"
+        }
         lines.append("watcher   " + watcherText)
+        lines.append("nodes     " + (nodes.isEmpty ? "none registered" : "\(nodes.count): "
+                     + "\(nodes.filter { $0.state == .up }.count) up, \(nodes.filter { $0.state == .down }.count) down, "
+                     + "\(nodes.filter { $0.state == .stopped }.count) stopped"))
+        for node in nodes {
+            let seen = node.state == .up ? "seen \(describeSeconds(node.lastSeenSeconds)) ago"
+                : "last seen \(describeSeconds(node.lastSeenSeconds)) ago"
+            lines.append("          \(node.id) (\(node.role)) \(node.state.rawValue), \(seen), pid \(node.pid) on \(node.host), "
+                         + "\(node.jobsRunning) jobs running")
+        }
         let order = JobState.allCases.map(\.rawValue)
         let states = order.compactMap { s in queue.states[s].map { "\(s) \($0)" } }.joined(separator: ", ")
         lines.append("queue     " + states)

@@ -23,6 +23,11 @@ struct ResolvedWebhook {
 /// documents are published and synced, its lines are fsynced in events.jsonl and its
 /// deliveries are recorded — in that order, so a crash anywhere replays the batch.
 ///
+/// One node at a time: `run()` works only while it holds the catalog's "event-dispatch"
+/// `ClusterLock` — on PostgreSQL a session advisory lock, which the server releases when the
+/// holder's process dies, so another node's dispatcher takes over from the cursor; on SQLite
+/// (one machine) always. A delivery is checked against the lock before it is sent.
+///
 /// `@unchecked Sendable`: everything but `stopRequested` (a Mutex) is used by the thread
 /// that calls `run()` (or, in tests and `depot outbox`, the one caller).
 public final class EventDispatcher: @unchecked Sendable {
@@ -36,8 +41,12 @@ public final class EventDispatcher: @unchecked Sendable {
     let logger: Logger
     private var client: WebhookClient?
     private let stopRequested = Mutex(false)
+    /// Held while this process dispatches (one node at a time).
+    let lock: any ClusterLock
     /// How long a busy dispatcher waits between batches.
     static let gatherWindow = Duration.milliseconds(100)
+    /// How often a dispatcher standing by asks for the lock.
+    static let standbyPoll = Duration.milliseconds(500)
     /// Events read per batch: bounds memory and how much one crash replays.
     public var batchSize = 500
     private var failures = 0
@@ -51,6 +60,7 @@ public final class EventDispatcher: @unchecked Sendable {
     /// - Throws: when a webhook's `secret_file` cannot be read.
     public init(publisher: OutboxPublisher, settings: OutboxSettings, webhooks: [WebhookSettings], logger: Logger) throws {
         self.database = publisher.catalog.database
+        lock = publisher.catalog.database.clusterLock(named: "event-dispatch")
         self.publisher = publisher
         self.settings = settings
         self.logger = logger
@@ -84,7 +94,21 @@ public final class EventDispatcher: @unchecked Sendable {
         logger.info("event dispatch started", metadata: ["webhooks": "\(webhooks.count)"])
         let leftovers = publisher.removeLeftoverBuilds()
         if leftovers > 0 { logger.notice("removed outbox builds left by an earlier run", metadata: ["folders": "\(leftovers)"]) }
+        var holding: Bool?
         while !stopRequested.withLock({ $0 }) {
+            guard lock.hold() else {
+                if holding != false {
+                    logger.notice(holding == true ? "this node no longer dispatches events (lock lost); standing by"
+                                  : "another node dispatches events; this one stands by")
+                    holding = false
+                }
+                pause(Self.standbyPoll)
+                continue
+            }
+            if holding != true {
+                logger.notice("this node dispatches events", metadata: ["cursor": "\((try? cursor()) ?? -1)"])
+                holding = true
+            }
             var busy = false
             do {
                 busy = try dispatchOnce() > 0
@@ -106,6 +130,7 @@ public final class EventDispatcher: @unchecked Sendable {
                 pause(settings.pollInterval)
             }
         }
+        lock.release()
         logger.info("event dispatch stopped")
     }
 
@@ -189,6 +214,8 @@ public final class EventDispatcher: @unchecked Sendable {
         if due.isEmpty { return 0 }
         if client == nil { client = try WebhookClient() }
         for delivery in due {
+            // Another node took over (this one's session ended): it sends what is left.
+            guard lock.hold() else { break }
             guard let hook = webhooks[delivery.webhook],
                   let event = try database.read({ tx in try EventLog.event(sequence: delivery.sequence, in: tx) }) else { continue }
             let attempts = delivery.attempts + 1

@@ -68,6 +68,9 @@ public final class JobRunner: @unchecked Sendable {
     /// Worker processes alive now (for status and tests).
     public var workerCount: Int { lock.withLock { liveWorkers } }
 
+    /// Jobs this runner holds now (leased and not yet finished), for the node's heartbeat.
+    public var jobsRunning: Int { lock.withLock { runningByKind.values.reduce(0, +) } }
+
     /// Runs until `stop()`: recovers leases of dead daemons, starts the slots, and takes back
     /// expired leases every second.
     public func run() {

@@ -136,7 +136,7 @@ struct SQLOwnership {
             "http_tokens": "DepotStore", "http_links": "DepotStore", "upload_links": "DepotStore", "uploads": "DepotStore",
             "gc_marks": "DepotStore", "storage_samples": "DepotStore", "pins": "DepotStore", "holds": "DepotStore",
             "scrub_state": "DepotStore", "mirror_missing": "DepotStore",
-            "analytics_rollups": "DepotStore", "analytics_cursor": "DepotStore",
+            "analytics_rollups": "DepotStore", "analytics_cursor": "DepotStore", "nodes": "DepotStore",
         ]
         #expect(ownership.owners == expected)
     }

@@ -84,6 +84,19 @@ private func parse(_ text: String) throws -> DepotConfig {
         #expect(try parse("").inbox.ignore == defaultIgnorePatterns)
     }
 
+    /// `[node]`: a role list, an id, a heartbeat; without them, all roles and the host:root id.
+    @Test func nodeSectionNamesRolesIdAndHeartbeat() throws {
+        let config = try parse("[node]\nid = \"worker-7\"\nrole = \"worker, http\"\nheartbeat = \"2s\"")
+        #expect(config.node.roles == [.worker, .http])
+        #expect(NodeRole.describe(config.node.roles) == "worker,http")
+        #expect(config.node.nodeID(root: "/srv/depot") == "worker-7")
+        #expect(config.node.heartbeat == .seconds(2))
+        let defaults = try parse("")
+        #expect(NodeRole.describe(defaults.node.roles) == "all")
+        #expect(NodeRole.parse("ingest,worker,http") == defaults.node.roles)
+        #expect(defaults.node.nodeID(root: "/srv/depot") == Nodes.hostName + ":/srv/depot")
+    }
+
     /// config/depot.toml documents every option at its default value.
     @Test func shippedDefaultConfigIsTheDefaults() throws {
         let config = try DepotConfig.load(path: repositoryRoot + "/config/depot.toml", sections: configSections)
@@ -109,6 +122,10 @@ private func parse(_ text: String) throws -> DepotConfig {
         ("[collections.share]\nmode = \"mirror\"\nremoved = \"trash after soon\"", "removed takes \"keep\"", 3),
         ("[scrub]\nsecond_copy = \"backup/blobs\"", "scrub.second_copy must be an absolute path", 2),
         ("[scrub]\ninterval = \"0s\"", "scrub.interval must be positive", 2),
+        ("[node]\nrole = \"web\"", "node.role must be \"all\" or a comma-separated list", 2),
+        ("[node]\nrole = \"ingest,\"", "node.role must be", 2),
+        ("[node]\nheartbeat = \"10ms\"", "node.heartbeat must be from 100ms to 1h", 2),
+        ("[node]\nid = \"a\\\"b\"", "node.id must be at most 200 characters", 2),
     ])
     func aBadKeyIsNamedWithItsFileAndLine(_ text: String, _ message: String, _ line: Int) {
         let error = #expect(throws: ConfigError.self) { try parse(text) }

@@ -92,7 +92,7 @@ public final class ServerMetrics: Sendable {
                              labels: [("status", String(status))])
     }
 
-    /// Brings the scrape-time figures up to date: catalog totals, queue depth, watcher totals.
+    /// Brings the scrape-time figures up to date: catalog totals, queue depth, the nodes, watcher totals.
     /// Blocks (SQLite).
     func refresh(queue: JobQueue, store: (any BlobStore)? = nil, probes: ServerProbes) {
         if let usage = try? queue.catalog.storageUsage(store: store) {
@@ -115,6 +115,7 @@ public final class ServerMetrics: Sendable {
                                    labels: [("state", state.rawValue)]).set(Int64(n))
             }
         }
+        if let nodes = try? queue.catalog.nodes() { refreshNodes(nodes) }
         if let now = probes.watcherCounters() {
             let before = watcherSeen.withLock { seen in
                 defer { seen = now }

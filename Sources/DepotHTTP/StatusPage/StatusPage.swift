@@ -124,6 +124,13 @@ extension Handlers {
         b += "<section id=\"overview\"><p>\(htmlEscape(status.daemon.watcher ?? "watcher: unknown")) · "
             + "\(status.storage.documents) documents · \(describeBytes(status.storage.storedBytes)) stored · "
             + "\(status.storage.freeBytes.map(describeBytes) ?? "?") free</p></section>"
+        // The nodes as `depot status` lists them (the same `StatusRecord.nodes`).
+        b += "<section id=\"nodes\"><h2>Nodes</h2><table><tr><th>node</th><th>role</th><th>state</th><th>last seen</th><th>jobs running</th></tr>"
+        for n in status.nodes {
+            b += "<tr class=\"node\" data-state=\"\(n.state.rawValue)\"><td>\(htmlEscape(n.id))</td><td>\(htmlEscape(n.role))</td>"
+                + "<td class=\"state\">\(n.state.rawValue)</td><td>\(describeSeconds(n.lastSeenSeconds)) ago</td><td>\(n.jobsRunning)</td></tr>"
+        }
+        b += "</table></section>"
         b += "<section id=\"collections\"><h2>Collections</h2><ul>"
         for c in collections { b += "<li>\(htmlEscape(c)) <small>(\(perCollection[c] ?? 0) documents)</small></li>" }
         b += "</ul></section><section id=\"documents\"><h2>Recent documents</h2><table><tr><th></th><th>document</th><th>type</th><th>version</th><th>processing</th></tr>"

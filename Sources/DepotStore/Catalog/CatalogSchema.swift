@@ -1,10 +1,11 @@
 extension Catalog {
     /// Every table the store owns, by migration name, in order: the catalog's own, then the
     /// HTTP server's tokens and links ("http-1"), the outbox dispatcher's cursor and
-    /// deliveries ("outbox-1"), and upload links and uploads ("uploads-1"). The names are those each had when its module held it, so a
+    /// deliveries ("outbox-1"), upload links and uploads ("uploads-1"), the retention and analytics
+    /// tables, and the nodes of a cluster ("nodes-1", `Nodes`). The names are those each had when its module held it, so a
     /// catalog migrated then takes them as applied.
     public static let migrations: [CatalogMigration] = catalogTables + AccessRecords.migrations + DispatchState.migrations
-        + UploadRecords.migrations + retentionTables + AnalyticsRecords.migrations
+        + UploadRecords.migrations + retentionTables + AnalyticsRecords.migrations + Nodes.migrations
 
     /// The catalog's own tables, by name, in order. "store-1" and "store-2" are the schema depot
     /// kept under `PRAGMA user_version` before every part named its migrations; they are

@@ -152,4 +152,8 @@ public protocol CatalogDatabase: AnyObject, Sendable {
     func migrate(_ migrations: [CatalogMigration]) throws
     /// Whether the database answers at all (for /readyz).
     func ping() -> Bool
+    /// A lock that one process at a time holds among all those using this database, for work
+    /// that must not run twice at once (the event dispatcher). Named: different names are
+    /// different locks. Takes nothing until its `hold()`.
+    func clusterLock(named name: String) -> any ClusterLock
 }

@@ -18,7 +18,7 @@ public final class PostgresDatabase: CatalogDatabase, @unchecked Sendable {
     private let slots: DispatchSemaphore
     /// The threads inside read/write, to refuse a transaction nested in another.
     private let holders = Mutex<Set<UInt>>([])
-    private let conninfo: String
+    let conninfo: String
     public let location: String
     public var dialect: SQLDialect { .postgres }
     /// How many times a write that lost to a concurrent one is run, in all.
