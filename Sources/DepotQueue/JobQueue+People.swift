@@ -97,8 +97,10 @@ extension JobQueue {
             SELECT count(*) FROM job_dependencies d JOIN jobs j ON j.id = d.waits_for WHERE d.job_id = ? AND j.state <> 'succeeded'
             """, [.integer(id)])[0].int(0)
         guard pending == 0 else { return }
-        try tx.execute("UPDATE jobs SET state = 'queued', updated_at_ns = ? WHERE id = ? AND state = 'waiting'",
-                       [.integer(wallClockNanoseconds()), .integer(id)])
+        if try tx.execute("UPDATE jobs SET state = 'queued', updated_at_ns = ? WHERE id = ? AND state = 'waiting'",
+                          [.integer(wallClockNanoseconds()), .integer(id)]) > 0 {
+            try tx.notify(Self.readyChannel)
+        }
     }
 
     func dependents(of id: Int64, in tx: any CatalogTransaction) throws -> [Int64] {

@@ -202,7 +202,10 @@ extension JobQueue {
                     lease_owner = NULL, lease_expires_ns = NULL, progress = 0, progress_message = NULL, updated_at_ns = ?
                 WHERE id = ? AND state = 'running' AND lease_owner = ?
                 """, [.integer(wallClockNanoseconds()), .integer(job.id), .text(owner)])
-            if changed > 0 { try refreshStatus(versionID: job.versionID, in: tx) }
+            if changed > 0 {
+                try refreshStatus(versionID: job.versionID, in: tx)
+                try tx.notify(Self.readyChannel)
+            }
         }
     }
 
@@ -230,6 +233,7 @@ extension JobQueue {
                             progress = 0, progress_message = NULL, updated_at_ns = ? WHERE id = ?
                         """, [.text(reason), .integer(now), .integer(job.id)])
                     try refreshStatus(versionID: job.versionID, in: tx)
+                    try tx.notify(Self.readyChannel)
                 }
                 return true
             }

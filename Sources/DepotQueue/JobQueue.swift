@@ -15,6 +15,9 @@ public final class JobQueue: Sendable {
     public let settings: JobsSettings
     /// The priority of a job a person queued or retried: before any background work.
     public static let personPriority = 100
+    /// The wake-up channel of jobs that became ready to lease (`CatalogDatabase.wakeups`):
+    /// idle runners of every node sleep on it instead of polling.
+    public static let readyChannel = "depot_jobs_ready"
 
     public var database: any CatalogDatabase { catalog.database }
 
@@ -117,6 +120,7 @@ public final class JobQueue: Sendable {
         for dependency in waitsFor {
             try tx.execute("INSERT INTO job_dependencies(job_id, waits_for) VALUES(?, ?)", [.integer(id), .integer(dependency)])
         }
+        if state == .queued { try tx.notify(Self.readyChannel) }
         return id
     }
 

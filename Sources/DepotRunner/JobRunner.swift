@@ -36,8 +36,15 @@ public final class JobRunner: @unchecked Sendable {
     private var runningByKind: [String: Int] = [:]
     private var runningByClass: [String: Int] = [:]
     private var liveWorkers = 0
-    /// How long an idle slot waits before it looks for work again.
-    var idlePoll: Int64 = 20_000_000
+    /// Ticks when a job becomes ready anywhere (`JobQueue.readyChannel`): an idle slot sleeps
+    /// on it. On PostgreSQL that is LISTEN/NOTIFY across nodes.
+    let wakeups: CommitSignal
+    /// How long an idle slot waits before it looks for work again unwoken: for what no one
+    /// announces (a retry whose time came, a job queued by an older depot). On SQLite polls
+    /// are cheap reads and other processes (`depot jobs add`) do not wake this one: 20 ms.
+    /// On PostgreSQL a poll is a write transaction on the server, and every node's commit
+    /// wakes the slots: 2 s.
+    var idlePoll: Int64
 
     /// - Parameters:
     ///   - workerCommand: the worker's command line, executable first (`/proc/self/exe worker …`).
@@ -47,6 +54,8 @@ public final class JobRunner: @unchecked Sendable {
         self.store = store
         self.layout = layout
         self.settings = queue.settings
+        wakeups = queue.database.wakeups(JobQueue.readyChannel)
+        idlePoll = queue.database.dialect == .postgres ? 2_000_000_000 : 20_000_000
         self.command = workerCommand
         // Swift's crash backtracer symbolicates for seconds before a crashed worker dies, which
         // would hold the slot and blur the crash into a timeout; the reason is recorded anyway.
@@ -106,6 +115,8 @@ public final class JobRunner: @unchecked Sendable {
             stopRequested = true
             lock.broadcast()
         }
+        // Idle slots sleep on the wake-ups: one tick ends their wait.
+        wakeups.signal()
     }
 
     var isStopping: Bool { lock.withLock { stopRequested } }
@@ -118,6 +129,13 @@ public final class JobRunner: @unchecked Sendable {
         } catch {
             logger.error("cannot recover job leases", metadata: ["error": "\(error)"])
         }
+    }
+
+    /// Sleeps until a job becomes ready (a wake-up after `seen`), `idlePoll` passes, or the
+    /// runner stops.
+    func awaitWork(after seen: UInt64) {
+        guard !isStopping else { return }
+        wakeups.wait(after: seen, timeout: .nanoseconds(idlePoll))
     }
 
     /// Sleeps up to `nanoseconds` unless the runner is stopping.
@@ -152,6 +170,8 @@ public final class JobRunner: @unchecked Sendable {
             runningByKind[job.kind, default: 1] -= 1
             runningByClass[job.mediaClass, default: 1] -= 1
         }
+        // Room for its kind and class again: an idle slot may take a job that had to wait.
+        wakeups.signal()
     }
 
     func workerStarted() { lock.withLock { liveWorkers += 1 } }

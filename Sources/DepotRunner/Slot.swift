@@ -37,6 +37,8 @@ final class Slot {
     func run() {
         while !runner.isStopping {
             let job: Job?
+            // Taken before looking, so that a job queued between the look and the wait wakes it.
+            let seen = runner.wakeups.current
             do {
                 job = try runner.leaseNext()
             } catch {
@@ -46,7 +48,7 @@ final class Slot {
             }
             guard let job else {
                 stopIfIdle()
-                runner.idle(runner.idlePoll)
+                runner.awaitWork(after: seen)
                 continue
             }
             defer { runner.finishedRunning(job) }

@@ -86,6 +86,11 @@ import Testing
     @Test func statusPageSignsInWithATokenAndShowsDocuments() async throws {
         let f = try Fixture()
         let admin = try f.state.createToken(scope: .admin, name: "ops").token
+        // A node of the catalog that stopped answering a minute ago: the page lists it as down.
+        try f.catalog.database.write { tx in
+            try Nodes.register(NodeIdentity(id: "worker-<7>", role: "worker", heartbeat: .seconds(5)), in: tx)
+            try tx.execute("UPDATE nodes SET last_seen_ns = last_seen_ns - 60000000000")
+        }
         try await f.application().test(.live) { client in
             var r = try await client.execute(uri: "/ui", method: .get)
             #expect(r.status == .ok && String(buffer: r.body).contains("name=\"token\""))
@@ -101,6 +106,7 @@ import Testing
             r = try await client.execute(uri: "/ui", method: .get, headers: [.cookie: pair])
             let page = String(buffer: r.body)
             #expect(page.contains("lectures/physics/Übung 1.pdf") && page.contains("<svg") && page.contains("EventSource"))
+            #expect(page.contains("<tr class=\"node\" data-state=\"down\"><td>worker-&lt;7&gt;</td><td>worker</td>"), "\(page)")
             #expect(try await client.execute(uri: "/ui/events", method: .get).status == .unauthorized)
             #expect(try await client.execute(uri: "/ui/jobs/1/retry", method: .post).status == .unauthorized)
         }

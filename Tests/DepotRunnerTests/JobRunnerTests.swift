@@ -19,11 +19,14 @@ final class RunnerFixture {
     private var thread: Thread?
     static let registry = ProcessorRegistry.standard(testProcessors: true)
 
-    init(settings: JobsSettings, store makeStore: (RootLayout) throws -> BlobStore = { try LocalBlobStore(layout: $0) }) throws {
+    /// - Parameter database: the catalog's database (default: a SQLite file in the root), its
+    ///   tables already made.
+    init(settings: JobsSettings, store makeStore: (RootLayout) throws -> BlobStore = { try LocalBlobStore(layout: $0) },
+         database given: (any CatalogDatabase)? = nil) throws {
         layout = RootLayout(root: dir.path)
         try makeDirectories(layout.state)
         store = try makeStore(layout)
-        let database = try SQLiteDatabase(path: layout.catalog)
+        let database = try given ?? SQLiteDatabase(path: layout.catalog)
         try database.migrate(Catalog.migrations + JobQueue.migrations)
         queue = JobQueue(catalog: Catalog(database: database), settings: settings)
         queue.attachPipeline { kind, mediaType in Self.registry.select(kind: kind, mediaType: mediaType)?.name }
@@ -38,7 +41,8 @@ final class RunnerFixture {
 
     /// Stores a file, typed as the daemon types it, and records its version (and its jobs).
     @discardableResult
-    func add(_ path: String, _ text: String) throws -> VersionInfo {
+    func add(_ path: String, _ text: String, to queue: JobQueue? = nil) throws -> VersionInfo {
+        let queue = queue ?? self.queue
         let source = try dir.write("src-\(UUID().uuidString)", text)
         let staged = try store.stage(BlobSource(path: source, mayLink: false))
         _ = try store.commit([staged])
@@ -75,6 +79,29 @@ final class RunnerFixture {
         s.memoryLimit = 1 << 30
         change(&s)
         return s
+    }
+
+    /// On PostgreSQL an idle runner sleeps on LISTEN: a job queued by another node (here
+    /// another connection pool, queue and pipeline, as a second process opens them) wakes it at
+    /// once, though its own poll is a minute away.
+    @Test func anIdleRunnerOnPostgresWakesForAJobQueuedElsewhere() throws {
+        let cluster = try PostgresCluster.shared()
+        let url = cluster.url(database: try cluster.createDatabase())
+        let f = try RunnerFixture(settings: Self.settings(), database: try PostgresDatabase(url: url))
+        #expect(f.runner.idlePoll == 2_000_000_000, "PostgreSQL's default poll")
+        f.runner.idlePoll = 60_000_000_000
+        f.start()
+        // The slots look once, find nothing and go to sleep (the listener's start wakes them
+        // once more).
+        Thread.sleep(forTimeInterval: 1.5)
+        let other = JobQueue(catalog: Catalog(database: try PostgresDatabase(url: url)), settings: Self.settings())
+        other.attachPipeline { kind, mediaType in RunnerFixture.registry.select(kind: kind, mediaType: mediaType)?.name }
+        try f.add("wake.txt", "wake up\n", to: other)
+        #expect(waitUntil(seconds: 20) { (try? f.queue.jobs().allSatisfy { $0.state.isFinished }) == true })
+        let extract = try #require(try f.queue.jobs().first { $0.kind == "extract" })
+        #expect(extract.state == .succeeded, "\(extract.lastError ?? "")")
+        let pickup = Double((extract.startedAtNanoseconds ?? .max) - extract.createdAtNanoseconds) / 1e9
+        #expect(pickup < 3, "picked up \(pickup) s after it was queued")
     }
 
     /// `[jobs.concurrency]`: with one slot for the class, its jobs never overlap, though two

@@ -77,6 +77,9 @@ public protocol CatalogTransaction: AnyObject {
     /// Set when the transaction appended to the event log: once it commits, the backend wakes
     /// this process's followers of the log (`EventLog.commits`).
     var appendedEvents: Bool { get set }
+    /// Wakes the waiters on `channel` (`CatalogDatabase.wakeups`) once this transaction
+    /// commits; nothing when it rolls back. A channel is a-z, 0-9 and _.
+    func notify(_ channel: String) throws
 }
 
 extension CatalogTransaction {
@@ -156,4 +159,7 @@ public protocol CatalogDatabase: AnyObject, Sendable {
     /// that must not run twice at once (the event dispatcher). Named: different names are
     /// different locks. Takes nothing until its `hold()`.
     func clusterLock(named name: String) -> any ClusterLock
+    /// Ticks when a transaction that said `notify(channel)` commits: on SQLite one of this
+    /// process's, on PostgreSQL one of any process on the database.
+    func wakeups(_ channel: String) -> CommitSignal
 }

@@ -47,6 +47,26 @@ final class PostgresConnection: @unchecked Sendable {
 
     var isBroken: Bool { handle.map { PQstatus($0) != CONNECTION_OK } ?? true }
 
+    /// The connection's socket (-1 when there is none), to wait on for notifications.
+    var socketDescriptor: Int32 { handle.map { PQsocket($0) } ?? -1 }
+
+    /// Reads what the server sent without blocking (notifications, after poll said readable).
+    func consumeInput() throws {
+        guard let handle, PQconsumeInput(handle) == 1 else {
+            throw CatalogError(.io, "postgres \(location): connection lost: \(Self.trimmed(handle.map { String(cString: PQerrorMessage($0)) } ?? ""))")
+        }
+    }
+
+    /// Takes the notifications received so far; returns how many.
+    func drainNotifications() -> Int {
+        var count = 0
+        while let notification = PQnotifies(handle) {
+            PQfreemem(notification)
+            count += 1
+        }
+        return count
+    }
+
     /// Runs one or more statements that take no values (DDL, BEGIN, COMMIT).
     func executeScript(_ sql: String) throws {
         let result = PQexec(handle, sql)

@@ -18,6 +18,8 @@ public final class PostgresDatabase: CatalogDatabase, @unchecked Sendable {
     private let slots: DispatchSemaphore
     /// The threads inside read/write, to refuse a transaction nested in another.
     private let holders = Mutex<Set<UInt>>([])
+    /// The LISTEN sessions of `wakeups(_:)`, by channel.
+    let listeners = Mutex<[String: PostgresListener]>([:])
     let conninfo: String
     public let location: String
     public var dialect: SQLDialect { .postgres }
@@ -181,5 +183,12 @@ final class PostgresTransaction: CatalogTransaction {
 
     func execute(_ sql: String, _ values: [SQLValue]) throws -> Int {
         try run(sql, values).changed
+    }
+
+    /// NOTIFY is transactional: the server sends it at COMMIT, to every listening session of
+    /// this database (this process's listener included), and never for a rollback.
+    func notify(_ channel: String) throws {
+        try checkChannel(channel)
+        _ = try run("SELECT pg_notify(?, '')", [.text(channel)])
     }
 }

@@ -59,6 +59,7 @@ public final class SQLiteDatabase: CatalogDatabase, @unchecked Sendable {
                 let result = try body(tx)
                 try db.executeScript("COMMIT")
                 if tx.appendedEvents { EventLog.commits.signal() }
+                for channel in tx.notified { LocalWakeups.signal(location: location, channel: channel).signal() }
                 return result
             } catch {
                 try? db.executeScript("ROLLBACK")
@@ -109,6 +110,13 @@ public final class SQLiteDatabase: CatalogDatabase, @unchecked Sendable {
 final class SQLiteTransaction: CatalogTransaction {
     var connection: SQLiteConnection?
     var appendedEvents = false
+    /// The channels to wake once this transaction commits.
+    var notified: Set<String> = []
+
+    func notify(_ channel: String) throws {
+        try checkChannel(channel)
+        notified.insert(channel)
+    }
 
     init(_ connection: SQLiteConnection) { self.connection = connection }
 
