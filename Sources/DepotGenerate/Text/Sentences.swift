@@ -5,11 +5,11 @@
 /// single letter (an initial). This is UAX #29's sentence rule SB11 with the abbreviation
 /// exceptions that rule leaves to "tailoring".
 public enum TextBreaks {
-    static let terminals: Set<Character> = [".", "!", "?", "…", "。", "！", "？", "‼", "⁇", "⁈", "⁉"]
+    static let terminals = CharacterClass.Members([".", "!", "?", "…", "。", "！", "？", "‼", "⁇", "⁈", "⁉"])
     /// May follow a terminal mark inside the sentence: closing quotes and brackets.
-    static let closers: Set<Character> = ["\"", "'", "”", "’", "»", "›", ")", "]", "}", "›"]
+    static let closers = CharacterClass.Members(["\"", "'", "”", "’", "»", "›", ")", "]", "}", "›"])
     /// May start a sentence besides an upper-case letter or a digit.
-    static let openers: Set<Character> = ["\"", "'", "“", "„", "«", "‹", "(", "[", "¿", "¡", "‘", "—", "–", "-"]
+    static let openers = CharacterClass.Members(["\"", "'", "“", "„", "«", "‹", "(", "[", "¿", "¡", "‘", "—", "–", "-"])
 
     /// The sentences of one paragraph (its lines already joined), each trimmed; never empty strings.
     /// - Parameter abbreviations: lower-case words (without the dot) after which a dot ends no sentence.
@@ -25,11 +25,12 @@ public enum TextBreaks {
             while end < chars.count, terminals.contains(chars[end]) || closers.contains(chars[end]) { end += 1 }
             // Needs space after it, then a sentence start (or the paragraph's end).
             var next = end
-            guard next == chars.count || chars[next].isWhitespace else { i = end; continue }
-            while next < chars.count, chars[next].isWhitespace { next += 1 }
+            guard next == chars.count || CharacterClass.isWhitespace(chars[next]) else { i = end; continue }
+            while next < chars.count, CharacterClass.isWhitespace(chars[next]) { next += 1 }
             if next < chars.count {
                 let n = chars[next]
-                let startsSentence = n.isUppercase || n.isNumber || openers.contains(n) || (n.isLetter && !n.isLowercase && !n.isUppercase)
+                let startsSentence = CharacterClass.isUppercase(n) || CharacterClass.isNumber(n) || openers.contains(n)
+                    || (CharacterClass.isLetter(n) && !CharacterClass.isLowercase(n) && !CharacterClass.isUppercase(n))
                 if !startsSentence { i = end; continue }
             }
             if c == ".", isAbbreviation(before: i, in: chars, abbreviations) { i = end; continue }
@@ -49,7 +50,7 @@ public enum TextBreaks {
     /// ("J. S. Bach") or a number followed by a dot inside a sentence is not decided here.
     static func isAbbreviation(before dot: Int, in chars: [Character], _ abbreviations: Set<String>) -> Bool {
         var s = dot
-        while s > 0, chars[s - 1].isLetter || chars[s - 1] == "." { s -= 1 }
+        while s > 0, CharacterClass.isLetter(chars[s - 1]) || chars[s - 1] == "." { s -= 1 }
         let word = String(chars[s..<dot]).lowercased()
         if word.isEmpty { return false }
         let letters = word.filter(\.isLetter)
@@ -67,10 +68,31 @@ public enum TextBreaks {
 
     /// The words of `text` as written (case kept).
     public static func tokens(_ text: String) -> [String] {
-        tokenRanges(text).map { range in
+        tokens(text, at: tokenRanges(text))
+    }
+
+    /// The words at `ranges` of `text` (from `tokenRanges`), as `tokens` gives them.
+    static func tokens(_ text: String, at ranges: [Range<String.Index>]) -> [String] {
+        ranges.map { range in
             let word = text[range]
-            return word.contains("’") ? String(word.map { $0 == "’" ? "'" : $0 }) : String(word)
+            // ’ is E2 80 99 in UTF-8: the bytes are looked for, not the character (a search
+            // through Foundation), which only decides whether to map the characters.
+            return hasRightQuote(word.utf8) ? String(word.map { $0 == "’" ? "'" : $0 }) : String(word)
         }
+    }
+
+    @inline(__always)
+    static func hasRightQuote(_ utf8: Substring.UTF8View) -> Bool {
+        var state = 0
+        for byte in utf8 {
+            switch (state, byte) {
+            case (_, 0xE2): state = 1
+            case (1, 0x80): state = 2
+            case (2, 0x99): return true
+            default: state = 0
+            }
+        }
+        return false
     }
 
     /// Where each word of `text` is.
@@ -78,13 +100,18 @@ public enum TextBreaks {
         var result: [Range<String.Index>] = []
         var start: String.Index?
         var index = text.startIndex
-        while index < text.endIndex {
-            let c = text[index]
+        // The character at `index`, and whether it is a word character, carried over from the
+        // look-ahead of the step before.
+        var c: Character? = index < text.endIndex ? text[index] : nil
+        var isWord = c.map(isWordCharacter) ?? false
+        while let current = c {
             let next = text.index(after: index)
-            if isWordCharacter(c) {
+            let following: Character? = next < text.endIndex ? text[next] : nil
+            let followingIsWord = following.map(isWordCharacter) ?? false
+            if isWord {
                 if start == nil { start = index }
-            } else if let s = start, c == "'" || c == "’" || c == "-" || c == "‐", next < text.endIndex, isWordCharacter(text[next]) {
-                if c != "-" && c != "‐" && elisions.contains(text[s..<index].lowercased()) {
+            } else if let s = start, current == "'" || current == "’" || current == "-" || current == "‐", followingIsWord {
+                if current != "-" && current != "‐" && elisions.contains(text[s..<index].lowercased()) {
                     // An elision (l', d', qu', j'): the article is a word of its own.
                     result.append(s..<next)
                     start = nil
@@ -94,6 +121,8 @@ public enum TextBreaks {
                 start = nil
             }
             index = next
+            c = following
+            isWord = followingIsWord
         }
         if let s = start { result.append(s..<text.endIndex) }
         return result
@@ -103,25 +132,26 @@ public enum TextBreaks {
     static let elisions: Set<String> = ["l", "d", "j", "m", "n", "s", "t", "c", "qu", "jusqu", "lorsqu", "puisqu", "quoiqu", "dell", "all", "nell", "sull", "un"]
 
     static func isWordCharacter(_ c: Character) -> Bool {
-        c.isLetter || c.isNumber || c.unicodeScalars.first.map { $0.properties.generalCategory == .nonspacingMark } == true
+        CharacterClass.isWordCharacter(c)
     }
 }
 
 extension String {
     func trimmingWhitespace() -> String {
         var s = Substring(self)
-        while let f = s.first, f.isWhitespace { s.removeFirst() }
-        while let l = s.last, l.isWhitespace { s.removeLast() }
+        while let f = s.first, CharacterClass.isWhitespace(f) { s.removeFirst() }
+        while let l = s.last, CharacterClass.isWhitespace(l) { s.removeLast() }
         return String(s)
     }
 
     /// Runs of whitespace (line breaks included) as one space, trimmed.
     public func collapsingWhitespace() -> String {
+        if let ascii = collapsingASCIIWhitespace() { return ascii }
         var out = ""
         out.reserveCapacity(utf8.count)
         var space = false
         for c in self {
-            if c.isWhitespace {
+            if CharacterClass.isWhitespace(c) {
                 space = true
             } else {
                 if space && !out.isEmpty { out.append(" ") }
@@ -130,5 +160,29 @@ extension String {
             }
         }
         return out
+    }
+
+    /// `collapsingWhitespace` of a string of ASCII bytes, byte by byte (each byte is a
+    /// character there, but for "\r\n", whose two bytes are both whitespace as the character
+    /// is); nil for any other string.
+    private func collapsingASCIIWhitespace() -> String? {
+        var bytes: [UInt8] = []
+        let ascii: Bool? = utf8.withContiguousStorageIfAvailable { buffer in
+            bytes.reserveCapacity(buffer.count)
+            var space = false
+            for byte in buffer {
+                guard byte < 0x80 else { return false }
+                if CharacterClass.ascii[Int(byte)] & CharacterClass.whitespace != 0 {
+                    space = true
+                } else {
+                    if space && !bytes.isEmpty { bytes.append(0x20) }
+                    space = false
+                    bytes.append(byte)
+                }
+            }
+            return true
+        }
+        guard ascii == true else { return nil }
+        return String(decoding: bytes, as: UTF8.self)
     }
 }
