@@ -147,7 +147,9 @@ enum Keywords {
     }
 
     static func isContent(_ word: String, _ language: Language) -> Bool {
-        word.count > 1 && !language.isStop(word) && !language.isStop(word.replacingOccurrences(of: "'", with: "")) && word.contains(where: \.isLetter)
+        // Without an apostrophe's byte there is nothing to replace (and no search through Foundation).
+        let unquoted = word.utf8.contains(0x27) ? word.replacingOccurrences(of: "'", with: "") : word
+        return word.count > 1 && !language.isStop(word) && !language.isStop(unquoted) && word.contains(where: \.isLetter)
     }
 
     /// A sentence's runs between punctuation (commas, colons, brackets, quotes, dashes) that
