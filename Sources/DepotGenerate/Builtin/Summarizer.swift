@@ -23,12 +23,16 @@ enum Summarizer {
         var dots = [Double](repeating: 0, count: n)
         var touched: [Int] = []
         var isTouched = [Bool](repeating: false, count: n)
+        // Each list is in sentence order and names sentence i, so the sentences after i in
+        // the list of one of i's terms start after i's own entry, which `after` keeps.
+        var after = [Int](repeating: 0, count: postings.count)
         for i in 0..<n {
             for (k, term) in vectors[i].ids.enumerated() {
+                while after[term] < postings[term].count, postings[term][after[term]].sentence <= i { after[term] += 1 }
                 let list = postings[term]
                 guard list.count < max(50, n / 2) || n < 100 else { continue }
                 let w = vectors[i].weights[k]
-                for (j, other) in list where j > i {
+                for (j, other) in list[after[term]...] {
                     if !isTouched[j] {
                         isTouched[j] = true
                         touched.append(j)
