@@ -80,3 +80,45 @@ enum CharacterClass {
         }
     }
 }
+
+/// What the sentence rule asks of a unit of text: a character, or a byte of a text in which
+/// each byte is a character (`TextBreaks.asciiBytes`), where the byte's answers are the
+/// character's.
+protocol TextUnit {
+    static func isWhitespace(_ unit: Self) -> Bool
+    static func isUppercase(_ unit: Self) -> Bool
+    static func isLowercase(_ unit: Self) -> Bool
+    static func isLetter(_ unit: Self) -> Bool
+    static func isNumber(_ unit: Self) -> Bool
+    static func isTerminal(_ unit: Self) -> Bool
+    static func isCloser(_ unit: Self) -> Bool
+    static func isOpener(_ unit: Self) -> Bool
+    static func isDot(_ unit: Self) -> Bool
+    static func string(_ units: ArraySlice<Self>) -> String
+}
+
+extension Character: TextUnit {
+    static func isWhitespace(_ unit: Character) -> Bool { CharacterClass.isWhitespace(unit) }
+    static func isUppercase(_ unit: Character) -> Bool { CharacterClass.isUppercase(unit) }
+    static func isLowercase(_ unit: Character) -> Bool { CharacterClass.isLowercase(unit) }
+    static func isLetter(_ unit: Character) -> Bool { CharacterClass.isLetter(unit) }
+    static func isNumber(_ unit: Character) -> Bool { CharacterClass.isNumber(unit) }
+    static func isTerminal(_ unit: Character) -> Bool { TextBreaks.terminals.contains(unit) }
+    static func isCloser(_ unit: Character) -> Bool { TextBreaks.closers.contains(unit) }
+    static func isOpener(_ unit: Character) -> Bool { TextBreaks.openers.contains(unit) }
+    static func isDot(_ unit: Character) -> Bool { unit == "." }
+    static func string(_ units: ArraySlice<Character>) -> String { String(units) }
+}
+
+extension UInt8: TextUnit {
+    static func isWhitespace(_ unit: UInt8) -> Bool { CharacterClass.ascii[Int(unit)] & CharacterClass.whitespace != 0 }
+    static func isUppercase(_ unit: UInt8) -> Bool { CharacterClass.ascii[Int(unit)] & CharacterClass.upper != 0 }
+    static func isLowercase(_ unit: UInt8) -> Bool { CharacterClass.ascii[Int(unit)] & CharacterClass.lower != 0 }
+    static func isLetter(_ unit: UInt8) -> Bool { CharacterClass.ascii[Int(unit)] & CharacterClass.letter != 0 }
+    static func isNumber(_ unit: UInt8) -> Bool { CharacterClass.ascii[Int(unit)] & CharacterClass.number != 0 }
+    static func isTerminal(_ unit: UInt8) -> Bool { TextBreaks.terminals.asciiMembers[Int(unit)] }
+    static func isCloser(_ unit: UInt8) -> Bool { TextBreaks.closers.asciiMembers[Int(unit)] }
+    static func isOpener(_ unit: UInt8) -> Bool { TextBreaks.openers.asciiMembers[Int(unit)] }
+    static func isDot(_ unit: UInt8) -> Bool { unit == 0x2E }
+    static func string(_ units: ArraySlice<UInt8>) -> String { String(decoding: units, as: UTF8.self) }
+}

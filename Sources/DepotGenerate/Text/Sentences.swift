@@ -14,33 +14,38 @@ public enum TextBreaks {
     /// The sentences of one paragraph (its lines already joined), each trimmed; never empty strings.
     /// - Parameter abbreviations: lower-case words (without the dot) after which a dot ends no sentence.
     public static func sentences(_ paragraph: String, abbreviations: Set<String>) -> [String] {
-        let chars = Array(paragraph)
+        if let bytes = asciiBytes(paragraph) { return sentences(bytes, abbreviations: abbreviations) }
+        return sentences(Array(paragraph), abbreviations: abbreviations)
+    }
+
+    /// The rule over the characters of a paragraph, or over its bytes when each byte is one.
+    static func sentences<Unit: TextUnit>(_ chars: [Unit], abbreviations: Set<String>) -> [String] {
         var result: [String] = []
         var start = 0
         var i = 0
         while i < chars.count {
             let c = chars[i]
-            guard terminals.contains(c) else { i += 1; continue }
+            guard Unit.isTerminal(c) else { i += 1; continue }
             var end = i + 1
-            while end < chars.count, terminals.contains(chars[end]) || closers.contains(chars[end]) { end += 1 }
+            while end < chars.count, Unit.isTerminal(chars[end]) || Unit.isCloser(chars[end]) { end += 1 }
             // Needs space after it, then a sentence start (or the paragraph's end).
             var next = end
-            guard next == chars.count || CharacterClass.isWhitespace(chars[next]) else { i = end; continue }
-            while next < chars.count, CharacterClass.isWhitespace(chars[next]) { next += 1 }
+            guard next == chars.count || Unit.isWhitespace(chars[next]) else { i = end; continue }
+            while next < chars.count, Unit.isWhitespace(chars[next]) { next += 1 }
             if next < chars.count {
                 let n = chars[next]
-                let startsSentence = CharacterClass.isUppercase(n) || CharacterClass.isNumber(n) || openers.contains(n)
-                    || (CharacterClass.isLetter(n) && !CharacterClass.isLowercase(n) && !CharacterClass.isUppercase(n))
+                let startsSentence = Unit.isUppercase(n) || Unit.isNumber(n) || Unit.isOpener(n)
+                    || (Unit.isLetter(n) && !Unit.isLowercase(n) && !Unit.isUppercase(n))
                 if !startsSentence { i = end; continue }
             }
-            if c == ".", isAbbreviation(before: i, in: chars, abbreviations) { i = end; continue }
-            let text = String(chars[start..<end]).trimmingWhitespace()
+            if Unit.isDot(c), isAbbreviation(before: i, in: chars, abbreviations) { i = end; continue }
+            let text = Unit.string(chars[start..<end]).trimmingWhitespace()
             if !text.isEmpty { result.append(text) }
             start = next
             i = next
         }
         if start < chars.count {
-            let text = String(chars[start...]).trimmingWhitespace()
+            let text = Unit.string(chars[start...]).trimmingWhitespace()
             if !text.isEmpty { result.append(text) }
         }
         return result
@@ -48,15 +53,25 @@ public enum TextBreaks {
 
     /// True when the word ending just before the dot at `dot` is an abbreviation, an initial
     /// ("J. S. Bach") or a number followed by a dot inside a sentence is not decided here.
-    static func isAbbreviation(before dot: Int, in chars: [Character], _ abbreviations: Set<String>) -> Bool {
+    static func isAbbreviation<Unit: TextUnit>(before dot: Int, in chars: [Unit], _ abbreviations: Set<String>) -> Bool {
         var s = dot
-        while s > 0, CharacterClass.isLetter(chars[s - 1]) || chars[s - 1] == "." { s -= 1 }
-        let word = String(chars[s..<dot]).lowercased()
+        while s > 0, Unit.isLetter(chars[s - 1]) || Unit.isDot(chars[s - 1]) { s -= 1 }
+        let word = Unit.string(chars[s..<dot]).lowercased()
         if word.isEmpty { return false }
         let letters = word.filter(\.isLetter)
-        if letters.count == 1 && chars[s].isUppercase { return true }      // an initial
+        if letters.count == 1 && Unit.isUppercase(chars[s]) { return true }      // an initial
         if word.contains(".") { return true }                              // e.g. z.B. i.e.
         return abbreviations.contains(word)
+    }
+
+    /// The bytes of a text in which each byte is a character: ASCII only, and no carriage
+    /// return (whose "\r\n" is one character of two bytes); else nil.
+    static func asciiBytes(_ text: String) -> [UInt8]? {
+        let bytes = text.utf8.withContiguousStorageIfAvailable { buffer -> [UInt8]? in
+            for byte in buffer where byte >= 0x80 || byte == 0x0D { return nil }
+            return Array(buffer)
+        }
+        return bytes ?? nil
     }
 
     /// The words of `text`, lower-cased, in order: runs of letters, digits and marks, with an
@@ -97,6 +112,7 @@ public enum TextBreaks {
 
     /// Where each word of `text` is.
     public static func tokenRanges(_ text: String) -> [Range<String.Index>] {
+        if let ranges = asciiTokenRanges(text) { return ranges }
         var result: [Range<String.Index>] = []
         var start: String.Index?
         var index = text.startIndex
@@ -126,6 +142,38 @@ public enum TextBreaks {
         }
         if let s = start { result.append(s..<text.endIndex) }
         return result
+    }
+
+    /// `tokenRanges` of a text whose bytes are its characters (as `asciiBytes` tells), byte
+    /// by byte; nil for any other text.
+    private static func asciiTokenRanges(_ text: String) -> [Range<String.Index>]? {
+        let offsets = text.utf8.withContiguousStorageIfAvailable { bytes -> [Range<Int>]? in
+            for byte in bytes where byte >= 0x80 || byte == 0x0D { return nil }
+            let wordClasses = CharacterClass.letter | CharacterClass.number | CharacterClass.nonspacingMark
+            func isWord(_ k: Int) -> Bool { CharacterClass.ascii[Int(bytes[k])] & wordClasses != 0 }
+            var result: [Range<Int>] = []
+            var start: Int?
+            for k in 0..<bytes.count {
+                let c = bytes[k]
+                if isWord(k) {
+                    if start == nil { start = k }
+                } else if let s = start, c == 0x27 || c == 0x2D, k + 1 < bytes.count, isWord(k + 1) {
+                    // (’ and ‐ are not ASCII: here an apostrophe or a hyphen-minus joins.)
+                    if c == 0x27 && elisions.contains(String(decoding: UnsafeBufferPointer(rebasing: bytes[s..<k]), as: UTF8.self).lowercased()) {
+                        result.append(s..<(k + 1))
+                        start = nil
+                    }
+                } else if let s = start {
+                    result.append(s..<k)
+                    start = nil
+                }
+            }
+            if let s = start { result.append(s..<bytes.count) }
+            return result
+        }
+        guard let found = offsets, let ranges = found else { return nil }
+        let utf8 = text.utf8
+        return ranges.map { utf8.index(utf8.startIndex, offsetBy: $0.lowerBound)..<utf8.index(utf8.startIndex, offsetBy: $0.upperBound) }
     }
 
     /// French and Italian elided words that an apostrophe separates from the next word.
