@@ -158,17 +158,28 @@ enum Keywords {
     static func chunks(_ sentence: Sentence) -> [(tokens: Range<Int>, opensSentence: Bool)] {
         let text = sentence.text
         var runs: [Range<String.Index>] = []
-        var runStart = text.startIndex
-        var index = text.startIndex
-        while index < text.endIndex {
-            let next = text.index(after: index)
-            if chunkBreaks.contains(text[index]) {
-                if runStart < index { runs.append(runStart..<index) }
-                runStart = next
+        if let bytes = TextBreaks.asciiBytes(text) {
+            // Each byte a character: the runs between break bytes.
+            let utf8 = text.utf8
+            var runStart = 0
+            for (k, byte) in bytes.enumerated() where chunkBreaks.asciiMembers[Int(byte)] {
+                if runStart < k { runs.append(utf8.index(utf8.startIndex, offsetBy: runStart)..<utf8.index(utf8.startIndex, offsetBy: k)) }
+                runStart = k + 1
             }
-            index = next
+            if runStart < bytes.count { runs.append(utf8.index(utf8.startIndex, offsetBy: runStart)..<text.endIndex) }
+        } else {
+            var runStart = text.startIndex
+            var index = text.startIndex
+            while index < text.endIndex {
+                let next = text.index(after: index)
+                if chunkBreaks.contains(text[index]) {
+                    if runStart < index { runs.append(runStart..<index) }
+                    runStart = next
+                }
+                index = next
+            }
+            if runStart < text.endIndex { runs.append(runStart..<text.endIndex) }
         }
-        if runStart < text.endIndex { runs.append(runStart..<text.endIndex) }
         var result: [(tokens: Range<Int>, opensSentence: Bool)] = []
         var run = 0
         var k = 0

@@ -56,12 +56,21 @@ enum Summarizer {
         // News-like text leans on its lead: the prior weighs as much as the graph.
         let damping = isNewsLike(analysis) ? 0.5 : 0.85
         let outWeight = edges.map { $0.reduce(0) { $0 + $1.1 } }
+        // The edges in one array each (sentence i's from firstEdge[i]), in the same order.
+        var firstEdge = [0], targets: [Int] = [], weights: [Double] = []
+        for list in edges {
+            for (j, w) in list {
+                targets.append(j)
+                weights.append(w)
+            }
+            firstEdge.append(targets.count)
+        }
         for _ in 0..<40 {
             var next = prior.map { $0 * (1 - damping) }
             var dangling = 0.0
             for i in 0..<n {
                 if outWeight[i] == 0 { dangling += score[i]; continue }
-                for (j, w) in edges[i] { next[j] += damping * score[i] * w / outWeight[i] }
+                for e in firstEdge[i]..<firstEdge[i + 1] { next[targets[e]] += damping * score[i] * weights[e] / outWeight[i] }
             }
             for i in 0..<n { next[i] += damping * dangling * prior[i] }
             score = next
