@@ -138,9 +138,12 @@ enum Keywords {
         }
         terms.sort { $0.score != $1.score ? $0.score < $1.score : $0.key < $1.key }
         var kept: [KeyTerm] = []
+        var keptCharacters: [[Character]] = []  // each kept key's characters, for `similar`
         for term in terms where !term.isNumeric && term.text.count >= 3 {
-            if kept.contains(where: { similar($0.key, term.key) }) { continue }
+            let characters = Array(term.key)
+            if kept.indices.contains(where: { similar(kept[$0].key, keptCharacters[$0], term.key, characters) }) { continue }
             kept.append(term)
+            keptCharacters.append(characters)
             if kept.count >= limit { break }
         }
         return kept
@@ -218,19 +221,21 @@ enum Keywords {
     private static let chunkBreaks = CharacterClass.Members(Set<Character>(",;:()[]{}\"“”«»„!?.…—–/|"))
 
     /// The same stems, or one differing from the other by little (YAKE's near-duplicate
-    /// filter: a normalised edit distance under 0.2).
-    static func similar(_ a: String, _ b: String) -> Bool {
+    /// filter: a normalised edit distance under 0.2). `x` and `y` are the characters of `a` and
+    /// `b`, made once per key by the caller.
+    static func similar(_ a: String, _ x: [Character], _ b: String, _ y: [Character]) -> Bool {
         if a == b { return true }
-        let x = Array(a), y = Array(b)
         let longest = max(x.count, y.count)
         guard longest > 0, abs(x.count - y.count) * 5 < longest else { return false }
+        // Levenshtein's table row by row, two rows reused.
         var previous = Array(0...y.count)
+        var current = [Int](repeating: 0, count: y.count + 1)
         for i in 1...x.count {
-            var current = [i] + [Int](repeating: 0, count: y.count)
+            current[0] = i
             for j in 1...max(1, y.count) where y.count > 0 {
                 current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x[i - 1] == y[j - 1] ? 0 : 1))
             }
-            previous = current
+            swap(&previous, &current)
         }
         return Double(previous[y.count]) / Double(longest) < 0.2
     }
