@@ -95,16 +95,16 @@ public struct BuiltinEngine: GenerationEngine {
 
     /// The document's key terms that this part of it uses most, weighted by their rank.
     func chapterTerms(_ analysis: Analysis, _ range: Range<Int>, _ terms: [KeyTerm]) -> [String] {
-        let sentences = range.map { i in analysis.sentences[i].tokens.map { analysis.language.stem($0.lowercased()) } }
+        let sentences = range.map { analysis.sentences[$0].stems }
         // Each term's uses in the part, counted within sentences and without overlaps (a use
         // of "a a" in "a a a" is one).
-        var starts: [String: [(Int, Int)]] = [:]
+        var starts: [Int: [(Int, Int)]] = [:]
         for (s, stems) in sentences.enumerated() {
             for (i, stem) in stems.enumerated() { starts[stem, default: []].append((s, i)) }
         }
         var weighted: [(String, Double)] = []
         for (rank, term) in terms.enumerated() {
-            let words = term.key.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
+            let words = term.stems
             guard let first = words.first, let places = starts[first] else { continue }
             var count = 0
             var next = (-1, 0)

@@ -16,20 +16,18 @@ struct QuizMaker {
         let phrases = Phrases.of(analysis.language.code)
         var questions: [QuizDocument.Question] = []
         var usedSentences = Set<Int>(), usedAnswers = Set<String>()
-        let stemmed = analysis.sentences.map { $0.tokens.map { analysis.language.stem($0.lowercased()) } }
         for term in terms where questions.count < options.questions {
             guard !usedAnswers.contains(term.key), !term.isNumeric else { continue }
-            let termStems = term.key.split(separator: " ").map(String.init)
+            let termStems = term.stems
             // The best-ranked complete sentence of fit length that uses the term.
             var best: (Int, Int)?  // sentence, token offset
-            for (i, stems) in stemmed.enumerated() where !usedSentences.contains(i) {
-                let s = analysis.sentences[i]
-                guard s.isComplete, (8...45).contains(s.tokens.count), let at = find(termStems, in: stems) else { continue }
+            for (i, s) in analysis.sentences.enumerated() where !usedSentences.contains(i) {
+                guard s.isComplete, (8...45).contains(s.tokens.count), let at = find(termStems, in: s.stems) else { continue }
                 if best == nil || scores[i] > scores[best!.0] { best = (i, at) }
             }
             guard let (index, at) = best else { continue }
             let sentence = analysis.sentences[index]
-            let ranges = TextBreaks.tokenRanges(sentence.text)
+            let ranges = sentence.tokenRanges
             guard at + termStems.count <= ranges.count else { continue }
             let span = ranges[at].lowerBound..<ranges[at + termStems.count - 1].upperBound
             let answer = String(sentence.text[span])
@@ -42,7 +40,7 @@ struct QuizMaker {
             }
             var choices: [String]?
             if multipleChoice {
-                let distractors = pickDistractors(for: term, answer: answer, sentence: stemmed[index])
+                let distractors = pickDistractors(for: term, answer: answer, sentence: sentence.stems)
                 if distractors.count == 3 { choices = ordered([answer] + distractors, seed: term.key) }
             }
             let id = "q\(questions.count + 1)"
@@ -58,24 +56,24 @@ struct QuizMaker {
     }
 
     /// Where `needle` starts in `haystack` (whole words), if it does.
-    func find(_ needle: [String], in haystack: [String]) -> Int? {
+    func find(_ needle: [Int], in haystack: [Int]) -> Int? {
         guard !needle.isEmpty, haystack.count >= needle.count else { return nil }
-        for start in 0...(haystack.count - needle.count) where Array(haystack[start..<(start + needle.count)]) == needle { return start }
+        for start in 0...(haystack.count - needle.count) where haystack[start..<(start + needle.count)].elementsEqual(needle) { return start }
         return nil
     }
 
     /// Three other key terms of the same kind, none in the sentence, none overlapping the
     /// answer: for a hard question the ones ranked next to it, for an easy one the ones
     /// ranked farthest, in between for medium.
-    func pickDistractors(for term: KeyTerm, answer: String, sentence: [String]) -> [String] {
-        let answerStems = Set(term.key.split(separator: " ").map(String.init))
+    func pickDistractors(for term: KeyTerm, answer: String, sentence: [Int]) -> [String] {
+        let answerStems = Set(term.stems)
         let sentenceStems = Set(sentence)
         let rank = terms.firstIndex { $0.key == term.key } ?? 0
         var pool = terms.enumerated().filter { (_, other) in
             other.key != term.key && other.isProperName == term.isProperName && !other.isNumeric
                 && abs(other.words - term.words) <= (options.difficulty == .hard ? 0 : 1)
-                && answerStems.isDisjoint(with: other.key.split(separator: " ").map(String.init))
-                && sentenceStems.isDisjoint(with: other.key.split(separator: " ").map(String.init))
+                && answerStems.isDisjoint(with: other.stems)
+                && sentenceStems.isDisjoint(with: other.stems)
                 && other.text.lowercased() != answer.lowercased()
         }
         switch options.difficulty {

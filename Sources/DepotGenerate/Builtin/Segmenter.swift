@@ -15,7 +15,7 @@ enum Segmenter {
         let sentences = analysis.sentences
         guard sentences.count > 4 else { return [] }
         // Term stream with the sentence each term is in.
-        var stream: [String] = []
+        var stream: [Int] = []
         var sentenceStart: [Int] = []  // position in stream where sentence i starts
         for s in sentences {
             sentenceStart.append(stream.count)
@@ -29,9 +29,15 @@ enum Segmenter {
         }
         guard gaps.count >= 2 else { return [] }
         let idf = analysis.idf
-        func block(_ from: Int, _ to: Int) -> [String: Double] {
-            var v: [String: Double] = [:]
-            for t in stream[max(0, from)..<min(stream.count, to)] { v[t, default: 0] += idf[t] ?? 1 }
+        // A window's vector: each occurrence of a term adds its idf (in the stream's order).
+        var sums = [Double](repeating: 0, count: analysis.stems.count)
+        func block(_ from: Int, _ to: Int) -> TermVector {
+            let window = stream[max(0, from)..<min(stream.count, to)]
+            var v = TermVector()
+            v.ids = Array(Set(window)).sorted()
+            for t in window { sums[t] += idf[t] }
+            v.weights = v.ids.map { sums[$0] }
+            for t in v.ids { sums[t] = 0 }
             return v
         }
         var scores = gaps.map { gap in cosine(block(gap.position - window, gap.position), block(gap.position, gap.position + window)) }

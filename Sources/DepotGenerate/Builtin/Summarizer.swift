@@ -12,33 +12,65 @@ enum Summarizer {
         let indices = Array(range ?? 0..<all.count)
         let n = indices.count
         guard n > 0 else { return [] }
-        let vectors = indices.map { normalized(analysis.vector(all[$0].terms)) }
+        let vectors = indices.map { analysis.vector(all[$0].terms).normalized() }
         // Edges through an inverted index: only sentences that share a term are compared.
-        var postings: [String: [Int]] = [:]
-        for (i, v) in vectors.enumerated() { for term in v.keys { postings[term, default: []].append(i) } }
+        // Each posting carries the sentence's weight of the term.
+        var postings = [[(sentence: Int, weight: Double)]](repeating: [], count: analysis.stems.count)
+        for (i, v) in vectors.enumerated() {
+            for (k, term) in v.ids.enumerated() { postings[term].append((i, v.weights[k])) }
+        }
         var edges = [[(Int, Double)]](repeating: [], count: n)
+        var dots = [Double](repeating: 0, count: n)
+        var touched: [Int] = []
+        var isTouched = [Bool](repeating: false, count: n)
+        // Each list is in sentence order and names sentence i, so the sentences after i in
+        // the list of one of i's terms start after i's own entry, which `after` keeps.
+        var after = [Int](repeating: 0, count: postings.count)
         for i in 0..<n {
-            var dots: [Int: Double] = [:]
-            for (term, w) in vectors[i] {
-                guard let list = postings[term], list.count < max(50, n / 2) || n < 100 else { continue }
-                for j in list where j > i { dots[j, default: 0] += w * (vectors[j][term] ?? 0) }
+            for (k, term) in vectors[i].ids.enumerated() {
+                while after[term] < postings[term].count, postings[term][after[term]].sentence <= i { after[term] += 1 }
+                let list = postings[term]
+                guard list.count < max(50, n / 2) || n < 100 else { continue }
+                let w = vectors[i].weights[k]
+                for (j, other) in list[after[term]...] {
+                    if !isTouched[j] {
+                        isTouched[j] = true
+                        touched.append(j)
+                    }
+                    dots[j] += w * other
+                }
             }
-            for (j, d) in dots where d > 0.1 {
-                edges[i].append((j, d))
-                edges[j].append((i, d))
+            for j in touched {
+                let d = dots[j]
+                if d > 0.1 {
+                    edges[i].append((j, d))
+                    edges[j].append((i, d))
+                }
+                dots[j] = 0
+                isTouched[j] = false
             }
+            touched.removeAll(keepingCapacity: true)
         }
         let prior = positionPrior(analysis, indices: indices)
         var score = prior
         // News-like text leans on its lead: the prior weighs as much as the graph.
         let damping = isNewsLike(analysis) ? 0.5 : 0.85
         let outWeight = edges.map { $0.reduce(0) { $0 + $1.1 } }
+        // The edges in one array each (sentence i's from firstEdge[i]), in the same order.
+        var firstEdge = [0], targets: [Int] = [], weights: [Double] = []
+        for list in edges {
+            for (j, w) in list {
+                targets.append(j)
+                weights.append(w)
+            }
+            firstEdge.append(targets.count)
+        }
         for _ in 0..<40 {
             var next = prior.map { $0 * (1 - damping) }
             var dangling = 0.0
             for i in 0..<n {
                 if outWeight[i] == 0 { dangling += score[i]; continue }
-                for (j, w) in edges[i] { next[j] += damping * score[i] * w / outWeight[i] }
+                for e in firstEdge[i]..<firstEdge[i + 1] { next[targets[e]] += damping * score[i] * weights[e] / outWeight[i] }
             }
             for i in 0..<n { next[i] += damping * dangling * prior[i] }
             score = next
@@ -79,7 +111,7 @@ enum Summarizer {
         let indices = Array(range ?? 0..<analysis.sentences.count)
         let order = indices.indices.sorted { scores[$0] != scores[$1] ? scores[$0] > scores[$1] : $0 < $1 }
         var chosen: [Int] = []
-        var chosenVectors: [[String: Double]] = []
+        var chosenVectors: [TermVector] = []
         var used = 0
         for k in order {
             let sentence = analysis.sentences[indices[k]]
@@ -94,10 +126,5 @@ enum Summarizer {
             if limit == nil, used >= words { break }
         }
         return chosen.sorted()
-    }
-
-    static func normalized(_ v: [String: Double]) -> [String: Double] {
-        let norm = v.values.reduce(0) { $0 + $1 * $1 }.squareRoot()
-        return norm > 0 ? v.mapValues { $0 / norm } : v
     }
 }

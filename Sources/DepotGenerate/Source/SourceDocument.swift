@@ -147,7 +147,9 @@ extension SourceDocument {
         for (index, raw) in lines.enumerated() {
             let number = index + 1
             var line = raw
-            while line.contains("\u{0C}") {
+            // A form feed is always a character of its own, so its byte stands for it (and
+            // this is no search through Foundation, as String.contains(String) is).
+            while line.utf8.contains(0x0C) {
                 let parts = line.split(separator: "\u{0C}", maxSplits: 1, omittingEmptySubsequences: false)
                 current += " " + parts[0]
                 flush()
