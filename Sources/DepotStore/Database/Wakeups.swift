@@ -64,6 +64,7 @@ final class PostgresListener: @unchecked Sendable {
     let conninfo: String
     let location: String
     let channel: String
+    private let stopped = Atomic<Bool>(false)
 
     init(conninfo: String, location: String, channel: String) {
         self.conninfo = conninfo
@@ -77,9 +78,14 @@ final class PostgresListener: @unchecked Sendable {
         thread.start()
     }
 
+    /// Ends the session at its next second (the thread then returns).
+    func stop() { stopped.store(true, ordering: .relaxed) }
+
+    private var running: Bool { !stopped.load(ordering: .relaxed) }
+
     private func run() {
         var failures = 0
-        while true {
+        while running {
             do {
                 let connection = try PostgresConnection(conninfo: conninfo, location: location)
                 try connection.executeScript("LISTEN \(channel)")
@@ -88,7 +94,7 @@ final class PostgresListener: @unchecked Sendable {
                 signal.signal()
                 failures = 0
                 var quiet = 0
-                while true {
+                while running {
                     if try connection.awaitNotifications(timeoutMilliseconds: 1000) > 0 {
                         signal.signal()
                         quiet = 0
