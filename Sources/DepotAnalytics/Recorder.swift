@@ -57,23 +57,30 @@ public struct RollupBatch: Sendable {
     public mutating func add(_ series: String, _ dims: [String], value: Double, at seconds: Int64, gauge: Bool = false,
                              count: Int64 = 1, steps: [Int64] = Resolution.all) {
         let encoded = RollupDimensions.encode(dims)
+        let each = value / Double(max(count, 1))
         for step in steps {
             let bucket = seconds - ((seconds % step) + step) % step
             let key = Key(step: step, series: series, bucket: bucket, dims: encoded)
-            var cell = cells[key] ?? RollupCell(step: step, series: series, bucket: bucket, dims: encoded, count: 0, sum: 0,
-                                                max: -.infinity, last: 0, histogram: RollupHistogram())
-            let each = value / Double(max(count, 1))
-            cell.count += count
-            cell.sum += value
-            cell.max = max(cell.max, each)
-            cell.last = each
-            if !gauge { cell.histogram.add(each, count: count) }
-            cells[key] = cell
+            // Changed where it is stored (no copy of the cell and its histogram per value).
+            cells[key, default: RollupCell(step: step, series: series, bucket: bucket, dims: encoded, count: 0, sum: 0,
+                                           max: -.infinity, last: 0, histogram: RollupHistogram())]
+                .observe(value, each: each, count: count, gauge: gauge)
         }
     }
 
     public func write(in tx: any CatalogTransaction) throws {
         for key in cells.keys.sorted() { try AnalyticsRecords.add(cells[key]!, in: tx) }
+    }
+}
+
+extension RollupCell {
+    /// `count` observations of `each`, `value` in all.
+    fileprivate mutating func observe(_ value: Double, each: Double, count: Int64, gauge: Bool) {
+        self.count += count
+        sum += value
+        max = Swift.max(max, each)
+        last = each
+        if !gauge { histogram.add(each, count: count) }
     }
 }
 

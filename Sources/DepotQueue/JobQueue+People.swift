@@ -121,7 +121,13 @@ extension JobQueue {
                     """, [.text(reason), .integer(now), .integer(now), .integer(id)])
                 if version == nil { version = try catalog.version(id: job.versionID, in: tx) }
                 if let version, let skipped = try self.job(id: id, in: tx) {
-                    try EventLog.append(JobSkipped(job: JobEventFields(skipped, version: version), reason: reason), in: tx)
+                    let event = JobSkipped(job: JobEventFields(skipped, version: version), reason: reason)
+                    try EventLog.append(event, in: tx)
+                    // A kind that announces its end (generate) announces this one too: whoever
+                    // asked for it waits for one of its events, never for nothing.
+                    if let prefix = JobKinds.named(skipped.kind)?.eventPrefix {
+                        try EventLog.append(event, type: prefix + ".failed", documentID: version.documentID, in: tx)
+                    }
                 }
                 pending.append(id)
             }

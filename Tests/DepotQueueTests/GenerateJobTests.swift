@@ -87,4 +87,19 @@ import Testing
         // Extract's own jobs announce nothing of the kind.
         #expect(try f.events("job.succeeded").count == 3)
     }
+
+    /// A generate job that cannot run because the extract it waits for failed ends with a
+    /// generation.failed event too, saying why.
+    @Test func aGenerateJobSkippedForAFailedExtractAnnouncesGenerationFailed() throws {
+        let f = try fixture()
+        let v = try f.add("c.md", "# C\n")
+        let generate = try #require(try f.queue.jobs(ofVersion: v.id).first { $0.kind == "generate" })
+        let extract = try #require(try f.lease(kinds: ["extract"]))
+        #expect(try f.queue.fail(extract, owner: "o", .permanent("unreadable text")) == .failed)
+        #expect(try f.job(generate.id).state == .skipped)
+        let failed = try f.events("generation.failed")
+        #expect(failed.count == 1 && failed[0]["job_id"] as? Int == Int(generate.id), "\(failed)")
+        #expect((failed[0]["reason"] as? String)?.contains("unreadable text") == true)
+        #expect(try f.events("job.skipped").count == 1)
+    }
 }
