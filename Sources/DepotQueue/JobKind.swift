@@ -151,7 +151,7 @@ public enum JobKinds {
         ],
         priority: -20, waitsFor: ["extract"], timeout: .seconds(1800), memoryBytes: 1 << 30,
         makes: ["summary.md", "summary.json", "chapters.json", "quiz.json", "keywords.json", "generation.json"],
-        reads: ["text.txt", "structure.json", "transcript.vtt"], eventPrefix: "generation", optional: true)
+        reads: ["text.txt", "structure.json", "transcript.vtt", "metadata.json"], eventPrefix: "generation", optional: true)
 
     /// Seek previews of a video: sprite sheets and the WebVTT that maps time to tiles.
     /// Keyframes only, one seek per tile: an hour of video is a few hundred decodes.

@@ -184,6 +184,26 @@ struct BuiltinEngineTests {
         #expect(chapters.contains { abs(($0.anchor.start ?? -100) - switchAt) <= 4 }, "\(chapters.map(\.anchor))")
     }
 
+    /// A recording with chapters of its own (a container's, in its metadata.json): they are
+    /// the transcript's chapters, with their titles and the times of their first words; one
+    /// without a title is numbered.
+    @Test func aRecordingsOwnChaptersAreTheTranscriptsChapters() throws {
+        var vtt = "WEBVTT\n\n"
+        var t = 0.0
+        for sentence in Self.ocean.prefix(10) + Self.engine.prefix(10) {
+            vtt += "\(stamp(t)) --> \(stamp(t + 4))\n\(sentence)\n\n"
+            t += 4
+        }
+        let source = SourceDocument.fromWebVTT(vtt, chapters: [(start: 40, title: nil), (start: 0, title: " The  sea\n")])
+        #expect(source.sections.map(\.title) == ["The sea", "Chapter 2"])
+        #expect(source.sections.map(\.firstParagraph) == [0, 10])
+        let chapters = try BuiltinEngine().generate(source, options: GenerationOptions()).chapters.chapters
+        #expect(chapters.map(\.title) == ["The sea", "Chapter 2"])
+        #expect(chapters.map(\.anchor.start) == [0, 40])
+        #expect(chapters.map(\.anchor.end) == [40, 80])
+        #expect(chapters[1].summary.contains("engine") || chapters[1].summary.contains("piston"), "\(chapters[1].summary)")
+    }
+
     func stamp(_ seconds: Double) -> String {
         let s = Int(seconds)
         return String(format: "%02d:%02d:%02d.000", s / 3600, s / 60 % 60, s % 60)

@@ -247,9 +247,11 @@ extension SourceDocument {
 
     /// A timed transcript (WebVTT, as the media processors write transcript.vtt): cues are
     /// joined until one ends a sentence, each paragraph keeping the start of its first cue
-    /// and the end of its last. No sections: a transcript is segmented by its words, and its
-    /// chapters keep the times.
-    public static func fromWebVTT(_ vtt: String) -> SourceDocument {
+    /// and the end of its last. The recording's own chapters (a container's, from its
+    /// metadata.json), when it has them, are its sections, each from the first paragraph
+    /// mostly past its start; without them a transcript is segmented by its words. Either way
+    /// its chapters keep the times.
+    public static func fromWebVTT(_ vtt: String, chapters: [(start: Double, title: String?)] = []) -> SourceDocument {
         var paragraphs: [SourceParagraph] = []
         var pending = "", pendingStart: Double?, pendingEnd: Double?
         var cueStart: Double?, cueEnd: Double?
@@ -283,7 +285,17 @@ extension SourceDocument {
         endCue()
         if !pending.isEmpty { paragraphs.append(SourceParagraph(text: pending, anchor: Anchor(start: pendingStart, end: pendingEnd))) }
         let duration = paragraphs.last?.anchor.end ?? 0
-        return SourceDocument(kind: .transcript, paragraphs: paragraphs, pageCount: max(1, Int(duration / 60)))
+        var sections: [SourceSection] = []
+        for (n, chapter) in chapters.sorted(by: { $0.start < $1.start }).enumerated() {
+            guard let first = paragraphs.firstIndex(where: { (($0.anchor.start ?? 0) + ($0.anchor.end ?? 0)) / 2 >= chapter.start })
+            else { continue }
+            // Two chapters within one paragraph: the earlier one keeps it.
+            if let last = sections.last, last.firstParagraph >= first { continue }
+            let named = chapter.title?.collapsingWhitespace() ?? ""
+            let title = named.isEmpty ? "Chapter \(n + 1)" : named
+            sections.append(SourceSection(title: title, anchor: Anchor(heading: title, start: chapter.start), firstParagraph: first))
+        }
+        return SourceDocument(kind: .transcript, paragraphs: paragraphs, sections: sections, pageCount: max(1, Int(duration / 60)))
     }
 
     /// "01:02:03.500" or "02:03.500" → seconds.

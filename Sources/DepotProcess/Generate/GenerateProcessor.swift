@@ -73,7 +73,7 @@ public struct GenerateProcessor: Processor {
     /// The document as the extract job described it: a transcript when there is one, else text.txt and structure.json.
     static func source(of input: ProcessorInput) throws -> SourceDocument {
         if let vtt = input.inputs["transcript.vtt"] {
-            return SourceDocument.fromWebVTT(try String(contentsOfFile: vtt, encoding: .utf8))
+            return SourceDocument.fromWebVTT(try String(contentsOfFile: vtt, encoding: .utf8), chapters: containerChapters(input))
         }
         guard let textPath = input.inputs["text.txt"] else {
             throw DocumentError("the version has no text.txt to generate from (its extract job made none)")
@@ -84,6 +84,18 @@ public struct GenerateProcessor: Processor {
             return try SourceDocument.fromExtract(text: text, structure: structure)
         } catch let error as GenerationInputError {
             throw DocumentError(error.description)
+        }
+    }
+
+    /// The recording's chapters from the media extract's metadata.json (none when it has no
+    /// such file, or no chapters in it).
+    static func containerChapters(_ input: ProcessorInput) -> [(start: Double, title: String?)] {
+        guard let path = input.inputs["metadata.json"], let data = FileManager.default.contents(atPath: path),
+              let metadata = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
+              let chapters = metadata["chapters"] as? [[String: Any]] else { return [] }
+        return chapters.compactMap { c in
+            guard let start = (c["start"] as? NSNumber)?.doubleValue, start.isFinite else { return nil }
+            return (start, c["title"] as? String)
         }
     }
 
