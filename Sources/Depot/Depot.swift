@@ -26,7 +26,7 @@ struct DepotCommand: AsyncParsableCommand {
             JobsCommand.self, WorkerCommand.self, ExtractCommand.self, GenerateCommand.self, RenderCommand.self,
             LinkCommand.self, TokenCommand.self,
             RemoveCommand.self, TrashCommand.self, GCCommand.self, StatsCommand.self,
-            RetentionCommand.self, PinCommand.self, UnpinCommand.self, HoldCommand.self, BenchFillCommand.self,
+            RetentionCommand.self, PinCommand.self, UnpinCommand.self, HoldCommand.self, BenchFillCommand.self, BenchQueueCommand.self,
             StatusCommand.self, NodesCommand.self, ReportCommand.self, StatsSeedCommand.self,
         ])
 }

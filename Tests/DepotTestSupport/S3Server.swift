@@ -23,7 +23,16 @@ public final class TestS3Server: Sendable {
         try started.get()
     }
 
-    private static let started: Result<TestS3Server, any Error> = Result { try TestS3Server() }
+    private static let started: Result<TestS3Server, any Error> = Result { try TestS3Server(checked: true) }
+
+    /// A second server of this test process that checks no signature, for what moto does only
+    /// that way: it answers presigned URLs (query-string auth) only with its checks off (with
+    /// them on, it fails them with a 500), and then ignores their `response-*` overrides.
+    public static func unchecked() throws -> TestS3Server {
+        try startedUnchecked.get()
+    }
+
+    private static let startedUnchecked: Result<TestS3Server, any Error> = Result { try TestS3Server(checked: false) }
 
     /// Where moto's server is: on PATH (pip's scripts), else Debian python's module.
     static func command() -> [String]? {
@@ -35,7 +44,7 @@ public final class TestS3Server: Sendable {
         return nil
     }
 
-    private init() throws {
+    private init(checked: Bool) throws {
         guard let command = Self.command() else {
             throw TestFailure("no S3 server for the tests: moto_server is not installed (run `make test-deps`, which installs PyPI's moto[server])")
         }
@@ -57,7 +66,7 @@ public final class TestS3Server: Sendable {
         var environment = ProcessInfo.processInfo.environment
         // The first three actions (the IAM user, its key, its policy) are allowed unsigned;
         // every request after them has its SigV4 signature checked.
-        environment["INITIAL_NO_AUTH_ACTION_COUNT"] = "3"
+        if checked { environment["INITIAL_NO_AUTH_ACTION_COUNT"] = "3" }
         process.environment = environment
         try process.run()
         let endpoint = "http://127.0.0.1:\(port)"
@@ -72,6 +81,13 @@ public final class TestS3Server: Sendable {
                 throw TestFailure("the S3 test server (\(command.joined(separator: " "))) did not start on 127.0.0.1:\(port)")
             }
             usleep(100_000)
+        }
+        self.process = process
+        self.port = port
+        self.endpoint = endpoint
+        guard checked else {
+            credentials = S3Credentials(accessKeyID: "unchecked", secretAccessKey: "unchecked")
+            return
         }
         func iam(_ form: String) throws -> String {
             let unsigned = "Authorization: AWS4-HMAC-SHA256 Credential=setup/20260101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0"
@@ -93,9 +109,6 @@ public final class TestS3Server: Sendable {
             throw TestFailure("the S3 test server gave no access key")
         }
         credentials = S3Credentials(accessKeyID: id, secretAccessKey: secret)
-        self.process = process
-        self.port = port
-        self.endpoint = endpoint
     }
 
     /// Settings for a new, empty bucket of its own (created), through `endpoint` (a proxy's,

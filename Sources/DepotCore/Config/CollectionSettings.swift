@@ -46,6 +46,16 @@ public enum MirrorRemoval: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
+/// How signed links to a collection's files are answered when its blobs are in object storage.
+public enum DownloadDelivery: String, Sendable, Equatable, CaseIterable {
+    /// depot streams the bytes from the store (ranges included): the default.
+    case stream
+    /// depot checks the link and answers with a redirect (307) to a short-lived presigned URL
+    /// of the object, so the bytes go from the store to the reader without passing through
+    /// depot. Stores without presigned URLs (local disk) stream.
+    case redirect
+}
+
 /// What one collection's settings say after the global config, its `[collections.NAME]`
 /// table and its `.depot.toml` are applied. Each part of depot reads the fields it owns: the
 /// watcher the mode, quiet period and ignore list; the HTTP server the link lifetime.
@@ -59,10 +69,13 @@ public struct CollectionSettings: Sendable, Equatable {
     public var retention: RetentionRules
     /// Mirror mode: what a file removed from the share does to its document.
     public var removed: MirrorRemoval
+    /// `downloads`: streamed by depot, or redirected to the object store.
+    public var downloads: DownloadDelivery
 
     public init(mode: CollectionMode, quietPeriod: Duration, ignore: [String], maxLinkLifetime: Duration = .seconds(7 * 86400),
-                retention: RetentionRules = RetentionRules(), removed: MirrorRemoval = .keep) {
+                retention: RetentionRules = RetentionRules(), removed: MirrorRemoval = .keep, downloads: DownloadDelivery = .stream) {
         self.removed = removed
+        self.downloads = downloads
         self.mode = mode
         self.quietPeriod = quietPeriod
         self.ignore = ignore
@@ -85,11 +98,14 @@ public struct CollectionOverrides: Sendable, Equatable {
     public var retention: RetentionRules?
     /// `removed`: what a file removed from a mirror-mode share does to its document.
     public var removed: MirrorRemoval?
+    /// `downloads = "stream" | "redirect"`.
+    public var downloads: DownloadDelivery?
 
     public init() {}
 
     /// The keys a collection may set.
-    public static let keys: Set<String> = ["mode", "quiet_period", "ignore", "ignore_extra", "max_link_lifetime", "retention", "removed"]
+    public static let keys: Set<String> = ["mode", "quiet_period", "ignore", "ignore_extra", "max_link_lifetime", "retention", "removed",
+                                           "downloads"]
 
     /// Parses a collection's `.depot.toml`.
     public static func parse(toml text: String, source: String) throws -> CollectionOverrides {
@@ -107,6 +123,7 @@ public struct CollectionOverrides: Sendable, Equatable {
             throw reader.fail("max_link_lifetime", "must be positive")
         }
         removed = try MirrorRemoval.read(reader)
+        if let value = try reader.choice("downloads", DownloadDelivery.allCases.map(\.rawValue)) { downloads = DownloadDelivery(rawValue: value) }
         if let table = try reader.table("retention") {
             try table.allow(RetentionRules.keys)
             retention = try RetentionRules(reading: table)
@@ -123,6 +140,7 @@ public struct CollectionOverrides: Sendable, Equatable {
         if let maxLinkLifetime { result.maxLinkLifetime = maxLinkLifetime }
         if let retention { result.retention = retention }
         if let removed { result.removed = removed }
+        if let downloads { result.downloads = downloads }
         return result
     }
 }

@@ -24,7 +24,8 @@ extension Handlers {
         guard let (target, link) = Self.signedLink(requestTarget: request.head.path ?? "") else { throw reject(client, reason: "malformed") }
         let links = self.links
         let isGet = request.method == .get
-        let found: (ResolvedDownload, OpenFile?)?
+        // The resolved link, the open blob, or the presigned URL the request is sent to instead.
+        let found: (ResolvedDownload, OpenFile?, String?)?
         if let recent = links.recentLinks.lookup(link, target: target) {
             // This very link passed the signature check and the catalog within the last
             // second: what depends on the request is checked again; opening a local file is
@@ -33,22 +34,22 @@ extension Handlers {
                 throw reject(client, reason: link.expires + skew < now ? "expired" : "claims")
             }
             if env.store.localPath(of: recent.target.digest) != nil {
-                found = (recent, try openBlob(recent.target, get: isGet))
+                found = (recent, try openBlob(recent.target, get: isGet), nil)
             } else {
                 // Object storage: opening asks the server, on a blocking thread.
-                found = (recent, try await blocking { try openBlob(recent.target, get: isGet) })
+                found = try await blocking { try openOrRedirect(recent, link: link, now: now, get: isGet) }
             }
         } else {
             guard env.signer.verify(link, method: method, remoteIP: remoteIP, now: now, skew: skew) else {
                 throw reject(client, reason: link.expires + skew < now ? "expired" : "bad_signature")
             }
             // One trip to a blocking thread: the catalog lookup and the open.
-            found = try await blocking { () -> (ResolvedDownload, OpenFile?)? in
+            found = try await blocking { () -> (ResolvedDownload, OpenFile?, String?)? in
                 guard let resolved = try links.resolveForDownload(link, target: target) else { return nil }
-                return (resolved, try openBlob(resolved.target, get: isGet))
+                return try openOrRedirect(resolved, link: link, now: now, get: isGet)
             }
         }
-        guard let (resolved, file) = found else {
+        guard let (resolved, file, redirect) = found else {
             // Revoked, never minted here, or its version/artifact is gone: the same answer.
             throw reject(client, reason: "revoked_or_gone")
         }
@@ -72,6 +73,11 @@ extension Handlers {
             e.headers[.contentRange] = "bytes */\(size)"
             e.headers[.contentDisposition] = nil
             throw e
+        case .send(_, let first, let last) where redirect != nil:
+            // The bytes come from the store; the reader's Range goes along with the redirect.
+            env.metrics.download(status: 307)
+            env.usage.download(collection: resolved.target.collection, bytes: last - first + 1)
+            return Response(status: .temporaryRedirect, headers: [.location: redirect!, .cacheControl: "no-store"])
         case .send(let partial, let first, let last):
             if partial { headers[.contentRange] = "bytes \(first)-\(last)/\(size)" }
             headers[.contentLength] = String(last - first + 1)
@@ -131,6 +137,28 @@ extension Handlers {
         env.metrics.download(status: partial ? 206 : 200)
         if bytes > 0 { env.metrics.bytesServed.increment(by: bytes) }
         env.usage.download(collection: collection, bytes: bytes)
+    }
+
+    /// How long a presigned URL a download is redirected to holds, at most (the link's own
+    /// end comes first): long enough to start a download, short enough that a revoked link
+    /// stops working soon after.
+    static let redirectLifetime: Int64 = 300
+
+    /// For a blob in object storage: the presigned URL a GET is redirected to when the
+    /// collection says `downloads = "redirect"`, or else the blob opened. Links bound to a
+    /// client address are always streamed (a presigned URL works from anywhere), and so are
+    /// empty files.
+    func openOrRedirect(_ resolved: ResolvedDownload, link: SignedLink, now: Int64,
+                        get: Bool) throws -> (ResolvedDownload, OpenFile?, String?) {
+        let target = resolved.target
+        if get, link.clientIP == nil, target.size > 0,
+           (try? env.collections.settings(for: target.collection).downloads) == .redirect,
+           let url = env.store.presignedURL(of: target.digest, lifetime: Int(max(1, min(link.expires - now, Self.redirectLifetime))),
+                                            contentType: resolved.fields[.contentType],
+                                            contentDisposition: resolved.fields[.contentDisposition]) {
+            return (resolved, nil, url)
+        }
+        return (resolved, try openBlob(target, get: get), nil)
     }
 
     /// The blob opened for a GET: a missing or short blob is an error before any header goes

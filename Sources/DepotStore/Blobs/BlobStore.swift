@@ -214,6 +214,10 @@ public protocol BlobStore: AnyObject, Sendable {
     /// hard links into the outbox and worker processes); nil for stores that do not (memory,
     /// object storage), whose callers read through `open` instead.
     func localPath(of digest: Digest) -> String?
+    /// A URL from which a client may GET the blob straight from the store for `lifetime`
+    /// seconds, answered with these headers (an object store's presigned URL); nil for stores
+    /// that have none (local disk, memory).
+    func presignedURL(of digest: Digest, lifetime: Int, contentType: String?, contentDisposition: String?) -> String?
     /// Whether a new blob could be staged now (for readiness checks).
     func isWritable() -> Bool
     /// Free space where new blobs go, bytes (nil when the store cannot tell).
@@ -230,6 +234,8 @@ extension BlobStore {
     public func settle(_ staged: StagedBlob) throws {}
 
     public func openStaged(_ staged: StagedBlob) -> BlobReader? { nil }
+
+    public func presignedURL(of digest: Digest, lifetime: Int, contentType: String?, contentDisposition: String?) -> String? { nil }
 
     /// Re-hashes a stored blob and tells whether its bytes still match its name.
     public func verify(_ digest: Digest, progress: (Int) -> Void = { _ in }) throws -> Bool {

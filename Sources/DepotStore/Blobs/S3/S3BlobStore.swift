@@ -212,6 +212,15 @@ public final class S3BlobStore: BlobStore {
 
     public func localPath(of digest: Digest) -> String? { nil }
 
+    /// A presigned GET of the blob's object, answered with these Content-Type and
+    /// Content-Disposition (S3's `response-*` overrides, which only signed requests may use).
+    public func presignedURL(of digest: Digest, lifetime: Int, contentType: String?, contentDisposition: String?) -> String? {
+        var query: [(String, String)] = []
+        if let contentType { query.append(("response-content-type", contentType)) }
+        if let contentDisposition { query.append(("response-content-disposition", contentDisposition)) }
+        return client.presignedGET(key: key(of: digest), query: query, expires: min(max(1, lifetime), 604_800))
+    }
+
     /// The local staging copy, read before it is uploaded.
     public func openStaged(_ staged: StagedBlob) -> BlobReader? {
         let fd = Glibc.open(staged.token, O_RDONLY | O_CLOEXEC)

@@ -147,6 +147,14 @@ final class S3Client: Sendable {
         return bucketPath + "/" + uriEncode(key, keepSlash: true)
     }
 
+    /// A presigned GET of `key`, good for `expires` seconds (see `SigV4Signer.presign`).
+    func presignedGET(key: String, query: [(String, String)], expires: Int) -> String {
+        let path = path(of: key)
+        let signed = signer.presign(method: "GET", host: host, path: path, query: query, expires: expires)
+        return "\(scheme)://\(host)\(path)?" + signed.map { uriEncode($0.0, keepSlash: false) + "=" + uriEncode($0.1, keepSlash: false) }
+            .joined(separator: "&")
+    }
+
     func describe(_ request: Request) -> String {
         "\(request.method) \(request.key.map { settings.bucket + "/" + $0 } ?? settings.bucket)"
     }

@@ -59,19 +59,46 @@ struct SigV4Signer: Sendable {
         signed += [("host", host), ("x-amz-content-sha256", payloadHash), ("x-amz-date", stamp)]
         signed.sort { $0.0 < $1.0 }
         let signedNames = signed.map(\.0).joined(separator: ";")
-        let canonicalQuery = query.map { (uriEncode($0.0, keepSlash: false), uriEncode($0.1, keepSlash: false)) }
-            .sorted { $0.0 != $1.0 ? $0.0 < $1.0 : $0.1 < $1.1 }
-            .map { "\($0.0)=\($0.1)" }.joined(separator: "&")
-        let canonicalRequest = [method, path, canonicalQuery,
+        let canonicalRequest = [method, path, Self.canonicalQuery(query),
                                 signed.map { "\($0.0):\($0.1)\n" }.joined(), signedNames, payloadHash].joined(separator: "\n")
         let scope = "\(date)/\(region)/\(service)/aws4_request"
+        let signature = signature(of: canonicalRequest, stamp: stamp, date: date, scope: scope)
+        return [("X-Amz-Date", stamp), ("x-amz-content-sha256", payloadHash),
+                ("Authorization", "AWS4-HMAC-SHA256 Credential=\(credentials.accessKeyID)/\(scope), SignedHeaders=\(signedNames), Signature=\(signature)")]
+    }
+
+    /// A presigned request (SigV4 in the query string): the query to append to the path, the
+    /// signature last. Only `host` is signed, and the payload is unsigned, so whoever holds the
+    /// URL may send the request until it expires, from anywhere.
+    /// - Parameters:
+    ///   - query: decoded names and values besides the X-Amz-* ones (`response-content-type`…).
+    ///   - expires: seconds the URL holds (S3 takes 1 to 604800).
+    func presign(method: String, host: String, path: String, query: [(String, String)], expires: Int,
+                 at time: time_t = time(nil)) -> [(String, String)] {
+        let (date, stamp) = Self.timestamps(time)
+        let scope = "\(date)/\(region)/\(service)/aws4_request"
+        let signing = query + [("X-Amz-Algorithm", "AWS4-HMAC-SHA256"), ("X-Amz-Credential", "\(credentials.accessKeyID)/\(scope)"),
+                               ("X-Amz-Date", stamp), ("X-Amz-Expires", String(expires)), ("X-Amz-SignedHeaders", "host")]
+        let canonicalRequest = [method, path, Self.canonicalQuery(signing), "host:\(host)\n", "host", "UNSIGNED-PAYLOAD"]
+            .joined(separator: "\n")
+        return signing + [("X-Amz-Signature", signature(of: canonicalRequest, stamp: stamp, date: date, scope: scope))]
+    }
+
+    /// Names and values URI-encoded, sorted by name then value, joined with '&'.
+    static func canonicalQuery(_ query: [(String, String)]) -> String {
+        query.map { (uriEncode($0.0, keepSlash: false), uriEncode($0.1, keepSlash: false)) }
+            .sorted { $0.0 != $1.0 ? $0.0 < $1.0 : $0.1 < $1.1 }
+            .map { "\($0.0)=\($0.1)" }.joined(separator: "&")
+    }
+
+    /// The hex signature of a canonical request: its hash signed with the key derived from
+    /// the secret, the date, the region and the service.
+    private func signature(of canonicalRequest: String, stamp: String, date: String, scope: String) -> String {
         let stringToSign = ["AWS4-HMAC-SHA256", stamp, scope,
                             SHA256Hasher.digest(Array(canonicalRequest.utf8)).hex].joined(separator: "\n")
         var key = Array("AWS4\(credentials.secretAccessKey)".utf8)
         for part in [date, region, service, "aws4_request"] { key = hmacSHA256(key: key, message: Array(part.utf8)) }
-        let signature = hexString(hmacSHA256(key: key, message: Array(stringToSign.utf8)))
-        return [("X-Amz-Date", stamp), ("x-amz-content-sha256", payloadHash),
-                ("Authorization", "AWS4-HMAC-SHA256 Credential=\(credentials.accessKeyID)/\(scope), SignedHeaders=\(signedNames), Signature=\(signature)")]
+        return hexString(hmacSHA256(key: key, message: Array(stringToSign.utf8)))
     }
 
     /// `20261202` and `20261202T135322Z` for a time.
