@@ -23,7 +23,8 @@ struct BenchQueueCommand: ParsableCommand {
             let context = try Context.resolve(rootOptions)
             try context.requireInitialised()
             let store = try context.openStore()
-            let queue = try context.openQueue()
+            // No pipeline attached: exactly the one job per version queued below.
+            let queue = JobQueue(catalog: Catalog(database: try context.openDatabase()), settings: context.config.jobs)
             let scratch = context.layout.storeTemp + "/bench-queue-\(getpid())"
             defer { unlink(scratch) }
             let bytes = Array("an empty job's version\n".utf8)
