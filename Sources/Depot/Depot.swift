@@ -27,7 +27,7 @@ struct DepotCommand: AsyncParsableCommand {
             LinkCommand.self, TokenCommand.self,
             RemoveCommand.self, TrashCommand.self, GCCommand.self, StatsCommand.self,
             RetentionCommand.self, PinCommand.self, UnpinCommand.self, HoldCommand.self, BenchFillCommand.self,
-            StatusCommand.self, NodesCommand.self, ReportCommand.self, StatsSeedCommand.self,
+            StatusCommand.self, NodesCommand.self, MigrateCommand.self, ReportCommand.self, StatsSeedCommand.self,
         ])
 }
 
