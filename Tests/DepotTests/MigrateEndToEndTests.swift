@@ -144,7 +144,8 @@ import Testing
             let object = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any] ?? [:]
             let storage = object["storage"] as? [String: Any] ?? [:]
             let queue = object["queue"] as? [String: Any] ?? [:]
-            return ["\(storage["documents"] ?? "-")", "\(storage["versions"] ?? "-")", "\(queue["states"] ?? "-")"]
+            let states = (queue["states"] as? [String: Any] ?? [:]).map { "\($0.key)=\($0.value)" }.sorted()
+            return ["\(storage["documents"] ?? "-")", "\(storage["versions"] ?? "-")", states.joined(separator: ",")]
         }
         #expect(try figures(statusAfter.stdout) == figures(statusBefore.stdout), "\(statusAfter.stdout)")
         #expect(try figures(statusAfter.stdout)[0] == "4")
