@@ -82,7 +82,7 @@ struct MigrateCommand: ParsableCommand {
         _ = try copy.copy(inBatch: { n in
             if n == killInBatch { kill(getpid(), SIGKILL) }
         }, progress: { table in
-            log("copied \(table.name): \(table.rows) rows")
+            log("copied \(table.name): \(table.rows) row\(table.rows == 1 ? "" : "s")")
         })
         log("checking every row on both sides")
         let checked = try copy.verify()
