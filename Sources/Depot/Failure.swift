@@ -61,6 +61,12 @@ struct CommandFailure: Error, CustomStringConvertible {
             return CommandFailure(e.value == .notFound ? .notFound : .usage, e.message)
         case let e as LinkError:
             return CommandFailure(e.value == .notFound ? .notFound : .usage, e.message)
+        case let e as CatalogCopyError:
+            // A target refused is not there to use; a copy that differs is wrong data.
+            switch e.value {
+            case .notEmpty, .otherCatalog: return CommandFailure(.unavailable, e.message)
+            case .schemaDiffers, .mismatch: return CommandFailure(.dataError, e.message)
+            }
         default: return nil
         }
     }

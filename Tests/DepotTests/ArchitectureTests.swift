@@ -18,8 +18,9 @@ struct SQLOwnership {
     var owners: [String: String] = [:]
     var violations: [Violation] = []
 
-    /// Tables of the database backend itself, not of any owner's API.
-    static let backendTables: Set<String> = ["schema_migrations"]
+    /// Tables of the database backend itself, not of any owner's API: the migrations applied,
+    /// and the databases' own catalogs, which `CatalogCopy` reads to find every table.
+    static let backendTables: Set<String> = ["schema_migrations", "sqlite_sequence", "information_schema"]
     /// Words after FROM/JOIN/… that are SQL, not tables.
     static let notTables: Set<String> = ["excluded", "select", "values", "not", "exists", "the", "a"]
 
@@ -137,6 +138,7 @@ struct SQLOwnership {
             "gc_marks": "DepotStore", "storage_samples": "DepotStore", "pins": "DepotStore", "holds": "DepotStore",
             "scrub_state": "DepotStore", "mirror_missing": "DepotStore",
             "analytics_rollups": "DepotStore", "analytics_cursor": "DepotStore", "nodes": "DepotStore",
+            "catalog_copy": "DepotStore", "catalog_copy_tables": "DepotStore",
         ]
         #expect(ownership.owners == expected)
     }

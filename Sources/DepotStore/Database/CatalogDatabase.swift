@@ -7,7 +7,7 @@ public enum SQLDialect: String, Sendable, Equatable {
 }
 
 /// A value bound to or read from the database.
-public enum SQLValue: Equatable, Sendable {
+public enum SQLValue: Hashable, Sendable {
     case null
     case integer(Int64)
     case real(Double)
