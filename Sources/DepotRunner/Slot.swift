@@ -343,7 +343,7 @@ final class Slot {
                     // a job no longer ours rolls them back with it.
                     let rows = try queue.catalog.recordArtifacts(artifacts, in: tx)
                     // Serialised with garbage collection: a blob it removed since the commit fails the job for a retry.
-                    try runner.store.requirePresent(artifacts.map(\.digest))
+                    try GarbageCollector.requirePresent(artifacts.map(\.digest), store: runner.store, in: tx)
                     let completion = JobQueue.Completion(outcome: outcome, processorVersion: result.processorVersion, artifacts: rows,
                                                          processingNanoseconds: result.processingNanoseconds ?? 0,
                                                          reason: outcome == JobOutcome.unsupported ? result.error : lastProgress,

@@ -22,7 +22,8 @@ struct SQLOwnership {
     /// and the databases' own catalogs, which `CatalogCopy` reads to find every table.
     static let backendTables: Set<String> = ["schema_migrations", "sqlite_sequence", "information_schema"]
     /// Words after FROM/JOIN/… that are SQL, not tables.
-    static let notTables: Set<String> = ["excluded", "select", "values", "not", "exists", "the", "a"]
+    /// (`unnest`: PostgreSQL's array-to-rows function, as in `FROM unnest(?::int4[])`.)
+    static let notTables: Set<String> = ["excluded", "select", "values", "not", "exists", "the", "a", "unnest"]
 
     init(files: [(path: String, module: String, text: String)]) {
         let literals = files.map { ($0.path, $0.module, Self.stringLiterals(in: $0.text)) }
@@ -136,7 +137,7 @@ struct SQLOwnership {
             "outbox_cursor": "DepotStore", "webhook_deliveries": "DepotStore",
             "http_tokens": "DepotStore", "http_links": "DepotStore", "upload_links": "DepotStore", "uploads": "DepotStore",
             "gc_marks": "DepotStore", "storage_samples": "DepotStore", "pins": "DepotStore", "holds": "DepotStore",
-            "scrub_state": "DepotStore", "mirror_missing": "DepotStore",
+            "scrub_state": "DepotStore", "mirror_missing": "DepotStore", "gc_removals": "DepotStore",
             "analytics_rollups": "DepotStore", "analytics_cursor": "DepotStore", "nodes": "DepotStore",
             "catalog_copy": "DepotStore", "catalog_copy_tables": "DepotStore",
         ]

@@ -125,7 +125,7 @@ public final class Ingestor: Sendable {
                     // A garbage collection may have removed a blob stored long ago (a dedup
                     // hit) since the commit above: checked where it is serialised with the
                     // collector, so the file is then kept and stored again next time.
-                    try store.requirePresent(records.map(\.digest))
+                    try GarbageCollector.requirePresent(records.map(\.digest), store: store, in: tx)
                     // A blob marked damaged whose stored bytes the commit re-hashed (and
                     // replaced with this copy when they did not match) is whole again.
                     let checked = zip(staged, commits).filter { !$0.1.isNew }.map { $0.0.blob.digest }

@@ -50,11 +50,12 @@ public struct GCCompleted: EventPayload, Equatable {
 /// like restic's prune: *mark* records each unreferenced blob with the time it was first
 /// seen so (in `gc_marks`), and *sweep* removes only those unreferenced for longer than the
 /// grace period. Each removal is decided again inside a write transaction, which deletes the
-/// catalog row first and then the blob, so it is serialised with every transaction that
-/// could make the blob referenced again: an ingest or a job records its rows and checks, in
-/// the same transaction, that their blobs are still there (`BlobStore.requirePresent`), so
-/// either the collector sees the new reference and keeps the blob, or the ingest sees the
-/// blob gone and stores it again from its source. A kill at any point leaves either an
+/// catalog row first and then the blob, and leaves a tombstone (`gc_removals`), so it is
+/// serialised with every transaction that could make the blob referenced again: an ingest or
+/// a job records its rows and checks, in the same transaction, that none of their blobs was
+/// removed meanwhile (`GarbageCollector.requirePresent`), so either the collector sees the
+/// new reference and keeps the blob, or the ingest sees the blob gone and stores it again
+/// from its source. A kill at any point leaves either an
 /// unreferenced row whose blob is gone (the next run removes the row) or an unreferenced
 /// blob (the next run removes it): never a reference to a missing blob.
 public final class GarbageCollector: Sendable {
@@ -130,8 +131,11 @@ public final class GarbageCollector: Sendable {
             return report
         }
 
-        // Record the marks: new ones from now, and forget those referenced again.
+        // Record the marks: new ones from now, and forget those referenced again; tombstones
+        // older than a day go (no transaction waits that long between its commit to the store
+        // and its rows).
         try catalog.database.write { tx in
+            try tx.execute("DELETE FROM gc_removals WHERE removed_at_ns < ?", [.integer(now - Self.tombstoneLife)])
             try tx.execute("""
                 DELETE FROM gc_marks WHERE EXISTS(SELECT 1 FROM versions v WHERE v.blob_digest = gc_marks.digest)
                 OR EXISTS(SELECT 1 FROM artifacts a WHERE a.blob_digest = gc_marks.digest)
@@ -171,7 +175,12 @@ public final class GarbageCollector: Sendable {
                             continue
                         }
                     }
-                    // The row is gone (in this transaction) before the blob.
+                    // The row is gone (in this transaction) before the blob; the tombstone
+                    // tells a transaction recording rows that name it of the removal.
+                    try tx.execute("""
+                        INSERT INTO gc_removals(digest, removed_at_ns) VALUES(?, ?)
+                        ON CONFLICT(digest) DO UPDATE SET removed_at_ns = excluded.removed_at_ns
+                        """, [.text(blob.digest), .integer(wallClockNanoseconds())])
                     do {
                         try store.remove(digest)
                     } catch let error as SystemError where error.errno == ENOENT {
@@ -198,10 +207,33 @@ public final class GarbageCollector: Sendable {
     }
 }
 
+extension GarbageCollector {
+    /// How long a removal's tombstone is kept.
+    static let tombstoneLife: Int64 = 86_400 * 1_000_000_000
+    /// Throws `BlobStoreError.missing` unless every blob named is still stored. Called inside
+    /// the transaction that records rows referencing them, after the blobs' commit to the
+    /// store: only blobs the collector removed in the last day (a tombstone) are asked of the
+    /// store again, so an ingest of new files makes no round trip to an object store for it.
+    /// SQLite runs write transactions one at a time; PostgreSQL's run SERIALIZABLE, so of a
+    /// sweep and a recording transaction that overlap (each reading what the other writes:
+    /// the references, the tombstone) one fails and runs again, and then sees the other.
+    public static func requirePresent(_ digests: [Digest], store: any BlobStore, in tx: any CatalogTransaction) throws {
+        let hexes = Array(Set(digests.map(\.hex))).sorted()
+        var removed: [Digest] = []
+        var start = 0
+        while start < hexes.count {
+            let chunk = Array(hexes[start..<min(hexes.count, start + 500)])
+            removed += try tx.query("SELECT digest FROM gc_removals WHERE digest IN (\(chunk.map { _ in "?" }.joined(separator: ",")))",
+                                    chunk.map { .text($0) }).compactMap { Digest(hex: $0.text(0)) }
+            start += chunk.count
+        }
+        try store.requirePresent(removed)
+    }
+}
+
 extension BlobStore {
-    /// Throws `BlobStoreError.missing` unless every blob named is stored. Called inside the
-    /// transaction that records rows referencing them, so that a garbage collection cannot
-    /// remove one between its commit to the store and that transaction (see `GarbageCollector`).
+    /// Throws `BlobStoreError.missing` unless every blob named is stored (see
+    /// `GarbageCollector.requirePresent`, which asks this of the blobs removed lately).
     public func requirePresent(_ digests: [Digest]) throws {
         for digest in digests where try !contains(digest) {
             throw BlobStoreError.missing(digest.hex)

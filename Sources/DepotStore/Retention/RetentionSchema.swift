@@ -100,5 +100,16 @@ extension Catalog {
                 document_id BIGINT PRIMARY KEY,
                 missing_since_ns BIGINT NOT NULL);
             """),
+        // The blobs the collector removed in the last day, and when: a transaction that
+        // records rows naming blobs asks the store again only about these (GarbageCollector.requirePresent).
+        CatalogMigration(name: "retention-3", sqlite: """
+            CREATE TABLE gc_removals(
+                digest TEXT PRIMARY KEY CHECK(length(digest) = 64),
+                removed_at_ns INTEGER NOT NULL) WITHOUT ROWID;
+            """, postgres: """
+            CREATE TABLE gc_removals(
+                digest TEXT PRIMARY KEY CHECK(length(digest) = 64),
+                removed_at_ns BIGINT NOT NULL);
+            """),
     ]
 }
