@@ -49,6 +49,38 @@ struct PDFTextTests {
         #expect(words == ["\u{05D2}\u{05D1}\u{05D0}", "\u{05D0}\u{05D4}\u{05D3}"])
     }
 
+    @Test func everyLineOfARightToLeftPageIsInTheText() throws {
+        // Four Hebrew lines whose right ends do not line up, as in pdf.js's issue5677.pdf:
+        // poppler-glib's selection from the page's top left to its bottom right keeps two of
+        // them ("אהד", "דאב"); `pdftotext` prints all four.
+        let dir = try TempDir()
+        let cmap = """
+            /CIDInit /ProcSet findresource begin 12 dict begin begincmap /CIDSystemInfo << /Registry (Adobe) /Ordering (UCS) /Supplement 0 >> def \
+            /CMapName /Adobe-Identity-UCS def /CMapType 2 def 1 begincodespacerange <00> <FF> endcodespacerange \
+            6 beginbfchar <20> <0020> <61> <05D0> <62> <05D1> <63> <05D2> <64> <05D3> <65> <05D4> endbfchar endcmap \
+            CMapName currentdict /CMap defineresource pop end end
+            """
+        let lines = [("abc", 400, 700), ("dea", 420, 660), ("bad", 380, 620), ("ecb", 410, 580)]
+        let content = "BT /F1 24 Tf\n" + lines.map { "1 0 0 1 \($0.1) \($0.2) Tm (\($0.0)) Tj\n" }.joined() + "ET"
+        try makeRawPDF(dir.path + "/lines.pdf", content: content,
+                       font: "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /ToUnicode 6 0 R >>",
+                       objects: ["<< /Length \(cmap.utf8.count) >>\nstream\n\(cmap)\nendstream"])
+        let words = try extractedText(dir, dir.path + "/lines.pdf").split(whereSeparator: \.isWhitespace)
+        #expect(words == ["\u{05D2}\u{05D1}\u{05D0}", "\u{05D0}\u{05D4}\u{05D3}", "\u{05D3}\u{05D0}\u{05D1}", "\u{05D1}\u{05D2}\u{05D4}"])
+    }
+
+    @Test func everyLetterOfSkewedTextIsInTheText() throws {
+        // A skewed text matrix, as in pdf.js's bug946506.pdf: the block of the first line's
+        // start reaches past the page's top left corner, and a selection from that corner
+        // leaves out its "Lo".
+        let dir = try TempDir()
+        let lines = ["Lorem ipsum dolor sit amet", "consectetur adipiscing elit", "sed do eiusmod tempor"]
+        let content = "BT /F1 12 Tf 1.4 -0.7 0.7 0.7 20 700 Tm " + lines.map { "(\($0)) Tj 0 -20 Td " }.joined() + "ET"
+        try makeRawPDF(dir.path + "/skewed.pdf", content: content)
+        let text = try extractedText(dir, dir.path + "/skewed.pdf")
+        #expect(text.filter(\.isLetter).sorted() == lines.joined().filter(\.isLetter).sorted())
+    }
+
     @Test func arabicComesOutInLogicalOrderAsBaseLettersWithoutBidiControls() throws {
         // "سلام لا" as a PDF font sets it: contextual glyph forms (U+FExx, the ToUnicode CMap of
         // many Arabic fonts maps glyphs to them), drawn left to right in visual order, "لا" as
