@@ -164,6 +164,20 @@ struct PDFTextTests {
         #expect(text == "Scanned invoice\nPaid in full\n\u{0C}")
     }
 
+    @Test func aDrawingThatRegroupsThePagesLettersIsKept() throws {
+        // A stamp whose appearance draws "due" edge to edge with the page's "Total": the drawn
+        // page reads "Totaldue", as `pdftotext` prints it, which lacks the word "Total" but
+        // none of its letters; the stamp's text is only in the drawing.
+        let dir = try TempDir()
+        let appearance = "BT /F1 12 Tf 0 2 Td (due) Tj ET"
+        try makeRawPDF(dir.path + "/stamp.pdf", content: "BT /F1 12 Tf 72 720 Td (Total) Tj ET", annotations: [
+            "<< /Type /Annot /Subtype /Stamp /Rect [98.68 718 140 734] /F 4 /AP << /N 7 0 R >> >>",
+        ], objects: [
+            "<< /Type /XObject /Subtype /Form /BBox [0 0 60 16] /Resources << /Font << /F1 4 0 R >> >> /Length \(appearance.utf8.count) >>\nstream\n\(appearance)\nendstream",
+        ])
+        #expect(try extractedText(dir, dir.path + "/stamp.pdf") == "Totaldue\n\u{0C}")
+    }
+
     @Test func freeTextAnnotationIsInTheText() throws {
         let dir = try TempDir()
         try makeRawPDF(dir.path + "/note.pdf", content: "BT /F1 12 Tf 72 720 Td (Reviewed draft) Tj ET", annotations: [

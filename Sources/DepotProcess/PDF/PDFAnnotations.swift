@@ -56,6 +56,23 @@ extension PDFPage {
         return found
     }
 
+    /// Whether every letter and digit of `content` is in `drawn` as often (counted, wherever
+    /// it stands): the drawn copy of a page lost nothing of its content stream's text, though
+    /// the letters may be grouped into other words there. An appearance drawn against the
+    /// page's own text joins it ("Total" and a stamp's "due" set edge to edge are "Totaldue",
+    /// as `pdftotext` prints them), and loose letters — a rotated watermark's, pdf.js's
+    /// issue17069.pdf — are grouped anew once the annotations' letters are among them; what
+    /// a drawing really lacks (invisible text: a scan's OCR layer) is missing letter for letter.
+    static func keepsEveryLetter(of content: String, in drawn: String) -> Bool {
+        func letters(_ text: String) -> [Character: Int] {
+            var counts: [Character: Int] = [:]
+            for character in text where character.isLetter || character.isNumber { counts[character, default: 0] += 1 }
+            return counts
+        }
+        let have = letters(drawn)
+        return letters(content).allSatisfy { character, count in have[character, default: 0] >= count }
+    }
+
     /// Whether every word of `content` (runs of letters and digits, counted) is in `drawn` as
     /// often: the drawn copy of a page lost nothing of its content stream's text.
     static func keepsEveryWord(of content: String, in drawn: String) -> Bool {
