@@ -29,8 +29,8 @@ final class PDFPage {
     /// button captions, FreeText, stamps and signatures print there, in their place on the page.
     /// poppler-glib exposes no annotation's appearance, but it draws them: a page with
     /// annotations is drawn onto a one-page PDF in memory (cairo keeps the text of what it draws)
-    /// and that page's text is read instead, unless it lacks letters of the content stream's
-    /// text (cairo draws no invisible text, such as a scan's OCR layer). A field's value or a
+    /// and that page's text is read instead, unless it lacks the content stream's text
+    /// (`keepsTheText`: cairo draws no invisible text, such as a scan's OCR layer). A field's value or a
     /// FreeText's contents (`annotationEntries`) that the drawing does not show in full follows
     /// it: an appearance may be stale (pdf.js bug1825002.pdf draws "ABCDEFGHIJKLMN" over the
     /// value "123,45.7A"), draw glyphs without their letters (issue16021.pdf) or right-to-left
@@ -40,7 +40,7 @@ final class PDFPage {
         let entries = annotationEntries()
         var text: String
         var extra: [String]
-        if hasDrawnAnnotations, let drawn = drawnText(), Self.keepsEveryLetter(of: content ?? "", in: drawn) {
+        if hasDrawnAnnotations, let drawn = drawnText(), Self.keepsTheText(of: content ?? "", in: drawn) {
             text = drawn
             extra = entries.filter { !Self.keepsEveryWord(of: $0, in: drawn) }
         } else {
