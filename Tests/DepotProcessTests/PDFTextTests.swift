@@ -81,6 +81,16 @@ struct PDFTextTests {
         #expect(text.filter(\.isLetter).sorted() == lines.joined().filter(\.isLetter).sorted())
     }
 
+    @Test func glyphsWithoutWidthAreInTheText() throws {
+        // A font whose /Widths are all 0, as in pdf.js's issue3263r.pdf: a selection of glyphs
+        // leaves every letter out, one of whole lines keeps them; `pdftotext` prints "Zero".
+        let dir = try TempDir()
+        let widths = Array(repeating: "0", count: 95).joined(separator: " ")
+        try makeRawPDF(dir.path + "/zero.pdf", content: "BT /F1 24 Tf 72 700 Td (Zero) Tj ET",
+                       font: "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding /FirstChar 32 /LastChar 126 /Widths [\(widths)] >>")
+        #expect(try extractedText(dir, dir.path + "/zero.pdf") == "Zero\n\u{0C}")
+    }
+
     @Test func arabicComesOutInLogicalOrderAsBaseLettersWithoutBidiControls() throws {
         // "سلام لا" as a PDF font sets it: contextual glyph forms (U+FExx, the ToUnicode CMap of
         // many Arabic fonts maps glyphs to them), drawn left to right in visual order, "لا" as

@@ -68,7 +68,8 @@ final class PDFPage {
     /// is added from outside it), and on a page with right-to-left text, or none at all, a
     /// second one runs from beyond the top right to beyond the bottom left, which keeps those
     /// lines and loses left-to-right ones instead; the one with more characters is kept (the
-    /// page's text is laid out once, a selection of it is cheap).
+    /// page's text is laid out once, a selection of it is cheap). A selection of whole lines is
+    /// made too, and kept when it holds more still.
     var contentText: String? {
         let (width, height) = size
         let forward = PopplerRectangle(x1: -width, y1: -height, x2: 2 * width, y2: 2 * height)
@@ -77,6 +78,15 @@ final class PDFPage {
            let backward = selection(PopplerRectangle(x1: 2 * width, y1: -height, x2: -width, y2: 2 * height)),
            Self.letterCount(backward.text) > Self.letterCount(best.text) {
             best = backward
+        }
+        // Glyphs without width (a font whose widths are all 0: pdf.js's issue3263r.pdf,
+        // issue11740_reduced.pdf) are left out of a selection of glyphs but not of one of whole
+        // lines; the line selection has no boxes (poppler gives them for glyphs only), so the
+        // cells of a table row are not told apart there.
+        var lineArea = forward
+        if let lines = takeGString(poppler_page_get_selected_text(handle, POPPLER_SELECTION_LINE, &lineArea)),
+           Self.letterCount(lines) > Self.letterCount(best.text) {
+            best = (lines, [])
         }
         let text = best.boxes.withUnsafeBufferPointer { Self.separatingCells(best.text, boxes: $0) }
         return Self.joiningHyphenatedLines(text)
