@@ -241,6 +241,40 @@ struct DOCXContentTests {
         ])
         #expect(try dir.json("out/metadata.json")["paragraph_count"] as? Int == 10)
     }
+
+    /// A level a list defines anew (`w:lvlOverride` holding a `w:lvl`, as in POI's
+    /// NumberingWOverrides.docx) is that list's label, and a list in a table cell is labelled
+    /// as in the body (pandoc's table_with_list_cell.docx), its counters going on.
+    @Test func overriddenLevelsAndListsInTableCellsAreLabelled() throws {
+        let dir = try TempDir()
+        let numbering = Self.part("numbering", """
+            <w:abstractNum w:abstractNumId="0">
+              <w:lvl w:ilvl="0"><w:start w:val="1"/><w:numFmt w:val="decimal"/><w:lvlText w:val="%1."/></w:lvl>
+            </w:abstractNum>
+            <w:num w:numId="1"><w:abstractNumId w:val="0"/>
+              <w:lvlOverride w:ilvl="0"><w:lvl w:ilvl="0"><w:start w:val="1"/><w:numFmt w:val="upperLetter"/><w:lvlText w:val="%1)"/></w:lvl></w:lvlOverride>
+            </w:num>
+            <w:num w:numId="2"><w:abstractNumId w:val="0"/></w:num>
+            """)
+        let document = wordDocument("""
+            \(wp("alpha", numID: 1))
+            \(wp("beta", numID: 1))
+            \(wp("one", numID: 2))
+            <w:tbl><w:tr><w:tc>\(wp("Cell"))</w:tc><w:tc>\(wp("two", numID: 2))\(wp("three", numID: 2))</w:tc></w:tr></w:tbl>
+            """)
+        let rels = """
+            <?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+            <Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">
+            <Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/numbering" Target="numbering.xml"/>
+            </Relationships>
+            """
+        try makeZip(dir.path + "/overrides.docx", docxParts(document: document, extra: [
+            ("word/_rels/document.xml.rels", rels), ("word/numbering.xml", numbering),
+        ]))
+        _ = try DOCXProcessor.extract(from: dir.path + "/overrides.docx", into: try dir.folder("out"))
+        let lines = try dir.read("out/text.txt").split(separator: "\n").map(String.init)
+        #expect(lines == ["A) alpha", "B) beta", "1. one", "Cell\t2. two 3. three"])
+    }
 }
 
 @Suite("PPTX titles and media")

@@ -49,6 +49,48 @@ struct PDFTextTests {
         #expect(words == ["\u{05D2}\u{05D1}\u{05D0}", "\u{05D0}\u{05D4}\u{05D3}"])
     }
 
+    @Test func everyLineOfARightToLeftPageIsInTheText() throws {
+        // Four Hebrew lines whose right ends do not line up, as in pdf.js's issue5677.pdf:
+        // poppler-glib's selection from the page's top left to its bottom right keeps two of
+        // them ("אהד", "דאב"); `pdftotext` prints all four.
+        let dir = try TempDir()
+        let cmap = """
+            /CIDInit /ProcSet findresource begin 12 dict begin begincmap /CIDSystemInfo << /Registry (Adobe) /Ordering (UCS) /Supplement 0 >> def \
+            /CMapName /Adobe-Identity-UCS def /CMapType 2 def 1 begincodespacerange <00> <FF> endcodespacerange \
+            6 beginbfchar <20> <0020> <61> <05D0> <62> <05D1> <63> <05D2> <64> <05D3> <65> <05D4> endbfchar endcmap \
+            CMapName currentdict /CMap defineresource pop end end
+            """
+        let lines = [("abc", 400, 700), ("dea", 420, 660), ("bad", 380, 620), ("ecb", 410, 580)]
+        let content = "BT /F1 24 Tf\n" + lines.map { "1 0 0 1 \($0.1) \($0.2) Tm (\($0.0)) Tj\n" }.joined() + "ET"
+        try makeRawPDF(dir.path + "/lines.pdf", content: content,
+                       font: "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /ToUnicode 6 0 R >>",
+                       objects: ["<< /Length \(cmap.utf8.count) >>\nstream\n\(cmap)\nendstream"])
+        let words = try extractedText(dir, dir.path + "/lines.pdf").split(whereSeparator: \.isWhitespace)
+        #expect(words == ["\u{05D2}\u{05D1}\u{05D0}", "\u{05D0}\u{05D4}\u{05D3}", "\u{05D3}\u{05D0}\u{05D1}", "\u{05D1}\u{05D2}\u{05D4}"])
+    }
+
+    @Test func everyLetterOfSkewedTextIsInTheText() throws {
+        // A skewed text matrix, as in pdf.js's bug946506.pdf: the block of the first line's
+        // start reaches past the page's top left corner, and a selection from that corner
+        // leaves out its "Lo".
+        let dir = try TempDir()
+        let lines = ["Lorem ipsum dolor sit amet", "consectetur adipiscing elit", "sed do eiusmod tempor"]
+        let content = "BT /F1 12 Tf 1.4 -0.7 0.7 0.7 20 700 Tm " + lines.map { "(\($0)) Tj 0 -20 Td " }.joined() + "ET"
+        try makeRawPDF(dir.path + "/skewed.pdf", content: content)
+        let text = try extractedText(dir, dir.path + "/skewed.pdf")
+        #expect(text.filter(\.isLetter).sorted() == lines.joined().filter(\.isLetter).sorted())
+    }
+
+    @Test func glyphsWithoutWidthAreInTheText() throws {
+        // A font whose /Widths are all 0, as in pdf.js's issue3263r.pdf: a selection of glyphs
+        // leaves every letter out, one of whole lines keeps them; `pdftotext` prints "Zero".
+        let dir = try TempDir()
+        let widths = Array(repeating: "0", count: 95).joined(separator: " ")
+        try makeRawPDF(dir.path + "/zero.pdf", content: "BT /F1 24 Tf 72 700 Td (Zero) Tj ET",
+                       font: "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding /FirstChar 32 /LastChar 126 /Widths [\(widths)] >>")
+        #expect(try extractedText(dir, dir.path + "/zero.pdf") == "Zero\n\u{0C}")
+    }
+
     @Test func arabicComesOutInLogicalOrderAsBaseLettersWithoutBidiControls() throws {
         // "سلام لا" as a PDF font sets it: contextual glyph forms (U+FExx, the ToUnicode CMap of
         // many Arabic fonts maps glyphs to them), drawn left to right in visual order, "لا" as
@@ -130,6 +172,20 @@ struct PDFTextTests {
         ], formFields: true)
         let text = try extractedText(dir, dir.path + "/ocr.pdf")
         #expect(text == "Scanned invoice\nPaid in full\n\u{0C}")
+    }
+
+    @Test func aDrawingThatRegroupsThePagesLettersIsKept() throws {
+        // A stamp whose appearance draws "due" edge to edge with the page's "Total": the drawn
+        // page reads "Totaldue", as `pdftotext` prints it, which lacks the word "Total" but
+        // none of its letters; the stamp's text is only in the drawing.
+        let dir = try TempDir()
+        let appearance = "BT /F1 12 Tf 0 2 Td (due) Tj ET"
+        try makeRawPDF(dir.path + "/stamp.pdf", content: "BT /F1 12 Tf 72 720 Td (Total) Tj ET", annotations: [
+            "<< /Type /Annot /Subtype /Stamp /Rect [98.68 718 140 734] /F 4 /AP << /N 7 0 R >> >>",
+        ], objects: [
+            "<< /Type /XObject /Subtype /Form /BBox [0 0 60 16] /Resources << /Font << /F1 4 0 R >> >> /Length \(appearance.utf8.count) >>\nstream\n\(appearance)\nendstream",
+        ])
+        #expect(try extractedText(dir, dir.path + "/stamp.pdf") == "Totaldue\n\u{0C}")
     }
 
     @Test func freeTextAnnotationIsInTheText() throws {

@@ -278,23 +278,35 @@ struct WordBodyReader {
                 if currentList?.numID != numID { closeList(); currentList = (numID, 0, lines.count + 1, ordered, 0) }
                 currentList!.items += 1
                 currentList!.maxLevel = max(currentList!.maxLevel, paragraph.level)
-                // Each level counts from its start; an item resets the levels below it.
-                var counter = counters[numID] ?? (0..<9).map { numbering.start(numID: numID, level: $0) - 1 }
-                counter[paragraph.level] += 1
-                for deeper in (paragraph.level + 1)..<9 { counter[deeper] = numbering.start(numID: numID, level: deeper) - 1 }
-                counters[numID] = counter
-                let indent = String(repeating: "  ", count: paragraph.level)
-                let format = numbering.level(numID: numID, level: paragraph.level)?.format
-                let label = format == "none" ? "" : ordered ? numbering.label(numID: numID, level: paragraph.level, counters: counter) : "-"
-                text = indent + (label.isEmpty ? "" : label + " ") + text
+                text = listItem(text, numID: numID, level: paragraph.level)
             } else if !trimmed.isEmpty {
                 closeList()
             }
+        } else if currentNoteID == nil && isList, let numID {
+            // A list in a table cell is numbered as Word shows it (pandoc's
+            // table_with_list_cell.docx: "1. Cell with", "2. A"); structure.json's lists are
+            // those of the body.
+            text = listItem(text, numID: numID, level: paragraph.level)
         }
         try emit(text)
         let boxes = deferred
         deferred = []
         for box in boxes { try emit(box) }
+    }
+
+    /// `text` as an item of list `numID` at `level`: indented, after its label ("2.1.", "-"),
+    /// the list's counters moved on. Each level counts from its start; an item resets the
+    /// levels below it.
+    private mutating func listItem(_ text: String, numID: String, level: Int) -> String {
+        let ordered = numbering.isOrdered(numID: numID, level: level)
+        var counter = counters[numID] ?? (0..<9).map { numbering.start(numID: numID, level: $0) - 1 }
+        counter[level] += 1
+        for deeper in (level + 1)..<9 { counter[deeper] = numbering.start(numID: numID, level: deeper) - 1 }
+        counters[numID] = counter
+        let indent = String(repeating: "  ", count: level)
+        let format = numbering.level(numID: numID, level: level)?.format
+        let label = format == "none" ? "" : ordered ? numbering.label(numID: numID, level: level, counters: counter) : "-"
+        return indent + (label.isEmpty ? "" : label + " ") + text
     }
 
     private mutating func closeList() {

@@ -122,6 +122,10 @@ struct WordNumbering {
     var levels: [String: [Int: Level]] = [:]
     /// numId → level → the start a `w:lvlOverride`'s `w:startOverride` gives.
     var startOverrides: [String: [Int: Int]] = [:]
+    /// numId → level → a level the list defines anew (`w:lvlOverride` holding a `w:lvl`): it
+    /// replaces the abstract definition's level for this list only (ECMA-376 §17.9.8), as
+    /// POI's NumberingWOverrides.docx does ("A", "B" where the abstract list counts "1", "2").
+    var levelOverrides: [String: [Int: Level]] = [:]
 
     init(package: OOXMLPackage, part: String) throws {
         guard let reader = try package.xml(part) else { return }
@@ -140,9 +144,10 @@ struct WordNumbering {
                 case "lvl":
                     level = reader.attribute("ilvl", namespace: w).flatMap { Int($0) }
                     if let abstract, let level { levels[abstract, default: [:]][level] = Level() }
-                case "numFmt": if let abstract, let level { levels[abstract]?[level]?.format = value ?? "decimal" }
-                case "lvlText": if let abstract, let level { levels[abstract]?[level]?.text = value }
-                case "start": if let abstract, let level, let start = value.flatMap({ Int($0) }) { levels[abstract]?[level]?.start = start }
+                    if abstract == nil, let num, overrideLevel != nil, let level { levelOverrides[num, default: [:]][level] = Level() }
+                case "numFmt": change(abstract, num, level) { $0.format = value ?? "decimal" }
+                case "lvlText": change(abstract, num, level) { $0.text = value }
+                case "start": if let start = value.flatMap({ Int($0) }) { change(abstract, num, level) { $0.start = start } }
                 case "num": num = reader.attribute("numId", namespace: w)
                 case "abstractNumId": if let num { nums[num] = value }
                 case "lvlOverride": overrideLevel = reader.attribute("ilvl", namespace: w).flatMap { Int($0) }
@@ -164,7 +169,18 @@ struct WordNumbering {
         }
     }
 
+    /// Changes the level being read: an abstract list's, or one a list overrides.
+    private mutating func change(_ abstract: String?, _ num: String?, _ level: Int?, _ body: (inout Level) -> Void) {
+        guard let level else { return }
+        if let abstract {
+            if levels[abstract]?[level] != nil { body(&levels[abstract]![level]!) }
+        } else if let num, levelOverrides[num]?[level] != nil {
+            body(&levelOverrides[num]![level]!)
+        }
+    }
+
     func level(numID: String, level: Int) -> Level? {
+        if let override = levelOverrides[numID]?[level] { return override }
         guard let abstract = nums[numID] else { return nil }
         return levels[abstract]?[level]
     }

@@ -56,6 +56,32 @@ extension PDFPage {
         return found
     }
 
+    /// Whether the drawn copy of a page holds its content stream's text, though perhaps grouped
+    /// into other words: every word of `content` is in `drawn` as often, or else every letter
+    /// and digit is (counted, wherever it stands) and the words of `drawn` are on average no
+    /// shorter than those of `content`. An appearance drawn edge to edge with a word joins it
+    /// ("Total" and a stamp's "due" are "Totaldue", as `pdftotext` prints them), and loose
+    /// letters — a rotated watermark's, pdf.js's issue17069.pdf — are grouped anew once the
+    /// annotations' letters are among them: words get longer. A drawing whose glyph advances
+    /// disagree with the page's (a substituted font: issue6127.pdf, issue12963.pdf) splits
+    /// words instead, and invisible text (a scan's OCR layer) is missing letter for letter:
+    /// both are refused.
+    static func keepsTheText(of content: String, in drawn: String) -> Bool {
+        if keepsEveryWord(of: content, in: drawn) { return true }
+        func letters(_ text: String) -> [Character: Int] {
+            var counts: [Character: Int] = [:]
+            for character in text where character.isLetter || character.isNumber { counts[character, default: 0] += 1 }
+            return counts
+        }
+        func meanWordLength(_ text: String) -> Double {
+            let words = text.split(whereSeparator: { !($0.isLetter || $0.isNumber) })
+            return words.isEmpty ? 0 : Double(words.reduce(0) { $0 + $1.count }) / Double(words.count)
+        }
+        let have = letters(drawn)
+        return letters(content).allSatisfy { character, count in have[character, default: 0] >= count }
+            && meanWordLength(drawn) >= meanWordLength(content)
+    }
+
     /// Whether every word of `content` (runs of letters and digits, counted) is in `drawn` as
     /// often: the drawn copy of a page lost nothing of its content stream's text.
     static func keepsEveryWord(of content: String, in drawn: String) -> Bool {

@@ -29,8 +29,8 @@ final class PDFPage {
     /// button captions, FreeText, stamps and signatures print there, in their place on the page.
     /// poppler-glib exposes no annotation's appearance, but it draws them: a page with
     /// annotations is drawn onto a one-page PDF in memory (cairo keeps the text of what it draws)
-    /// and that page's text is read instead, unless it lacks words of the content stream's text
-    /// (cairo draws no invisible text, such as a scan's OCR layer). A field's value or a
+    /// and that page's text is read instead, unless it lacks the content stream's text
+    /// (`keepsTheText`: cairo draws no invisible text, such as a scan's OCR layer). A field's value or a
     /// FreeText's contents (`annotationEntries`) that the drawing does not show in full follows
     /// it: an appearance may be stale (pdf.js bug1825002.pdf draws "ABCDEFGHIJKLMN" over the
     /// value "123,45.7A"), draw glyphs without their letters (issue16021.pdf) or right-to-left
@@ -40,7 +40,7 @@ final class PDFPage {
         let entries = annotationEntries()
         var text: String
         var extra: [String]
-        if hasDrawnAnnotations, let drawn = drawnText(), Self.keepsEveryWord(of: content ?? "", in: drawn) {
+        if hasDrawnAnnotations, let drawn = drawnText(), Self.keepsTheText(of: content ?? "", in: drawn) {
             text = drawn
             extra = entries.filter { !Self.keepsEveryWord(of: $0, in: drawn) }
         } else {
@@ -56,15 +56,57 @@ final class PDFPage {
     }
 
     /// The text of the content stream, with the two repairs above; nil when poppler gives none.
+    ///
+    /// poppler-glib's page text is a selection from one point to another, made in reading
+    /// order (`poppler_page_get_text` selects from the page's top left corner to its bottom
+    /// right one), and two kinds of line fall out of that selection where `pdftotext` prints
+    /// them: lines whose block reaches past the page's corner (rotated or skewed text: pdf.js's
+    /// bug946506.pdf, issue12810.pdf), and on a right-to-left page, where the top left is where
+    /// the first line *ends*, whole lines (issue12705.pdf keeps one line of four, issue5677.pdf
+    /// and ArabicCIDTrueType.pdf two of four). So the selection starts and ends a page's width
+    /// and height beyond the corners (the text page holds only characters on the page: nothing
+    /// is added from outside it), and on a page with right-to-left text, or none at all, a
+    /// second one runs from beyond the top right to beyond the bottom left, which keeps those
+    /// lines and loses left-to-right ones instead; the one with more characters is kept (the
+    /// page's text is laid out once, a selection of it is cheap). A selection of whole lines is
+    /// made too, and kept when it holds more still.
     var contentText: String? {
-        guard var text = takeGString(poppler_page_get_text(handle)) else { return nil }
+        let (width, height) = size
+        let forward = PopplerRectangle(x1: -width, y1: -height, x2: 2 * width, y2: 2 * height)
+        guard var best = selection(forward) else { return nil }
+        if best.text.unicodeScalars.contains("\u{202B}") || Self.letterCount(best.text) == 0,
+           let backward = selection(PopplerRectangle(x1: 2 * width, y1: -height, x2: -width, y2: 2 * height)),
+           Self.letterCount(backward.text) > Self.letterCount(best.text) {
+            best = backward
+        }
+        // Glyphs without width (a font whose widths are all 0: pdf.js's issue3263r.pdf,
+        // issue11740_reduced.pdf) are left out of a selection of glyphs but not of one of whole
+        // lines; the line selection has no boxes (poppler gives them for glyphs only), so the
+        // cells of a table row are not told apart there.
+        var lineArea = forward
+        if let lines = takeGString(poppler_page_get_selected_text(handle, POPPLER_SELECTION_LINE, &lineArea)),
+           Self.letterCount(lines) > Self.letterCount(best.text) {
+            best = (lines, [])
+        }
+        let text = best.boxes.withUnsafeBufferPointer { Self.separatingCells(best.text, boxes: $0) }
+        return Self.joiningHyphenatedLines(text)
+    }
+
+    /// The text poppler selects in `area` (from its first corner to its second) and the box of
+    /// each of its characters (none when poppler gives no boxes).
+    private func selection(_ area: PopplerRectangle) -> (text: String, boxes: [PopplerRectangle])? {
+        var area = area
+        guard let text = takeGString(poppler_page_get_text_for_area(handle, &area)) else { return nil }
         var rectangles: UnsafeMutablePointer<PopplerRectangle>?
         var count: guint = 0
-        if poppler_page_get_text_layout(handle, &rectangles, &count) != 0, let rectangles {
-            defer { g_free(rectangles) }
-            text = Self.separatingCells(text, boxes: UnsafeBufferPointer(start: rectangles, count: Int(count)))
-        }
-        return Self.joiningHyphenatedLines(text)
+        guard poppler_page_get_text_layout_for_area(handle, &area, &rectangles, &count) != 0, let rectangles else { return (text, []) }
+        defer { g_free(rectangles) }
+        return (text, Array(UnsafeBufferPointer(start: rectangles, count: Int(count))))
+    }
+
+    /// Characters that are not white space or bidi controls.
+    static func letterCount(_ text: String) -> Int {
+        text.unicodeScalars.reduce(0) { $0 + (isSpace($1) || PDFText.isBidiControl($1) ? 0 : 1) }
     }
 
     /// The text of this page as drawn with its annotations: nil when cairo cannot draw it or

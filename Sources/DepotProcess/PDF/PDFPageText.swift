@@ -49,7 +49,7 @@ extension PDFPage {
         return String(out)
     }
 
-    private static func isSpace(_ scalar: Unicode.Scalar) -> Bool {
+    static func isSpace(_ scalar: Unicode.Scalar) -> Bool {
         scalar.value < 0x80 ? scalar.value <= 0x20 : scalar.properties.isWhitespace
     }
 
