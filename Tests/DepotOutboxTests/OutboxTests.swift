@@ -369,3 +369,30 @@ import Testing
         #expect(error?.description.contains(expected) == true, "\(error?.description ?? "")")
     }
 }
+
+@Suite struct EventsFileTests {
+    func event(_ n: Int64) -> Event {
+        Event(sequence: n, id: "evt_\(n)", type: "version.created", timestampNanoseconds: n, dataJSON: "{\"n\":\(n)}", documentID: n)
+    }
+
+    func ids(_ path: String) throws -> [String] {
+        try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map { line in
+            String(line.split(separator: "\"")[7])
+        }
+    }
+
+    /// A batch appended again (its cursor's commit failed) is not written twice; events after
+    /// it are appended, and a batch the file does not end with is appended whole.
+    @Test func aBatchAppendedAgainIsWrittenOnce() throws {
+        let dir = TemporaryDirectory()
+        let file = EventsFile(path: dir.path + "/events.jsonl")
+        try file.append([event(1), event(2)])
+        try file.append([event(1), event(2)])
+        #expect(try ids(file.path) == ["evt_1", "evt_2"])
+        try file.append([event(1), event(2), event(3)])
+        #expect(try ids(file.path) == ["evt_1", "evt_2", "evt_3"])
+        try file.append([event(4)])
+        try file.append([event(3), event(4), event(5)])
+        #expect(try ids(file.path) == ["evt_1", "evt_2", "evt_3", "evt_4", "evt_5"])
+    }
+}

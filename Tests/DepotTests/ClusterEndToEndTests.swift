@@ -22,7 +22,7 @@ import Testing
         let c = try cluster.node("c", id: "worker-c", role: "worker,http", extra: "[jobs]\nworkers = 3\n[jobs.concurrency]\ndocuments = 3\n")
         let started = Date()
         let servers = try [a, b, c].map { try $0.serve() }
-        #expect(waitUntil(seconds: 30) { servers.allSatisfy { $0.stderr.contains("depot is serving") } }, "\(servers.map(\.stderr))")
+        #expect(eventually(seconds: 30) { servers.allSatisfy { $0.stderr.contains("depot is serving") } }, "\(servers.map(\.stderr))")
 
         // File i goes to node a when i is even, b when odd; its bytes are those of i % 125,
         // and 125 is odd: each blob has eight files, four on each node.
@@ -37,14 +37,14 @@ import Testing
         }
         let catalog = try cluster.catalog()
         let queue = JobQueue(catalog: catalog, settings: JobsSettings())
-        let done = waitUntil(seconds: 240) {
-            guard filesUnder(a.inbox).isEmpty, filesUnder(b.inbox).isEmpty,
+        let done = eventually(seconds: 240) {
+            guard filesUnder(a.inbox + "/notes").isEmpty, filesUnder(b.inbox + "/notes").isEmpty,
                   let documents = try? catalog.documents(collection: "notes"), documents.count == count,
                   let jobs = try? queue.jobs(limit: 100_000) else { return false }
             return jobs.filter { $0.kind == "extract" }.count == count && jobs.allSatisfy { $0.state.isFinished }
         }
         let processed = Date()
-        #expect(done, "not all stored and processed: \(filesUnder(a.inbox).count + filesUnder(b.inbox).count) left in the inboxes; \(servers[2].stderr.suffix(3000))")
+        #expect(done, "not all stored and processed: \(filesUnder(a.inbox + "/notes").count + filesUnder(b.inbox + "/notes").count) left in the inboxes; \(servers[2].stderr.suffix(3000))")
         print("cluster: 1000 files stored and processed in \(processed.timeIntervalSince(started)) s")
 
         // Stored once: one document and one version per file, with its bytes; twins share a blob.
@@ -84,7 +84,7 @@ import Testing
 
         // Published by the worker node: every event once in its events.jsonl, every document
         // in its outbox with a manifest of its one version.
-        #expect(waitUntil(seconds: 60) { eventIDs(in: c).count >= events.count }, "\(servers[2].stderr.suffix(2000))")
+        #expect(eventually(seconds: 60) { eventIDs(in: c).count >= events.count }, "\(servers[2].stderr.suffix(2000))")
         let lines = eventIDs(in: c)
         #expect(lines.count == Set(lines).count, "an event was appended to events.jsonl twice")
         #expect(Set(lines) == Set(try catalog.events(after: 0, limit: 1_000_000).map(\.id)))
@@ -108,7 +108,8 @@ import Testing
     /// and finishes them; each job succeeds once, its artifacts recorded once.
     @Test func theJobsOfAKilledWorkerNodeFinishOnAnother() throws {
         let cluster = try ClusterFixture()
-        let jobs = "[jobs]\nworkers = 2\nlease = \"3s\"\n"
+        // The test processor's files are of the media class "other": two at once, one per slot.
+        let jobs = "[jobs]\nworkers = 2\nlease = \"3s\"\n[jobs.concurrency]\nother = 2\n"
         let a = try cluster.node("a", id: "ingest-a", role: "ingest")
         let b = try cluster.node("b", id: "worker-b", role: "worker", extra: jobs)
         let c = try cluster.node("c", id: "worker-c", role: "worker", extra: jobs)
@@ -117,7 +118,7 @@ import Testing
         let test = ["DEPOT_TEST_PROCESSORS": "1"]
         let ingest = try a.serve(environment: test)
         let victim = try b.serve(environment: test)
-        #expect(waitUntil(seconds: 30) { [ingest, victim].allSatisfy { $0.stderr.contains("depot is serving") } })
+        #expect(eventually(seconds: 30) { [ingest, victim].allSatisfy { $0.stderr.contains("depot is serving") } })
         let catalog = try cluster.catalog()
         let queue = JobQueue(catalog: catalog, settings: JobsSettings())
         for i in 0..<4 { try a.drop("slow/\(i).txt", "DEPOT-TEST-SLEEP 4000\nslow file \(i)\n") }
@@ -126,16 +127,16 @@ import Testing
             ((try? queue.jobs(state: .running, limit: 1000)) ?? []).filter { $0.leaseOwner?.hasPrefix(owner) == true }
         }
         // Worker b holds two jobs (its two slots) before worker c starts.
-        #expect(waitUntil(seconds: 30) { victimsJobs().count == 2 }, "\(victim.stderr.suffix(2000))")
+        #expect(eventually(seconds: 30) { victimsJobs().count == 2 }, "\(victim.stderr.suffix(2000))")
         let survivor = try c.serve(environment: test)
-        #expect(waitUntil(seconds: 30) { survivor.stderr.contains("job runner started") })
+        #expect(eventually(seconds: 30) { survivor.stderr.contains("job runner started") })
         let held = victimsJobs()
         #expect(held.count == 2)
         victim.signal(SIGKILL)
         #expect(victim.wait() == -SIGKILL)
         let killedAt = wallClockNanoseconds()
 
-        #expect(waitUntil(seconds: 60) {
+        #expect(eventually(seconds: 60) {
             guard let all = try? queue.jobs(limit: 1000) else { return false }
             return all.filter { $0.kind == "extract" }.count == 4 && all.allSatisfy { $0.state.isFinished }
         }, "\(survivor.stderr.suffix(3000))")
@@ -159,7 +160,7 @@ import Testing
             #expect(kinds.contains("text.txt"), "\(document.path): \(kinds)")
             #expect(kinds.count == Set(kinds).count, "an artifact recorded twice for \(document.path): \(kinds)")
         }
-        #expect(try cluster.nodes()["worker-b"]?.state == "down" || waitUntil(seconds: 15) { (try? cluster.nodes())?["worker-b"]?.state == "down" })
+        #expect(try cluster.nodes()["worker-b"]?.state == "down" || eventually(seconds: 15) { (try? cluster.nodes())?["worker-b"]?.state == "down" })
         for server in [ingest, survivor] { server.signal(SIGTERM) }
         for server in [ingest, survivor] { #expect(server.wait() == 0, "\(server.stderr.suffix(2000))") }
     }
@@ -176,7 +177,7 @@ import Testing
         let test = ["DEPOT_TEST_PROCESSORS": "1"]
         let ingest = try a.serve(environment: test)
         let frozen = try b.serve(environment: test)
-        #expect(waitUntil(seconds: 30) { [ingest, frozen].allSatisfy { $0.stderr.contains("depot is serving") } })
+        #expect(eventually(seconds: 30) { [ingest, frozen].allSatisfy { $0.stderr.contains("depot is serving") } })
         let catalog = try cluster.catalog()
         let queue = JobQueue(catalog: catalog, settings: JobsSettings())
         try a.drop("slow/one.txt", "DEPOT-TEST-SLEEP 3000\nslow file\n")
@@ -184,12 +185,12 @@ import Testing
         func held() -> Job? {
             ((try? queue.jobs(state: .running, limit: 10)) ?? []).first { $0.leaseOwner?.hasPrefix(owner) == true }
         }
-        #expect(waitUntil(seconds: 30) { held() != nil }, "\(frozen.stderr.suffix(2000))")
+        #expect(eventually(seconds: 30) { held() != nil }, "\(frozen.stderr.suffix(2000))")
         let job = try #require(held())
         frozen.signal(SIGSTOP)
         defer { frozen.signal(SIGCONT) }
         let survivor = try c.serve(environment: test)
-        #expect(waitUntil(seconds: 60) { (try? queue.job(id: job.id))?.state == .succeeded }, "\(survivor.stderr.suffix(3000))")
+        #expect(eventually(seconds: 60) { (try? queue.job(id: job.id))?.state == .succeeded }, "\(survivor.stderr.suffix(3000))")
         let taken = try #require(try queue.job(id: job.id))
         #expect(taken.attempts == 2)
         #expect(survivor.stderr.contains("took back jobs whose lease ran out"), "\(survivor.stderr.suffix(2000))")
@@ -219,7 +220,7 @@ import Testing
         let a = try cluster.node("a", id: "ingest-a", role: "ingest", inbox: inbox)
         let b = try cluster.node("b", id: "worker-b", role: "worker,http", inbox: inbox)
         let servers = try [a, b].map { try $0.serve() }
-        #expect(waitUntil(seconds: 30) { servers.allSatisfy { $0.stderr.contains("depot is serving") } })
+        #expect(eventually(seconds: 30) { servers.allSatisfy { $0.stderr.contains("depot is serving") } })
         let catalog = try cluster.catalog()
         let queue = JobQueue(catalog: catalog, settings: JobsSettings())
         func drop(_ batch: String) throws -> [String] {
@@ -230,12 +231,12 @@ import Testing
             }
         }
         func allDone(_ names: [String]) -> Bool {
-            guard filesUnder(a.inbox).isEmpty, let documents = try? catalog.documents(collection: "docs"),
+            guard filesUnder(a.inbox + "/docs").isEmpty, let documents = try? catalog.documents(collection: "docs"),
                   Set(names).isSubset(of: Set(documents.map(\.path))), let jobs = try? queue.jobs(limit: 10_000) else { return false }
             return jobs.filter { $0.kind == "extract" }.count == documents.count && jobs.allSatisfy { $0.state.isFinished }
         }
         var names = try drop("before")
-        #expect(waitUntil(seconds: 60) { allDone(names) }, "\(servers[1].stderr.suffix(2000))")
+        #expect(eventually(seconds: 60) { allDone(names) }, "\(servers[1].stderr.suffix(2000))")
 
         // Files arrive as the server dies, and while it is down.
         names += try drop("during")
@@ -250,10 +251,10 @@ import Testing
         try postgres.start()
         let restarted = Date()
 
-        #expect(waitUntil(seconds: 90) { allDone(names) }, "not recovered: \(filesUnder(a.inbox)); \(servers.map { $0.stderr.suffix(3000) })")
+        #expect(eventually(seconds: 90) { allDone(names) }, "not recovered: \(filesUnder(a.inbox + "/docs")); \(servers.map { $0.stderr.suffix(3000) })")
         print("cluster: recovered \(Date().timeIntervalSince(restarted)) s after PostgreSQL came back")
         names += try drop("after")
-        #expect(waitUntil(seconds: 60) { allDone(names) }, "\(servers.map { $0.stderr.suffix(2000) })")
+        #expect(eventually(seconds: 60) { allDone(names) }, "\(servers.map { $0.stderr.suffix(2000) })")
 
         let documents = try catalog.documents(collection: "docs")
         #expect(documents.map(\.path).sorted() == names.sorted())
@@ -268,10 +269,10 @@ import Testing
         #expect(succeeded.sorted() == jobs.map(\.id).sorted(), "each job succeeds once")
         #expect(events.filter { $0.type == "version.created" }.count == names.count)
         // The dispatcher carried on: every event in events.jsonl, once.
-        #expect(waitUntil(seconds: 30) { Set(eventIDs(in: b)) == Set(events.map(\.id)) }, "\(servers[1].stderr.suffix(2000))")
+        #expect(eventually(seconds: 30) { Set(eventIDs(in: b)) == Set(events.map(\.id)) }, "\(servers[1].stderr.suffix(2000))")
         let lines = eventIDs(in: b)
         #expect(lines.count == Set(lines).count, "an event was appended to events.jsonl twice")
-        #expect(try waitUntil(seconds: 15) { try cluster.nodes().mapValues(\.state) == ["ingest-a": "up", "worker-b": "up"] })
+        #expect(try eventually(seconds: 15) { try cluster.nodes().mapValues(\.state) == ["ingest-a": "up", "worker-b": "up"] })
         for server in servers { server.signal(SIGTERM) }
         for server in servers { #expect(server.wait() == 0, "\(server.stderr.suffix(2000))") }
     }
@@ -287,7 +288,7 @@ import Testing
         let a = try cluster.node("a", id: "ingest-a", role: "ingest", inbox: inbox)
         let b = try cluster.node("b", id: "worker-b", role: "worker,http", inbox: inbox)
         let servers = try [a, b].map { try $0.serve() }
-        #expect(waitUntil(seconds: 30) { servers.allSatisfy { $0.stderr.contains("depot is serving") } })
+        #expect(eventually(seconds: 30) { servers.allSatisfy { $0.stderr.contains("depot is serving") } })
         let catalog = try cluster.catalog()
         let queue = JobQueue(catalog: catalog, settings: JobsSettings())
         func drop(_ batch: String) throws -> [String] {
@@ -298,12 +299,12 @@ import Testing
             }
         }
         func allDone(_ names: [String]) -> Bool {
-            guard filesUnder(a.inbox).isEmpty, let documents = try? catalog.documents(collection: "docs"),
+            guard filesUnder(a.inbox + "/docs").isEmpty, let documents = try? catalog.documents(collection: "docs"),
                   Set(names).isSubset(of: Set(documents.map(\.path))), let jobs = try? queue.jobs(limit: 10_000) else { return false }
             return jobs.filter { $0.kind == "extract" }.count == documents.count && jobs.allSatisfy { $0.state.isFinished }
         }
         var names = try drop("before")
-        #expect(waitUntil(seconds: 60) { allDone(names) }, "\(servers.map { $0.stderr.suffix(2000) })")
+        #expect(eventually(seconds: 60) { allDone(names) }, "\(servers.map { $0.stderr.suffix(2000) })")
 
         proxy.partition(true)
         let cut = try drop("cut")
@@ -324,7 +325,7 @@ import Testing
         proxy.partition(false)
         let healed = Date()
 
-        #expect(waitUntil(seconds: 60) { allDone(names) }, "not recovered: \(filesUnder(a.inbox)); \(servers.map { $0.stderr.suffix(3000) })")
+        #expect(eventually(seconds: 60) { allDone(names) }, "not recovered: \(filesUnder(a.inbox + "/docs")); \(servers.map { $0.stderr.suffix(3000) })")
         print("cluster: stored \(Date().timeIntervalSince(healed)) s after the bucket came back (\(refusedDuringPartition) connections refused)")
         let documents = try catalog.documents(collection: "docs")
         #expect(documents.map(\.path).sorted() == names.sorted())
@@ -340,6 +341,18 @@ import Testing
         for server in servers { server.signal(SIGTERM) }
         for server in servers { #expect(server.wait() == 0, "\(server.stderr.suffix(2000))") }
     }
+}
+
+/// Polls `condition` every half second (not waitUntil's 10 ms: each look here reads
+/// thousands of rows, and the nodes under test share the machine's cores) until it holds or
+/// `seconds` pass; true if it held.
+private func eventually(seconds: Double, _ condition: () throws -> Bool) rethrows -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if try condition() { return true }
+        usleep(500_000)
+    }
+    return try condition()
 }
 
 /// The job a job event is about.
