@@ -98,8 +98,9 @@ import Testing
         #expect(Set(lines) == Set(try catalog.events(after: 0, limit: 1_000_000).map(\.id)))
         let missing = expected.keys.filter { name in
             guard let manifest = try? parseJSON(String(contentsOfFile: c.outbox + "/notes/\(name)/manifest.json", encoding: .utf8)),
-                  let current = (manifest as? [String: Any])?["version"] as? [String: Any] else { return true }
+                  let current = (manifest as? [String: Any])?["current_version"] as? [String: Any] else { return true }
             return current["sha256"] as? String != expected[name]
+                || (try? statIfExists(c.outbox + "/notes/\(name)/text.txt")) == nil
         }
         #expect(missing.isEmpty, "not published: \(missing.sorted().prefix(5))")
 
