@@ -176,6 +176,11 @@ public final class EventDispatcher: @unchecked Sendable {
             documents.append(id)
         }
         for id in documents {
+            // A batch of hundreds of documents may take longer than the lock's session timeout
+            // (PostgreSQL ends a silent session, and the lock with it, after 60 s): asking
+            // before each document keeps the session alive, and a dispatcher that lost the
+            // lock all the same stops here instead of publishing beside the new holder.
+            guard lock.hold() else { throw OutboxError("the dispatch lock was lost during a batch; another node carries on") }
             do {
                 try publisher.publish(documentID: id, removedFrom: removedFrom[id])
                 published.increment()

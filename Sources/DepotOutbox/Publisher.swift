@@ -94,8 +94,9 @@ public final class OutboxPublisher {
         do {
             try applyOwnership(path: temp, mode: settings.dirMode)
             var entries: [Manifest.Artifact] = []
+            let live = Self.publishedFiles(in: target)
             for artifact in doc.artifacts {
-                entries.append(try place(artifact, in: temp))
+                entries.append(try place(artifact, in: temp, live: live[artifact.kind] == artifact.digest ? target : nil))
             }
             try writeFile(temp + "/manifest.json", try Manifest(doc, artifacts: entries).bytes())
             try carryNestedDocuments(from: target, to: temp, taken: Set(doc.artifacts.map(\.kind) + ["manifest.json"]))
@@ -171,10 +172,22 @@ public final class OutboxPublisher {
     /// Puts one artifact's file into the folder being built: a hard link to the blob's file
     /// when the store keeps one and its mode is no wider than `file_mode` (a link cannot have
     /// its own mode), else a copy read through the store.
-    func place(_ artifact: ArtifactInfo, in folder: String) throws -> Manifest.Artifact {
+    /// - Parameter live: the live folder, when its manifest lists this artifact with the same
+    ///   digest: its file is linked from there when it still has the artifact's size.
+    func place(_ artifact: ArtifactInfo, in folder: String, live: String? = nil) throws -> Manifest.Artifact {
         var entry = Manifest.Artifact(artifact)
         guard Self.isPlainFileName(artifact.kind) else {
             logger.error("artifact kind is not a plain file name; published without its file", metadata: ["kind": "\(artifact.kind)"])
+            return entry
+        }
+        // A document is published again at each of its events; its artifacts published
+        // before are the same files. From a store without local files (S3) each would be read
+        // again over the network, per event, and the outbox would cost the bucket more than
+        // the jobs do.
+        let destination = folder + "/" + artifact.kind
+        if let live, let st = try statIfExists(live + "/" + artifact.kind), (st.st_mode & S_IFMT) == S_IFREG,
+           Int64(st.st_size) == artifact.size, link(live + "/" + artifact.kind, destination) == 0 {
+            entry.file = artifact.kind
             return entry
         }
         guard try store.contains(artifact.digest) else {
@@ -185,7 +198,6 @@ public final class OutboxPublisher {
             entry.missing = true
             return entry
         }
-        let destination = folder + "/" + artifact.kind
         if let blob = store.localPath(of: artifact.digest), let st = try statIfExists(blob),
            UInt32(st.st_mode) & 0o7777 & ~settings.fileMode == 0, link(blob, destination) == 0 {
             entry.file = artifact.kind
@@ -196,6 +208,26 @@ public final class OutboxPublisher {
         try copyBlob(artifact.digest, to: destination)
         entry.file = artifact.kind
         return entry
+    }
+
+    /// What the live folder's manifest says it holds: artifact kind → digest, for the
+    /// artifacts published with a file (empty when there is no folder or no readable manifest).
+    static func publishedFiles(in folder: String) -> [String: Digest] {
+        struct Published: Decodable {
+            struct Artifact: Decodable {
+                var kind: String
+                var sha256: String
+                var file: String?
+            }
+            var artifacts: [Artifact]
+        }
+        guard let data = FileManager.default.contents(atPath: folder + "/manifest.json"),
+              let manifest = try? JSONDecoder().decode(Published.self, from: data) else { return [:] }
+        var files: [String: Digest] = [:]
+        for artifact in manifest.artifacts where artifact.file == artifact.kind {
+            if let digest = Digest(hex: artifact.sha256) { files[artifact.kind] = digest }
+        }
+        return files
     }
 
     func copyBlob(_ digest: Digest, to destination: String) throws {

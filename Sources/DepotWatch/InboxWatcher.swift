@@ -125,6 +125,10 @@ public final class InboxWatcher: @unchecked Sendable {
             var now = monotonicNanoseconds()
             if rescanRequested || now >= nextRescan {
                 fullRescan(now: now)
+                // A file the scan found may have been created after the read above: its
+                // IN_CREATE (the writer holds it open) is queued by now, and must be seen
+                // before the file counts as quiet, or a zero quiet period takes it empty.
+                readEvents(inotify)
             } else if now >= nextPollScan {
                 pollUnwatchedTrees(now: now)
             }

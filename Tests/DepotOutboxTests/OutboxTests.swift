@@ -219,9 +219,9 @@ import Testing
         #expect(jsonl == (try fixture.events()).map(\.envelopeJSON))
     }
 
-    /// A replayed batch (the cursor did not move: a crash before the commit) appends the same
-    /// lines again — duplicates, never gaps — and republishes the same folders.
-    @Test func replayAfterCrashDuplicatesButNeverLoses() throws {
+    /// A replayed batch (the cursor did not move: a crash before the commit, a catalog that
+    /// went away) appends no line twice and none is missing, and republishes the same folders.
+    @Test func replayAfterCrashNeitherDuplicatesNorLoses() throws {
         let fixture = try OutboxFixture()
         try fixture.version("docs", "a.md", Array("a".utf8))
         let dispatcher = try fixture.dispatcher()
@@ -230,8 +230,13 @@ import Testing
         try fixture.catalog.database.write { tx in try tx.execute("UPDATE outbox_cursor SET seq = 0") }
         try dispatcher.dispatchOnce()
         let events = try fixture.events()
-        #expect(try lines(fixture.outbox + "/events.jsonl") == (events + events).map(\.envelopeJSON))
+        #expect(try lines(fixture.outbox + "/events.jsonl") == events.map(\.envelopeJSON))
         #expect(try fixture.tree(excluding: ["events.jsonl"]) == before)
+        // A replay with events after it appends those once.
+        try fixture.catalog.database.write { tx in try tx.execute("UPDATE outbox_cursor SET seq = 0") }
+        try fixture.version("docs", "b.md", Array("b".utf8))
+        try dispatcher.dispatchOnce()
+        #expect(try lines(fixture.outbox + "/events.jsonl") == (try fixture.events()).map(\.envelopeJSON))
     }
 
     /// `rebuild` after deleting the outbox gives the very tree incremental dispatch built,
@@ -367,5 +372,32 @@ import Testing
     func badOutboxConfigNamesTheKey(_ text: String, _ expected: String) {
         let error = #expect(throws: ConfigError.self) { try DepotConfig.parse(toml: text, source: "t.toml", sections: Self.sections) }
         #expect(error?.description.contains(expected) == true, "\(error?.description ?? "")")
+    }
+}
+
+@Suite struct EventsFileTests {
+    func event(_ n: Int64) -> Event {
+        Event(sequence: n, id: "evt_\(n)", type: "version.created", timestampNanoseconds: n, dataJSON: "{\"n\":\(n)}", documentID: n)
+    }
+
+    func ids(_ path: String) throws -> [String] {
+        try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map { line in
+            String(line.split(separator: "\"")[7])
+        }
+    }
+
+    /// A batch appended again (its cursor's commit failed) is not written twice; events after
+    /// it are appended, and a batch the file does not end with is appended whole.
+    @Test func aBatchAppendedAgainIsWrittenOnce() throws {
+        let dir = TemporaryDirectory()
+        let file = EventsFile(path: dir.path + "/events.jsonl")
+        try file.append([event(1), event(2)])
+        try file.append([event(1), event(2)])
+        #expect(try ids(file.path) == ["evt_1", "evt_2"])
+        try file.append([event(1), event(2), event(3)])
+        #expect(try ids(file.path) == ["evt_1", "evt_2", "evt_3"])
+        try file.append([event(4)])
+        try file.append([event(3), event(4), event(5)])
+        #expect(try ids(file.path) == ["evt_1", "evt_2", "evt_3", "evt_4", "evt_5"])
     }
 }

@@ -6,13 +6,21 @@ import Glibc
 
 /// A throw-away PostgreSQL server for the tests: Debian's `initdb` and `pg_ctl` make a cluster
 /// in a temp folder, run by an unprivileged user (PostgreSQL refuses to run as root), on a
-/// free port and a unix socket in that folder. Started once per test process, on first use;
-/// stopped and removed when the process exits.
+/// free port and a unix socket in that folder. The shared one is started once per test
+/// process, on first use; a private one (`makePrivate()`) belongs to one test, which may kill
+/// its server and start it again. Both are stopped and removed when the process exits.
 public final class PostgresCluster: Sendable {
     /// The folder holding the data, the socket and the server's log.
     public let directory: String
     public let port: Int
     let bin: String
+    /// The server's options (`postgres …`; `pg_ctl -o` takes them joined).
+    let options: [String]
+    /// Whether it is a private cluster, whose postmaster is a child of this process; the
+    /// shared one is started and stopped by `pg_ctl`.
+    private let owned: Bool
+    /// A private cluster's postmaster (0 while it is down).
+    private let postmaster = Mutex<pid_t>(0)
 
     /// The cluster of this test process, started on first use.
     /// - Throws: `TestFailure` saying how to install PostgreSQL when it is not installed.
@@ -21,9 +29,9 @@ public final class PostgresCluster: Sendable {
             if let cluster = state.cluster { return cluster }
             if let failure = state.failure { throw TestFailure(failure) }
             do {
-                let cluster = try PostgresCluster()
+                let cluster = try PostgresCluster(owned: false)
                 state.cluster = cluster
-                atexit { PostgresCluster.stopAtExit() }
+                registerForExit(cluster)
                 return cluster
             } catch {
                 state.failure = "\(error)"
@@ -32,10 +40,30 @@ public final class PostgresCluster: Sendable {
         }
     }
 
+    /// A cluster of the caller's own, started, for a test that kills its server (`kill()`) and
+    /// starts it again (`start()`) without disturbing the tests that share `shared()`.
+    /// Commits are synchronous: what the server acknowledged survives a kill -9 of it (fsync
+    /// stays off, since the kernel keeps what was written when only the processes die).
+    public static func makePrivate() throws -> PostgresCluster {
+        let cluster = try PostgresCluster(owned: true)
+        registerForExit(cluster)
+        return cluster
+    }
+
     private static let started = Mutex<(cluster: PostgresCluster?, failure: String?)>((nil, nil))
     private static let databases = Atomic<Int>(0)
+    /// Every cluster this process started, stopped at its exit.
+    private static let all = Mutex<(clusters: [PostgresCluster], registered: Bool)>(([], false))
 
-    private init() throws {
+    private static func registerForExit(_ cluster: PostgresCluster) {
+        all.withLock { state in
+            state.clusters.append(cluster)
+            if !state.registered { atexit { PostgresCluster.stopAtExit() } }
+            state.registered = true
+        }
+    }
+
+    private init(owned: Bool) throws {
         guard let bin = Self.binaries() else {
             throw TestFailure("PostgreSQL is not installed (no initdb under /usr/lib/postgresql/*/bin): "
                               + "`make test-deps` installs Debian's postgresql, which the catalog contract suites need")
@@ -44,14 +72,86 @@ public final class PostgresCluster: Sendable {
         var template = Array("/tmp/depot-pg-XXXXXX".utf8CString)
         directory = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
         port = freePort()
+        // fsync off: the cluster is thrown away, so a crash losing it costs nothing. A private
+        // cluster keeps synchronous commits, so that its kill -9 loses nothing acknowledged.
+        options = ["-p", "\(port)", "-k", directory, "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
+                   "-c", "synchronous_commit=\(owned ? "on" : "off")", "-c", "full_page_writes=off", "-c", "max_connections=300"]
+        self.owned = owned
         // As root, the cluster belongs to `nobody`; otherwise to whoever runs the tests.
         if getuid() == 0 { chown(directory, 65534, 65534) }
         try run(bin + "/initdb", ["-D", directory + "/data", "-U", "depot", "--auth=trust", "-E", "UTF8",
                                   "--locale=C", "--no-sync"])
-        // fsync off: the cluster is thrown away, so a crash losing it costs nothing.
-        let options = "-p \(port) -k \(directory) -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
-            + "-c full_page_writes=off -c max_connections=300"
-        try run(bin + "/pg_ctl", ["-D", directory + "/data", "-l", directory + "/server.log", "-o", options, "-w", "-t", "60", "start"])
+        if owned {
+            try start()
+        } else {
+            try run(bin + "/pg_ctl", ["-D", directory + "/data", "-l", directory + "/server.log", "-o", options.joined(separator: " "),
+                                      "-w", "-t", "60", "start"])
+        }
+    }
+
+    /// Starts a private cluster's server (again, after `kill()`) on its port and data folder,
+    /// and waits until it takes connections (after its crash recovery).
+    ///
+    /// The postmaster is spawned by this process, not by `pg_ctl`, so that this process can
+    /// reap it after a kill -9: an unreaped one stays a zombie (a container's init may never
+    /// reap orphans), which looks alive to the next postmaster's check of `postmaster.pid`.
+    public func start() throws {
+        guard owned else { throw TestFailure("the shared PostgreSQL cluster is not started or killed by a test") }
+        try postmaster.withLock { pid in
+            guard pid == 0 else { return }
+            // As root, the server runs as `nobody`; setpriv execs it (no process in between).
+            let argv = (getuid() == 0 ? ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"] : [])
+                + [bin + "/postgres", "-D", directory + "/data"] + options
+            pid = try spawn(argv, output: directory + "/server.log", append: true)
+        }
+        let deadline = Date().addingTimeInterval(60)
+        while (try? run(bin + "/pg_isready", ["-q", "-h", directory, "-p", "\(port)"])) == nil {
+            let exited = postmaster.withLock { pid -> Bool in
+                var status: Int32 = 0
+                guard pid != 0, waitpid(pid, &status, WNOHANG) == pid else { return false }
+                pid = 0
+                return true
+            }
+            let log = (try? String(contentsOfFile: directory + "/server.log", encoding: .utf8)) ?? ""
+            if exited { throw TestFailure("PostgreSQL did not start: \(log.suffix(2000))") }
+            guard Date() < deadline else { throw TestFailure("PostgreSQL did not take connections within 60 s: \(log.suffix(2000))") }
+            usleep(50_000)
+        }
+    }
+
+    /// kill -9 of a private cluster's server: the postmaster and every backend at once, as
+    /// when its machine dies; returns once they are gone. `start()` brings it back.
+    public func kill() throws {
+        guard owned else { throw TestFailure("the shared PostgreSQL cluster is not started or killed by a test") }
+        postmaster.withLock { pid in
+            guard pid != 0 else { return }
+            let backends = Self.children(of: pid)
+            Glibc.kill(pid, SIGKILL)
+            for child in backends { Glibc.kill(child, SIGKILL) }
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+            pid = 0
+            // The backends, orphans now, are reaped by whoever inherits them; a zombie is gone enough.
+            _ = waitUntil(seconds: 10) { backends.allSatisfy { Self.processState($0).map { $0 == "Z" } ?? true } }
+        }
+    }
+
+    /// The processes whose parent is `parent` (from /proc).
+    private static func children(of parent: pid_t) -> [pid_t] {
+        let pids = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { pid_t($0) }
+        return pids.filter { pid in
+            guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                  let close = text.lastIndex(of: ")") else { return false }
+            let fields = text[text.index(after: close)...].split(separator: " ")
+            return fields.count > 1 && pid_t(fields[1]) == parent
+        }
+    }
+
+    /// A process's state letter (R, S, Z…), nil when there is no such process.
+    private static func processState(_ pid: pid_t) -> Character? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = text.lastIndex(of: ")") else { return nil }
+        return text[text.index(after: close)...].split(separator: " ").first?.first
     }
 
     /// The newest PostgreSQL's bin folder in Debian's layout.
@@ -71,18 +171,7 @@ public final class PostgresCluster: Sendable {
     func run(_ program: String, _ arguments: [String]) throws {
         let argv = getuid() == 0 ? ["/usr/sbin/runuser", "-u", "nobody", "--", program] + arguments : [program] + arguments
         let outputPath = directory + "/\((program as NSString).lastPathComponent).out"
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        addCloseFrom(&actions, 3)
-        var cArgs = argv.map { strdup($0) } + [nil]
-        defer { for arg in cArgs { free(arg) } }
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, argv[0], &actions, nil, &cArgs, environ)
-        guard rc == 0 else { throw TestFailure("cannot run \(argv[0]): errno \(rc)") }
+        let pid = try spawn(argv, output: outputPath, append: false)
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         // WIFEXITED and WEXITSTATUS are macros: exited normally when the signal bits are 0.
@@ -91,6 +180,23 @@ public final class PostgresCluster: Sendable {
             let log = (try? String(contentsOfFile: directory + "/server.log", encoding: .utf8)) ?? ""
             throw TestFailure("\((program as NSString).lastPathComponent) failed (status \(status)): \(text)\(log)")
         }
+    }
+
+    /// Spawns `argv` with stdin /dev/null and stdout and stderr into `output`; returns its pid.
+    private func spawn(_ argv: [String], output: String, append: Bool) throws -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC), 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        addCloseFrom(&actions, 3)
+        var cArgs = argv.map { strdup($0) } + [nil]
+        defer { for arg in cArgs { free(arg) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, argv[0], &actions, nil, &cArgs, environ)
+        guard rc == 0 else { throw TestFailure("cannot run \(argv[0]): errno \(rc)") }
+        return pid
     }
 
     /// The connection string for `database` on this cluster, over its unix socket.
@@ -112,13 +218,17 @@ public final class PostgresCluster: Sendable {
     }
 
     /// Stops the server at once (the data is thrown away) and removes its folder.
-    func stop() {
-        try? run(bin + "/pg_ctl", ["-D", directory + "/data", "-m", "immediate", "-w", "stop"])
+    public func stop() {
+        if owned {
+            try? kill()
+        } else {
+            try? run(bin + "/pg_ctl", ["-D", directory + "/data", "-m", "immediate", "-w", "stop"])
+        }
         try? FileManager.default.removeItem(atPath: directory)
     }
 
     private static func stopAtExit() {
-        started.withLock { $0.cluster?.stop() }
+        for cluster in all.withLock({ $0.clusters }) { cluster.stop() }
     }
 }
 

@@ -157,6 +157,8 @@ public final class DroppingProxy: @unchecked Sendable {
     private let upstream: UInt16
     private let drop: @Sendable (_ requestLine: String, _ seenBefore: Int) -> Bool
     private let state = Mutex<(lines: [String], dropped: [String])>(([], []))
+    /// Whether the server is cut off (`partition(_:)`), and how many connections were refused so.
+    private let cut = Mutex<(on: Bool, refused: Int)>((false, 0))
 
     /// - Parameter drop: for each request line and how many times the same line came before,
     ///   whether to drop it.
@@ -174,7 +176,20 @@ public final class DroppingProxy: @unchecked Sendable {
 
     public func stop() { listener.stop() }
 
+    /// Cuts the server off (`true`) or brings it back: while cut, every connection is closed
+    /// as soon as it is accepted, unread and unanswered — to its clients the server is
+    /// unreachable, as behind a network partition. What is in flight when it starts finishes.
+    public func partition(_ on: Bool) { cut.withLock { $0.on = on } }
+
+    /// How many connections the partition refused.
+    public var refusedConnections: Int { cut.withLock { $0.refused } }
+
     private func relay(_ client: Int32) {
+        let refused = cut.withLock { state -> Bool in
+            if state.on { state.refused += 1 }
+            return state.on
+        }
+        if refused { return }
         var data: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 1 << 16)
         var headEnd: Int?

@@ -83,7 +83,15 @@ public final class PostgresDatabase: CatalogDatabase, @unchecked Sendable {
     }
 
     private func once<T>(begin: String, on db: PostgresConnection, _ body: (any CatalogTransaction) throws -> T) throws -> T {
-        try db.executeScript(begin)
+        do {
+            try db.executeScript(begin)
+        } catch let error as CatalogError where error.value == .io && db.isBroken {
+            // A connection that waited in the pool while the server restarted (or ended its
+            // session) fails at its first statement; libpq only learns then that it is gone.
+            // Nothing was done yet, so it connects again and begins anew, once.
+            try db.ensureConnected()
+            try db.executeScript(begin)
+        }
         let tx = PostgresTransaction(db)
         defer { tx.connection = nil }
         do {
