@@ -330,6 +330,10 @@ final class Slot {
                                               producerVersion: produced.producerVersion))
             }
             // One commit for the job's artifacts (fsyncs of each file, then of their folders).
+            // What the catalog does not know is put without an existence check first (an object
+            // store's round trip), as an ingest does.
+            let known = try runner.queue.catalog.knownBlobs(among: staged.map(\.digest))
+            for i in staged.indices { staged[i].cataloged = known.contains(staged[i].digest) }
             _ = try runner.store.commit(staged)
             staged.removeAll()
             let outcome = result.status == .unsupported ? JobOutcome.unsupported : JobOutcome.processed
