@@ -57,16 +57,23 @@ struct BenchQueueCommand: ParsableCommand {
             let context = try Context.resolve(rootOptions)
             let queue = try context.openQueue()
             let started = monotonicNanoseconds()
-            var done = 0
-            while let job = try queue.lease(owner: owner) {
+            var done = 0, busy = 0
+            // A transaction that stayed busy (PostgreSQL's serialization failures, retried
+            // inside up to its attempts) is tried again, as the runner's next poll would.
+            func retrying<T>(_ body: () throws -> T) throws -> T {
+                while true {
+                    do { return try body() } catch let error as CatalogError where error.value == .busy { busy += 1 }
+                }
+            }
+            while let job = try retrying({ try queue.lease(owner: owner) }) {
                 let completion = JobQueue.Completion(outcome: "processed", processorVersion: "bench", artifacts: [],
                                                      processingNanoseconds: 0)
-                guard try queue.catalog.database.write({ tx in try queue.succeed(job, owner: owner, completion, in: tx) }) else {
+                guard try retrying({ try queue.catalog.database.write { tx in try queue.succeed(job, owner: owner, completion, in: tx) } }) else {
                     throw ValidationError("job \(job.id) was taken from \(owner)")
                 }
                 done += 1
             }
-            print("\(done) \(seconds(since: started))")
+            print("\(done) \(seconds(since: started)) \(busy)")
         }
     }
 }

@@ -41,6 +41,9 @@ queue_run() {
   local done_jobs
   done_jobs=$(cat "$root"/drain-*.out | awk '{ s += $1 } END { print s }')
   [ "$done_jobs" = "$JOBS" ] || { echo "scale.sh: $done_jobs of $JOBS jobs done ($1, $2 workers)" >&2; exit 1; }
+  local busy
+  busy=$(cat "$root"/drain-*.out | awk '{ s += $3 } END { print s }')
+  [ "$busy" = 0 ] || echo "queue $1, $2 workers: $busy transactions stayed busy and were run again" >&2
   python3 -c "print(round($JOBS / ($end - $start)))"
 }
 
