@@ -26,13 +26,8 @@ struct DepotCommand: AsyncParsableCommand {
             JobsCommand.self, WorkerCommand.self, ExtractCommand.self, GenerateCommand.self, RenderCommand.self,
             LinkCommand.self, TokenCommand.self,
             RemoveCommand.self, TrashCommand.self, GCCommand.self, StatsCommand.self,
-<<<<<<< HEAD
             RetentionCommand.self, PinCommand.self, UnpinCommand.self, HoldCommand.self, BenchFillCommand.self, BenchQueueCommand.self,
-            StatusCommand.self, NodesCommand.self, ReportCommand.self, StatsSeedCommand.self,
-=======
-            RetentionCommand.self, PinCommand.self, UnpinCommand.self, HoldCommand.self, BenchFillCommand.self,
             StatusCommand.self, NodesCommand.self, MigrateCommand.self, ReportCommand.self, StatsSeedCommand.self,
->>>>>>> migrate
         ])
 }
 
