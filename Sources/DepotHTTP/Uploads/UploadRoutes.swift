@@ -292,38 +292,44 @@ extension Handlers {
         return result
     }
 
-    /// Streams a body into an upload's file in pieces of about 1 MiB: each is hashed here as
-    /// it completes and written on a blocking thread while the next one arrives. nil when all
-    /// of it went in; after an error, what was written is in the file but may not all be in
-    /// the hash (the caller cuts the request's bytes off again).
+    /// Streams a body into an upload's file in groups of about 1 MiB of the buffers it arrives
+    /// in: each group is hashed here as it completes and written (one `pwritev`) on a blocking
+    /// thread while the next one arrives. The buffers are not copied into one of ours first:
+    /// the kernel's copy into the page cache is the only one. nil when all of it went in;
+    /// after an error, what was written is in the file but may not all be in the hash (the
+    /// caller cuts the request's bytes off again).
     static func write(_ body: RequestBody, to hold: SessionHold, limit: Int64) async -> Error? {
         let size = 1 << 20
+        // A group also ends at this many buffers (a body of tiny reads), which bounds the
+        // depth of `SessionHold.write`'s nested buffer accesses.
+        let most = 256
         var total: Int64 = 0
-        // Two buffers take turns (one filling, one being written), so that an upload of any
-        // size holds about 2 MiB and allocates no more.
-        var batch = ByteBufferAllocator().buffer(capacity: size)
-        var pending: Task<ByteBuffer, Error>?
+        var group: [ByteBuffer] = []
+        group.reserveCapacity(most)
+        var gathered = 0
+        // One group being written while the next fills: an upload of any size holds about
+        // 2 MiB of the body.
+        var pending: Task<Void, Error>?
         do {
             for try await part in body {
                 total += Int64(part.readableBytes)
                 guard total <= limit else { throw TooManyBytes() }
-                batch.writeImmutableBuffer(part)
-                if batch.readableBytes >= size {
-                    hold.hash(batch)
-                    var spare = try await take(&pending) ?? ByteBufferAllocator().buffer(capacity: size)
-                    spare.clear()
-                    let chunk = batch
-                    batch = spare
-                    pending = Task {
-                        try await blocking { try hold.write(chunk) }
-                        return chunk
-                    }
+                gathered += part.readableBytes
+                group.append(part)
+                if gathered >= size || group.count >= most {
+                    hold.hash(group)
+                    try await pending?.value
+                    let chunk = group
+                    group.removeAll(keepingCapacity: true)
+                    gathered = 0
+                    pending = Task { try await blocking { try hold.write(chunk) } }
                 }
             }
-            if batch.readableBytes > 0 { hold.hash(batch) }
-            _ = try await take(&pending)
-            if batch.readableBytes > 0 {
-                let chunk = batch
+            if !group.isEmpty { hold.hash(group) }
+            try await pending?.value
+            pending = nil
+            if !group.isEmpty {
+                let chunk = group
                 try await blocking { try hold.write(chunk) }
             }
             return nil
@@ -332,14 +338,6 @@ extension Handlers {
             _ = try? await pending?.value
             return error is TooManyBytes ? error : WriteFailure(underlying: error, written: hold.hashed == hold.written)
         }
-    }
-
-    /// The buffer a finished write hands back, the task let go first so that the buffer is
-    /// held once again (reused, not copied).
-    static func take(_ pending: inout Task<ByteBuffer, Error>?) async throws -> ByteBuffer? {
-        guard let task = pending else { return nil }
-        pending = nil
-        return try await task.value
     }
 
     // MARK: PUT
@@ -458,14 +456,26 @@ final class SessionHold: @unchecked Sendable {
         session.checksum = checksum
     }
 
-    func hash(_ chunk: ByteBuffer) {
-        chunk.withUnsafeReadableBytes { session.hash($0) }
-        hashed += Int64(chunk.readableBytes)
+    func hash(_ chunks: [ByteBuffer]) {
+        for chunk in chunks {
+            chunk.withUnsafeReadableBytes { session.hash($0) }
+            hashed += Int64(chunk.readableBytes)
+        }
     }
 
-    func write(_ chunk: ByteBuffer) throws {
-        try chunk.withUnsafeReadableBytes { try session.write($0) }
-        writtenBytes.withLock { $0 += Int64(chunk.readableBytes) }
+    func write(_ chunks: [ByteBuffer]) throws {
+        try Self.withReadableBytes(of: chunks[...], [UnsafeRawBufferPointer]()) { try session.write($0) }
+        writtenBytes.withLock { $0 += Int64(chunks.reduce(0) { $0 + $1.readableBytes }) }
+    }
+
+    /// Calls `body` with the readable bytes of every buffer, each valid only inside its own
+    /// `withUnsafeReadableBytes` (hence the nesting, one level per buffer).
+    private static func withReadableBytes(of chunks: ArraySlice<ByteBuffer>, _ outer: [UnsafeRawBufferPointer],
+                                          _ body: ([UnsafeRawBufferPointer]) throws -> Void) throws {
+        guard let first = chunks.first else { return try body(outer) }
+        try first.withUnsafeReadableBytes { bytes in
+            try withReadableBytes(of: chunks.dropFirst(), outer + [bytes], body)
+        }
     }
 
     func checksumDigest() -> [UInt8]? { session.checksum?.finish() }

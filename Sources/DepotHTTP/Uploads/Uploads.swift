@@ -411,7 +411,7 @@ final class UploadSession: @unchecked Sendable {
     }
 
     /// Writes bytes at the end of the file.
-    func write(_ bytes: UnsafeRawBufferPointer) throws {
-        try writer?.write(bytes)
+    func write(_ pieces: [UnsafeRawBufferPointer]) throws {
+        try writer?.write(pieces)
     }
 }

@@ -133,6 +133,39 @@ public final class PartialUploadWriter {
             done += n
             offset += Int64(n)
         }
+        startWriteback()
+    }
+
+    /// Writes `pieces` one after the other at the current offset with one `pwritev` (a
+    /// request's body arrives as many small buffers: gathered, they are copied once, by the
+    /// kernel, instead of first into one buffer of ours).
+    public func write(_ pieces: [UnsafeRawBufferPointer]) throws {
+        var vectors = pieces.filter { $0.count > 0 }.map { iovec(iov_base: UnsafeMutableRawPointer(mutating: $0.baseAddress!), iov_len: $0.count) }
+        var first = 0
+        while first < vectors.count {
+            let count = Int32(min(vectors.count - first, 1024))  // IOV_MAX on Linux
+            let n = vectors.withUnsafeBufferPointer { pwritev(fd, $0.baseAddress! + first, count, off_t(offset)) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw SystemError(call: "pwritev", errno: errno, path: path)
+            }
+            guard n > 0 else { throw SystemError(call: "pwritev", errno: EIO, path: path) }
+            offset += Int64(n)
+            // Past what went in: whole vectors done, and the rest of a vector written in part.
+            var left = n
+            while left > 0 && left >= vectors[first].iov_len {
+                left -= vectors[first].iov_len
+                first += 1
+            }
+            if left > 0 {
+                vectors[first].iov_base += left
+                vectors[first].iov_len -= left
+            }
+        }
+        startWriteback()
+    }
+
+    private func startWriteback() {
         // The disk starts on what came so far, while the next bytes arrive, rather than on all
         // of it at the request's end (the fsync then has little left to wait for). In windows
         // of whole pages behind the write position: a write into a page under writeback
