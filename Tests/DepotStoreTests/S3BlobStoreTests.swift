@@ -9,6 +9,15 @@ import Testing
 
 /// What only the S3 store does, against a real S3 server (moto's, started by the tests).
 @Suite struct S3BlobStoreTests {
+    /// A store over a new bucket of `server`, reached through a proxy that drops nothing and
+    /// counts every request line.
+    func proxiedStore(_ server: TestS3Server, in dir: TemporaryDirectory) throws -> (S3BlobStore, DroppingProxy) {
+        let proxy = try DroppingProxy(upstream: server.port) { _, _ in false }
+        let store = try S3BlobStore(settings: try server.settings(endpoint: proxy.endpoint), credentials: server.credentials,
+                                    temp: dir.path + "/tmp")
+        return (store, proxy)
+    }
+
     @Test func signatureMatchesAWSsWorkedExample() {
         // AWS's SigV4 documentation, "GET Object" example (examplebucket, 2013-05-24).
         let signer = SigV4Signer(credentials: S3Credentials(accessKeyID: "AKIAIOSFODNN7EXAMPLE",
@@ -115,10 +124,8 @@ import Testing
     @Test func anIngestSendsANewFileOnceAndFetchesNothingBack() throws {
         let server = try TestS3Server.shared()
         let dir = TemporaryDirectory()
-        let proxy = try DroppingProxy(upstream: server.port) { _, _ in false }
+        let (store, proxy) = try proxiedStore(server, in: dir)
         defer { proxy.stop() }
-        let store = try S3BlobStore(settings: try server.settings(endpoint: proxy.endpoint), credentials: server.credentials,
-                                    temp: dir.path + "/tmp")
         let catalog = try makeCatalog(.sqliteFile, in: dir)
         let seen = Mutex<[Int64]>([])
         let ingestor = Ingestor(store: store, catalog: catalog) { bytes, _ in
@@ -159,10 +166,8 @@ import Testing
     func onlyABlobTheCollectorRemovedMeanwhileIsAskedForAgain(_ backend: CatalogBackend) throws {
         let server = try TestS3Server.shared()
         let dir = TemporaryDirectory()
-        let proxy = try DroppingProxy(upstream: server.port) { _, _ in false }
+        let (store, proxy) = try proxiedStore(server, in: dir)
         defer { proxy.stop() }
-        let store = try S3BlobStore(settings: try server.settings(endpoint: proxy.endpoint), credentials: server.credentials,
-                                    temp: dir.path + "/tmp")
         let catalog = try makeCatalog(backend, in: dir)
         // Committed to the bucket, not yet recorded: the collector takes them for orphans.
         let gone = try store.stage(BlobSource(path: try dir.write("gone", noise(5000, seed: 61)), mayLink: false))
