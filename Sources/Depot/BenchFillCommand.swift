@@ -24,24 +24,27 @@ struct BenchFillCommand: ParsableCommand {
         let store = try context.openStore()
         // The catalog alone: no job pipeline for a million synthetic versions.
         let catalog = Catalog(database: try context.openDatabase(durability: .normal))
-        let scratch = context.layout.storeTemp + "/bench-fill-\(getpid())"
-        defer { unlink(scratch) }
+        // One source file per blob of a batch: a store may read its sources again at commit.
+        let batchSize = 2000
+        let scratch = (0..<batchSize).map { context.layout.storeTemp + "/bench-fill-\(getpid())-\($0)" }
+        defer { for path in scratch { unlink(path) } }
         var digests: [Digest] = []
         digests.reserveCapacity(blobs)
         var staged: [StagedBlob] = []
         let started = monotonicNanoseconds()
         for i in 0..<blobs {
             let bytes = Array("depot bench blob \(i) ".utf8) + [UInt8](repeating: UInt8(i % 251), count: 64 + i % 193)
+            let path = scratch[staged.count]
             // A new file each time: ext4 flushes a file truncated and rewritten when it is closed.
-            unlink(scratch)
+            unlink(path)
             // Plain write(2): Foundation's Data.write fsyncs, and this file is only a source.
-            let fd = try sysCall("open", path: scratch) { open(scratch, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600) }
-            try bytes.withUnsafeBytes { try writeFully(fd, $0, path: scratch) }
+            let fd = try sysCall("open", path: path) { open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600) }
+            try bytes.withUnsafeBytes { try writeFully(fd, $0, path: path) }
             close(fd)
-            let blob = try store.stage(BlobSource(path: scratch, mayLink: false))
+            let blob = try store.stage(BlobSource(path: path, mayLink: false))
             staged.append(blob)
             digests.append(blob.digest)
-            if staged.count == 2000 || i == blobs - 1 {
+            if staged.count == batchSize || i == blobs - 1 {
                 _ = try store.commit(staged)
                 staged.removeAll(keepingCapacity: true)
             }

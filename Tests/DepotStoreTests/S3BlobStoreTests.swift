@@ -117,9 +117,68 @@ import Testing
         #expect(try listDirectory(dir.path + "/tmp").isEmpty)
     }
 
+    /// Staging copies nothing (the commit uploads from the source), and a source that changed
+    /// between staging and commit is refused with nothing stored under the digest staged:
+    /// rewritten (a new mtime), rewritten with its old size and mtime put back (caught by the
+    /// hash of what is sent), or grown past a part (a multipart upload, aborted).
+    @Test func theCommitUploadsFromTheSourceAndRefusesOneThatChanged() throws {
+        let server = try TestS3Server.shared()
+        let dir = TemporaryDirectory()
+        var settings = try server.settings()
+        settings.partSize = 5 << 20
+        let store = try S3BlobStore(settings: settings, credentials: server.credentials, temp: dir.path + "/tmp")
+
+        let whole = noise(12 << 20, seed: 71)
+        let big = try dir.write("big", whole)
+        let staged = try store.stage(BlobSource(path: big, mayLink: false))
+        #expect(try listDirectory(dir.path + "/tmp").isEmpty, "staging wrote a copy")
+        #expect(staged.partDigests == stride(from: 0, to: whole.count, by: 5 << 20).map {
+            SHA256Hasher.digest(Array(whole[$0..<min(whole.count, $0 + (5 << 20))]))
+        })
+        let reader = try #require(store.openStaged(staged))
+        #expect(try reader.read(at: 0, count: 16) == Array(whole[0..<16]))
+        #expect(try store.commit([staged]) == [.new])
+        #expect(try store.readAll(staged.digest) == whole)
+
+        func stagedThenChanged(_ name: String, _ bytes: [UInt8], keepTimes: Bool, _ change: (String) throws -> Void) throws {
+            let path = try dir.write(name, bytes)
+            let blob = try store.stage(BlobSource(path: path, mayLink: false))
+            var times = [timespec](repeating: timespec(), count: 2)
+            if let st = try statIfExists(path) { times = [st.st_atim, st.st_mtim] }
+            try change(path)
+            if keepTimes { _ = utimensat(AT_FDCWD, path, &times, 0) }
+            #expect(store.openStaged(blob) == nil || keepTimes, "\(name): the changed source was read as staged")
+            #expect(throws: BlobStoreError.changedWhileReading(path), "\(name)") { _ = try store.commit([blob]) }
+            #expect(try !store.contains(blob.digest), "\(name): stored after all")
+            #expect(try FileManager.default.contents(atPath: path) != nil, "\(name): the source is gone")
+        }
+        let small = noise(40_000, seed: 72)
+        try stagedThenChanged("rewritten", small, keepTimes: false) { path in
+            usleep(20_000)
+            try Data(noise(40_000, seed: 73)).write(to: URL(fileURLWithPath: path))
+        }
+        try stagedThenChanged("same-size-same-mtime", noise(40_000, seed: 74), keepTimes: true) { path in
+            let fd = open(path, O_WRONLY)
+            defer { close(fd) }
+            _ = pwrite(fd, [0x42, 0x42, 0x42], 3, 1000)
+        }
+        try stagedThenChanged("grown", noise(6 << 20, seed: 75), keepTimes: false) { path in
+            usleep(20_000)
+            let handle = try #require(FileHandle(forWritingAtPath: path))
+            try handle.seekToEnd()
+            try handle.write(contentsOf: Data(noise(5 << 20, seed: 76)))
+            try handle.close()
+        }
+        #expect(try store.multipartUploads().isEmpty)
+        // Discarding a staged blob leaves its source alone.
+        let kept = try dir.write("kept", small)
+        store.discard(try store.stage(BlobSource(path: kept, mayLink: false)))
+        #expect(FileManager.default.contents(atPath: kept) == Data(small))
+    }
+
     /// An ingest into S3 costs a new file one PUT and nothing more: no existence check first
     /// (the catalog does not know it), none inside the recording transaction (the collector
-    /// removed nothing meanwhile); its type is read from the local staging copy, not fetched
+    /// removed nothing meanwhile); its type is read from the source before its upload, not fetched
     /// back. A file the catalog knows is checked and verified instead of sent again.
     @Test func anIngestSendsANewFileOnceAndFetchesNothingBack() throws {
         let server = try TestS3Server.shared()

@@ -38,6 +38,12 @@ public struct StagedBlob: Sendable {
     /// asked). A store whose existence check costs a round trip (S3) skips it for a blob
     /// the catalog does not know, and just puts it: content-named, a put never harms.
     public var cataloged: Bool? = nil
+    /// The token is the source file itself, read again at commit (an object store uploads
+    /// from it in place rather than from a staged copy): the store has nothing to remove.
+    var readsSource = false
+    /// SHA-256 of each `partSize` piece of the bytes, taken in the same read as `digest`
+    /// (an object store signs each part of a multipart upload with it).
+    var partDigests: [Digest] = []
 
     /// Whether the staged copy is the source's own inode (hard link) rather than a copy:
     /// only a leased source is ever linked.
@@ -176,7 +182,9 @@ extension BlobReader {
 /// Immutable, content-addressed bytes: on the local filesystem (`LocalBlobStore`), in an
 /// S3-compatible bucket (`S3BlobStore`), in memory for tests.
 public protocol BlobStore: AnyObject, Sendable {
-    /// Reads the source once, hashing it, and stages its bytes.
+    /// Reads the source once, hashing it, and stages its bytes. The source must stay as it is
+    /// until the commit or discard: a store may read it again then rather than copy it now
+    /// (an object store uploads from it, and fails the commit when it changed).
     /// - Throws: `SystemError` for I/O, `BlobStoreError` for files that are not plain or
     ///   that changed while being read. The source is never modified.
     func stage(_ source: BlobSource) throws -> StagedBlob

@@ -9,11 +9,13 @@ import Glibc
 /// Blobs as objects `<prefix>sha256/<hex>` in an S3-compatible bucket (AWS S3, MinIO, Ceph
 /// RGW, Garage), signed with SigV4.
 ///
-/// Staging copies the source into a local staging folder while hashing it (the name is known
-/// only at the end, and a local copy is what a retried part is re-read from); `commit` then
-/// uploads each blob under its final name — one PUT whose signed payload hash is the blob's
-/// digest (the server checks the bytes against it), or a multipart upload in `partSize`
-/// parts, each signed with its own hash and retried alone, aborted when it cannot finish. S3
+/// Staging reads the source once, hashing it whole and in `partSize` pieces (the name is known
+/// only at the end), and copies nothing: `commit` uploads each blob under its final name from
+/// the source itself — one PUT of bytes re-hashed against the digest as they are sent, or a
+/// multipart upload in `partSize` parts, each signed with the hash staging took of it (the
+/// server checks the bytes against it) and retried alone, aborted when it cannot finish. A
+/// source that changed since staging (its identity, size or mtime, or bytes that no longer
+/// match) fails the commit, and the file is staged again next time (docs/DECISIONS.md). S3
 /// acknowledges a PUT once it is durable, so there is no barrier of our own. A blob that is
 /// stored already is re-read and re-hashed, as on disk, and replaced when damaged.
 public final class S3BlobStore: BlobStore {
@@ -63,23 +65,59 @@ public final class S3BlobStore: BlobStore {
 
     public func stage(_ source: BlobSource) throws -> StagedBlob {
         let file = try OpenedSource(path: source.path)
-        _ = posix_fadvise(file.fd, 0, 0, POSIX_FADV_SEQUENTIAL)
-        let token = tempRoot + "/" + LocalBlobStore.randomName()
-        let out = try sysCall("open", path: token) { Glibc.open(token, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o400) }
-        do {
-            defer { close(out) }
-            let (digest, size) = try file.hashAll(copyingTo: out, path: token)
-            return file.staged(digest: digest, size: size, token: token)
-        } catch {
-            unlink(token)
-            throw error
+        let partSize = Int64(settings.partSize)
+        var blob: StagedBlob
+        if let digest = source.digest, Int64(file.before.st_size) <= partSize {
+            // Written and hashed by depot itself, and one PUT: nothing to read now.
+            blob = file.staged(digest: digest, size: Int64(file.before.st_size), token: source.path)
+        } else {
+            _ = posix_fadvise(file.fd, 0, 0, POSIX_FADV_SEQUENTIAL)
+            let hashed = try hashParts(of: file, partSize: partSize, whole: source.digest == nil)
+            blob = file.staged(digest: source.digest ?? hashed.digest!, size: hashed.size, token: source.path)
+            if hashed.size > partSize { blob.partDigests = hashed.parts }
         }
+        blob.readsSource = true
+        return blob
+    }
+
+    /// One read of the file: the SHA-256 of every `partSize` piece, and of the whole unless
+    /// `whole` is false; then checks that it did not change meanwhile.
+    private func hashParts(of file: borrowing OpenedSource, partSize: Int64, whole: Bool)
+        throws -> (digest: Digest?, parts: [Digest], size: Int64) {
+        let hasher = whole ? SHA256Hasher() : nil
+        var part = SHA256Hasher()
+        var parts: [Digest] = []
+        var inPart: Int64 = 0
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 4096)
+        defer { buffer.deallocate() }
+        var total: Int64 = 0
+        while true {
+            let n = try sysCall("read", path: file.path) { read(file.fd, buffer.baseAddress, buffer.count) }
+            if n == 0 { break }
+            var chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
+            hasher?.update(chunk)
+            while !chunk.isEmpty {
+                let take = Int(min(Int64(chunk.count), partSize - inPart))
+                part.update(UnsafeRawBufferPointer(rebasing: chunk[0..<take]))
+                inPart += Int64(take)
+                chunk = UnsafeRawBufferPointer(rebasing: chunk[take...])
+                if inPart == partSize {
+                    parts.append(part.finish())
+                    part = SHA256Hasher()
+                    inPart = 0
+                }
+            }
+            total += Int64(n)
+        }
+        if inPart > 0 { parts.append(part.finish()) }
+        try file.checkUnchanged(bytesRead: total)
+        return (hasher?.finish(), parts, total)
     }
 
     /// Uploads the batch `concurrency` blobs at a time; the first error is thrown once every
     /// upload under way has ended (those that went through stay: they are named by content).
     public func commit(_ staged: [StagedBlob]) throws -> [BlobCommit] {
-        defer { for blob in staged { unlink(blob.token) } }
+        defer { for blob in staged where !blob.readsSource { unlink(blob.token) } }
         return try concurrently(staged.count, width: settings.concurrency) { index in
             let blob = staged[index]
             var result = BlobCommit.new
@@ -105,23 +143,57 @@ public final class S3BlobStore: BlobStore {
         }
     }
 
-    /// Puts a staged blob under its final key: one PUT, or parts when it is larger than a part.
+    /// Puts a staged blob under its final key, read from its source: one PUT, or parts when it
+    /// is larger than a part.
     private func upload(_ blob: StagedBlob) throws {
-        let fd = try sysCall("open", path: blob.token) { Glibc.open(blob.token, O_RDONLY | O_CLOEXEC) }
+        let fd = try sysCall("open", path: blob.token) { Glibc.open(blob.token, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK) }
         defer { close(fd) }
+        try checkStill(blob, fd: fd)
         let key = key(of: blob.digest)
-        if blob.size <= Int64(settings.partSize) {
+        if blob.partDigests.isEmpty {
+            partSlots.wait()
+            defer { partSlots.signal() }
+            let bytes = try readPart(of: fd, at: 0, count: Int(blob.size), path: blob.token)
+            // Re-hashed here, whatever the server checks: what goes up is what was named.
+            guard SHA256Hasher.digest(bytes) == blob.digest else { throw BlobStoreError.changedWhileReading(blob.token) }
             _ = try client.send(.init(method: "PUT", key: key, headers: [("Content-Type", "application/octet-stream")],
-                                      upload: .file(fd: fd, offset: 0, length: blob.size), payloadHash: blob.digest.hex))
+                                      upload: .bytes(bytes), payloadHash: blob.digest.hex))
             return
         }
-        try uploadParts(of: fd, size: blob.size, path: blob.token, key: key)
+        try uploadParts(of: fd, blob: blob, key: key)
     }
 
-    /// A multipart upload: each part read into memory, hashed for its signature and sent
-    /// (retried by the client on its own); any failure aborts the upload so that no parts are
-    /// left behind to be billed.
-    private func uploadParts(of fd: Int32, size: Int64, path: String, key: String) throws {
+    /// Throws `changedWhileReading` unless the open source is still the file staged, with the
+    /// size and mtime it had.
+    private func checkStill(_ blob: StagedBlob, fd: Int32) throws {
+        var st = stat()
+        try sysCall("fstat", path: blob.token) { fstat(fd, &st) }
+        guard UInt64(st.st_dev) == blob.sourceDevice, UInt64(st.st_ino) == blob.sourceInode, Int64(st.st_size) == blob.size,
+              nanoseconds(st.st_mtim) == blob.sourceMtimeNanoseconds else {
+            throw BlobStoreError.changedWhileReading(blob.token)
+        }
+    }
+
+    /// `count` bytes from `offset`, all of them (a short file changed since staging).
+    private func readPart(of fd: Int32, at offset: Int64, count: Int, path: String) throws -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: count)
+        try bytes.withUnsafeMutableBytes { raw in
+            var done = 0
+            while done < count {
+                let n = try sysCall("pread", path: path) { pread(fd, raw.baseAddress! + done, count - done, off_t(offset) + off_t(done)) }
+                if n == 0 { throw BlobStoreError.changedWhileReading(path) }
+                done += n
+            }
+        }
+        return bytes
+    }
+
+    /// A multipart upload: each part read into memory and sent signed with the hash staging
+    /// took of it (retried by the client on its own); the source is checked again before the
+    /// parts are put together; any failure aborts the upload so that no parts are left behind
+    /// to be billed.
+    private func uploadParts(of fd: Int32, blob: StagedBlob, key: String) throws {
+        let size = blob.size, path = blob.token
         let created = try client.send(.init(method: "POST", key: key, query: [("uploads", "")],
                                             headers: [("Content-Type", "application/octet-stream")]))
         guard let uploadID = xmlValues("UploadId", in: String(decoding: created.body, as: UTF8.self)).first else {
@@ -132,31 +204,24 @@ public final class S3BlobStore: BlobStore {
         defer { inFlight.withLock { _ = $0.remove(uploadID) } }
         do {
             let partSize = Int64(settings.partSize)
-            let parts = Int((size + partSize - 1) / partSize)
+            let parts = blob.partDigests.count
+            guard Int64(parts) == (size + partSize - 1) / partSize else { throw BlobStoreError.changedWhileReading(path) }
             // `concurrency` parts in flight, each in memory once (across every upload).
             let etags = try concurrently(parts, width: settings.concurrency) { index -> String in
                 partSlots.wait()
                 defer { partSlots.signal() }
                 let offset = Int64(index) * partSize
-                let count = Int(min(partSize, size - offset))
-                var bytes = [UInt8](repeating: 0, count: count)
-                try bytes.withUnsafeMutableBytes { raw in
-                    var done = 0
-                    while done < count {
-                        let n = try sysCall("pread", path: path) { pread(fd, raw.baseAddress! + done, count - done, off_t(offset) + off_t(done)) }
-                        if n == 0 { throw BlobStoreError.changedWhileReading(path) }
-                        done += n
-                    }
-                }
+                let bytes = try readPart(of: fd, at: offset, count: Int(min(partSize, size - offset)), path: path)
                 let answer = try client.send(.init(method: "PUT", key: key,
                                                    query: [("partNumber", String(index + 1)), ("uploadId", uploadID)],
-                                                   upload: .bytes(bytes), payloadHash: SHA256Hasher.digest(bytes).hex))
+                                                   upload: .bytes(bytes), payloadHash: blob.partDigests[index].hex))
                 guard let etag = answer.headers["etag"] else {
                     throw S3Error(operation: "PUT \(settings.bucket)/\(key) part \(index + 1)", status: answer.status,
                                   code: "InvalidResponse", message: "no ETag in the answer")
                 }
                 return etag
             }
+            try checkStill(blob, fd: fd)
             let document = "<CompleteMultipartUpload>"
                 + etags.enumerated().map { "<Part><PartNumber>\($0.offset + 1)</PartNumber><ETag>\(xmlEscape($0.element))</ETag></Part>" }.joined()
                 + "</CompleteMultipartUpload>"
@@ -186,7 +251,7 @@ public final class S3BlobStore: BlobStore {
     }
 
     public func discard(_ staged: StagedBlob) {
-        unlink(staged.token)
+        if !staged.readsSource { unlink(staged.token) }
     }
 
     // MARK: Reading
@@ -221,10 +286,14 @@ public final class S3BlobStore: BlobStore {
         return client.presignedGET(key: key(of: digest), query: query, expires: min(max(1, lifetime), 604_800))
     }
 
-    /// The local staging copy, read before it is uploaded.
+    /// The source, read before it is uploaded (nil once it is not the file staged).
     public func openStaged(_ staged: StagedBlob) -> BlobReader? {
-        let fd = Glibc.open(staged.token, O_RDONLY | O_CLOEXEC)
+        let fd = Glibc.open(staged.token, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
         guard fd >= 0 else { return nil }
+        guard (try? checkStill(staged, fd: fd)) != nil else {
+            close(fd)
+            return nil
+        }
         return LocalBlobReader(fd: fd, size: staged.size, path: staged.token)
     }
 
