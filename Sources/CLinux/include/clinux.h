@@ -18,6 +18,9 @@ static inline int clinux_start_writeback(int fd, long long offset, long long len
     return sync_file_range(fd, offset, length, SYNC_FILE_RANGE_WRITE);
 }
 
+/* open(2)'s O_DIRECT: writes go from our buffer to the disk, past the page cache. */
+static inline int clinux_o_direct(void) { return O_DIRECT; }
+
 /* mallopt(M_MMAP_THRESHOLD): allocations of at least `bytes` are mapped on their own and
    given back to the kernel when freed, rather than kept in a thread's heap (glibc otherwise
    raises the threshold after the first large free). */

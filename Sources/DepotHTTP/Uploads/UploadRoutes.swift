@@ -292,51 +292,45 @@ extension Handlers {
         return result
     }
 
-    /// Streams a body into an upload's file in groups of about 1 MiB of the buffers it arrives
-    /// in: each group is hashed here as it completes and written (one `pwritev`) on a blocking
-    /// thread while the next one arrives. The buffers are not copied into one of ours first:
-    /// the kernel's copy into the page cache is the only one. nil when all of it went in;
-    /// after an error, what was written is in the file but may not all be in the hash (the
-    /// caller cuts the request's bytes off again).
+    /// Streams a body into an upload's file: each buffer is hashed as it arrives and copied
+    /// into the writer's current block, and each full block is written on a blocking thread
+    /// while the next one fills (an upload of any size holds about two blocks of the body).
+    /// nil when all of it went in. After a dropped connection what arrived is written too;
+    /// after any other error what was written is in the file but may not be all that was
+    /// hashed (the caller cuts the request's bytes off again).
     static func write(_ body: RequestBody, to hold: SessionHold, limit: Int64) async -> Error? {
-        let size = 1 << 20
-        // A group also ends at this many buffers (a body of tiny reads), which bounds the
-        // depth of `SessionHold.write`'s nested buffer accesses.
-        let most = 256
         var total: Int64 = 0
-        var group: [ByteBuffer] = []
-        group.reserveCapacity(most)
-        var gathered = 0
-        // One group being written while the next fills: an upload of any size holds about
-        // 2 MiB of the body.
         var pending: Task<Void, Error>?
         do {
-            for try await part in body {
-                total += Int64(part.readableBytes)
-                guard total <= limit else { throw TooManyBytes() }
-                gathered += part.readableBytes
-                group.append(part)
-                if gathered >= size || group.count >= most {
-                    hold.hash(group)
-                    try await pending?.value
-                    let chunk = group
-                    group.removeAll(keepingCapacity: true)
-                    gathered = 0
-                    pending = Task { try await blocking { try hold.write(chunk) } }
+            do {
+                for try await part in body {
+                    total += Int64(part.readableBytes)
+                    guard total <= limit else { throw TooManyBytes() }
+                    let blocks = hold.take(part)
+                    for (index, block) in blocks.enumerated() {
+                        do { try await pending?.value } catch {
+                            blocks[index...].forEach(hold.discard)
+                            throw error
+                        }
+                        pending = Task { try await blocking { try hold.write(block) } }
+                    }
                 }
+            } catch where !(error is TooManyBytes) && !(error is WriteFailed) {
+                // The connection went: what came before it is the client's to keep.
+                try await pending?.value
+                pending = nil
+                try await blocking { try hold.flush() }
+                throw error
             }
-            if !group.isEmpty { hold.hash(group) }
             try await pending?.value
             pending = nil
-            if !group.isEmpty {
-                let chunk = group
-                try await blocking { try hold.write(chunk) }
-            }
+            try await blocking { try hold.flush() }
             return nil
         } catch {
             // The write in flight ends before the session is let go.
             _ = try? await pending?.value
-            return error is TooManyBytes ? error : WriteFailure(underlying: error, written: hold.hashed == hold.written)
+            return error is TooManyBytes ? error : WriteFailure(underlying: (error as? WriteFailed)?.underlying ?? error,
+                                                                written: hold.allWritten)
         }
     }
 
@@ -439,44 +433,47 @@ struct TooManyBytes: Error {}
 /// failed. `written`: every byte hashed is in the file (so they may be kept).
 struct WriteFailure: Error {
     let underlying: Error
+    /// Whether every byte hashed is in the file.
     let written: Bool
 }
 
-/// The session of one request's upload, as its pieces are hashed (on the request's task)
-/// and written (on a blocking thread, one at a time, in order).
+/// A write to the upload's file failed (as opposed to the body's stream).
+struct WriteFailed: Error {
+    let underlying: Error
+}
+
+/// The session of one request's upload, as its bytes are hashed and staged (on the request's
+/// task) and written (on a blocking thread, one block at a time, in order).
 final class SessionHold: @unchecked Sendable {
     let session: UploadSession
-    /// Bytes hashed and bytes written so far by this request.
-    private(set) var hashed: Int64 = 0
-    private let writtenBytes = Mutex<Int64>(0)
-    var written: Int64 { writtenBytes.withLock { $0 } }
 
     init(session: UploadSession, checksum: ChecksumHasher?) {
         self.session = session
         session.checksum = checksum
     }
 
-    func hash(_ chunks: [ByteBuffer]) {
-        for chunk in chunks {
-            chunk.withUnsafeReadableBytes { session.hash($0) }
-            hashed += Int64(chunk.readableBytes)
+    /// Hashes a buffer of the body and appends it; the blocks it filled, to be written.
+    func take(_ part: ByteBuffer) -> [StagedBlock] {
+        guard let writer = session.writer else { return [] }
+        return part.withUnsafeReadableBytes { bytes in
+            session.hash(bytes)
+            return writer.append(bytes)
         }
     }
 
-    func write(_ chunks: [ByteBuffer]) throws {
-        try Self.withReadableBytes(of: chunks[...], [UnsafeRawBufferPointer]()) { try session.write($0) }
-        writtenBytes.withLock { $0 += Int64(chunks.reduce(0) { $0 + $1.readableBytes }) }
+    func write(_ block: StagedBlock) throws {
+        do { try session.writer?.write(block) } catch { throw WriteFailed(underlying: error) }
     }
 
-    /// Calls `body` with the readable bytes of every buffer, each valid only inside its own
-    /// `withUnsafeReadableBytes` (hence the nesting, one level per buffer).
-    private static func withReadableBytes(of chunks: ArraySlice<ByteBuffer>, _ outer: [UnsafeRawBufferPointer],
-                                          _ body: ([UnsafeRawBufferPointer]) throws -> Void) throws {
-        guard let first = chunks.first else { return try body(outer) }
-        try first.withUnsafeReadableBytes { bytes in
-            try withReadableBytes(of: chunks.dropFirst(), outer + [bytes], body)
-        }
+    /// Gives back a block that will not be written (an earlier one failed).
+    func discard(_ block: StagedBlock) { session.writer?.discard(block) }
+
+    func flush() throws {
+        do { try session.writer?.flush() } catch { throw WriteFailed(underlying: error) }
     }
+
+    /// Whether every byte appended (and so hashed) is in the file.
+    var allWritten: Bool { session.writer.map { $0.writtenEnd >= $0.offset } ?? true }
 
     func checksumDigest() -> [UInt8]? { session.checksum?.finish() }
 }

@@ -409,9 +409,4 @@ final class UploadSession: @unchecked Sendable {
         hasher?.update(bytes)
         checksum?.update(bytes)
     }
-
-    /// Writes bytes at the end of the file.
-    func write(_ pieces: [UnsafeRawBufferPointer]) throws {
-        try writer?.write(pieces)
-    }
 }

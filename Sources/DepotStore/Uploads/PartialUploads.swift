@@ -1,5 +1,6 @@
 import CLinux
 import DepotCore
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -10,6 +11,7 @@ import Glibc
 /// each file's bytes are durable, and the bytes past that are cut off before more arrive.
 public final class PartialUploads: Sendable {
     public let folder: String
+    let pool = StagingPool()
 
     public init(folder: String) throws {
         self.folder = folder
@@ -35,7 +37,8 @@ public final class PartialUploads: Sendable {
     /// but never recorded as durable) is cut off first.
     public func openForWriting(id: String, at offset: Int64) throws -> PartialUploadWriter {
         let file = path(of: id)
-        let fd = try sysCall("open", path: file) { Glibc.open(file, O_WRONLY | O_CLOEXEC | O_NOFOLLOW) }
+        // Read and write: the page before `offset` is read back (see `PartialUploadWriter`).
+        let fd = try sysCall("open", path: file) { Glibc.open(file, O_RDWR | O_CLOEXEC | O_NOFOLLOW) }
         do {
             var st = stat()
             try sysCall("fstat", path: file) { fstat(fd, &st) }
@@ -47,7 +50,10 @@ public final class PartialUploads: Sendable {
             close(fd)
             throw error
         }
-        return PartialUploadWriter(fd: fd, path: file, offset: offset)
+        // Both descriptors are the writer's from here, closed on its way out even when making
+        // it fails.
+        let direct = Glibc.open(file, O_WRONLY | O_CLOEXEC | O_NOFOLLOW | clinux_o_direct())
+        return try PartialUploadWriter(fd: fd, direct: direct, path: file, offset: offset, pool: pool)
     }
 
     /// Reads an upload's first `length` bytes (to hash what came before a restart, or to tell
@@ -97,96 +103,203 @@ public struct PartialUploadError: Error, CustomStringConvertible, Sendable {
     public var description: String { message }
 }
 
-/// Adds bytes to one upload's file; owns its descriptor.
-public final class PartialUploadWriter {
+/// Adds bytes to one upload's file; owns its descriptors.
+///
+/// The bytes are copied into aligned blocks as they arrive (`append`), and each full block is
+/// written straight to the disk (O_DIRECT, `write(_:)`) while the next one fills: a buffered
+/// write's copy into the page cache costs more CPU than receiving and hashing the bytes, for
+/// pages that would only be written out and dropped. What is left of the last block goes
+/// through the page cache (`flush`). Where the filesystem refuses O_DIRECT (EINVAL), every
+/// block does, with writeback started behind it.
+///
+/// `append` runs on the request's task and `write(_:)` on a blocking thread, one block at a
+/// time and in order, each awaited before the next (hence `@unchecked Sendable`).
+public final class PartialUploadWriter: @unchecked Sendable {
     let fd: Int32
+    /// The same file opened with O_DIRECT; -1 when the filesystem does not take it.
+    private var direct: Int32
     public let path: String
-    /// Where the next byte goes.
+    private let pool: StagingPool
+    /// Where the next byte appended goes.
     public private(set) var offset: Int64
-    /// Where the bytes not yet handed to the disk begin (a page boundary).
-    private var writebackFrom: Int64
-    /// Bytes handed to the disk at once while a request's bytes arrive.
-    static let writebackWindow: Int64 = 8 << 20
+    /// The end of the bytes handed to the kernel: written, not yet necessarily durable.
+    public private(set) var writtenEnd: Int64
+    /// The block being filled: where it begins in the file (a page boundary), how much of it
+    /// holds bytes, and how much of that is in the file already (read back, or flushed).
+    private var block: UnsafeMutableRawPointer
+    private var blockStart: Int64 = 0
+    private var filled = 0
+    private var inFile = 0
+    /// Where the bytes not yet handed to the disk begin, when writing through the page cache.
+    private var writebackFrom: Int64 = 0
     static let page: Int64 = 4096
+    /// Bytes handed to the disk at once when writing through the page cache.
+    static let writebackWindow: Int64 = 2 << 20
 
-    init(fd: Int32, path: String, offset: Int64) {
+    init(fd: Int32, direct: Int32, path: String, offset: Int64, pool: StagingPool) throws {
         self.fd = fd
+        self.direct = direct
         self.path = path
+        self.pool = pool
         self.offset = offset
-        writebackFrom = offset / Self.page * Self.page
+        writtenEnd = offset
+        block = pool.take()
+        try restage(at: offset)
     }
 
-    deinit { close(fd) }
+    deinit {
+        pool.give(block)
+        close(fd)
+        if direct >= 0 { close(direct) }
+    }
 
-    /// Writes `bytes` at the current offset, telling `written` each part that went in. On a
-    /// full disk (ENOSPC, EDQUOT) the parts that did go in count, and the error is thrown:
-    /// the caller syncs and records them.
-    public func write(_ bytes: UnsafeRawBufferPointer, written: (UnsafeRawBufferPointer) -> Void = { _ in }) throws {
+    /// The block now begins at the page holding `position`, with the file's bytes before
+    /// `position` read back into it (a block goes to the disk whole).
+    private func restage(at position: Int64) throws {
+        blockStart = position / Self.page * Self.page
+        writebackFrom = blockStart
+        filled = Int(position - blockStart)
+        inFile = filled
+        var done = 0
+        while done < filled {
+            let n = pread(fd, block + done, filled - done, off_t(blockStart) + off_t(done))
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { throw SystemError(call: "pread", errno: n < 0 ? errno : EIO, path: path) }
+            done += n
+        }
+    }
+
+    /// Copies `bytes` in after what was appended so far; the blocks this fills, to be written
+    /// (`write(_:)`) in order.
+    public func append(_ bytes: UnsafeRawBufferPointer) -> [StagedBlock] {
+        var full: [StagedBlock] = []
         var done = 0
         while done < bytes.count {
-            let n = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset))
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw SystemError(call: "pwrite", errno: errno, path: path)
-            }
-            written(UnsafeRawBufferPointer(rebasing: bytes[done..<(done + n)]))
+            let n = min(bytes.count - done, StagingPool.blockSize - filled)
+            (block + filled).copyMemory(from: bytes.baseAddress! + done, byteCount: n)
+            filled += n
             done += n
-            offset += Int64(n)
-        }
-        startWriteback()
-    }
-
-    /// Writes `pieces` one after the other at the current offset with one `pwritev` (a
-    /// request's body arrives as many small buffers: gathered, they are copied once, by the
-    /// kernel, instead of first into one buffer of ours).
-    public func write(_ pieces: [UnsafeRawBufferPointer]) throws {
-        var vectors = pieces.filter { $0.count > 0 }.map { iovec(iov_base: UnsafeMutableRawPointer(mutating: $0.baseAddress!), iov_len: $0.count) }
-        var first = 0
-        while first < vectors.count {
-            let count = Int32(min(vectors.count - first, 1024))  // IOV_MAX on Linux
-            let n = vectors.withUnsafeBufferPointer { pwritev(fd, $0.baseAddress! + first, count, off_t(offset)) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw SystemError(call: "pwritev", errno: errno, path: path)
-            }
-            guard n > 0 else { throw SystemError(call: "pwritev", errno: EIO, path: path) }
-            offset += Int64(n)
-            // Past what went in: whole vectors done, and the rest of a vector written in part.
-            var left = n
-            while left > 0 && left >= vectors[first].iov_len {
-                left -= vectors[first].iov_len
-                first += 1
-            }
-            if left > 0 {
-                vectors[first].iov_base += left
-                vectors[first].iov_len -= left
+            if filled == StagingPool.blockSize {
+                full.append(StagedBlock(bytes: block, start: blockStart, count: filled))
+                block = pool.take()
+                blockStart += Int64(filled)
+                filled = 0
+                inFile = 0
             }
         }
-        startWriteback()
+        offset += Int64(bytes.count)
+        return full
     }
 
-    private func startWriteback() {
+    /// Writes a block `append` filled, and gives its buffer back. On a full disk (ENOSPC,
+    /// EDQUOT) the error is thrown, and `writtenEnd` stays where it was.
+    public func write(_ staged: StagedBlock) throws {
+        defer { pool.give(staged.bytes) }
+        var done = 0
+        if direct >= 0 {
+            while done < staged.count {
+                let n = pwrite(direct, staged.bytes + done, staged.count - done, off_t(staged.start) + off_t(done))
+                if n < 0 && errno == EINTR { continue }
+                if n < 0 && errno == EINVAL && done == 0 {
+                    // The filesystem opens with O_DIRECT but will not write that way.
+                    close(direct)
+                    direct = -1
+                    break
+                }
+                if n < 0 { throw SystemError(call: "pwrite", errno: errno, path: path) }
+                // A short direct write leaves an unaligned rest: it goes through the page cache.
+                guard n > 0, n % Int(Self.page) == 0 else { done += max(n, 0); break }
+                done += n
+            }
+        }
+        try writeBuffered(staged.bytes + done, count: staged.count - done, at: staged.start + Int64(done))
+        writtenEnd = max(writtenEnd, staged.start + Int64(staged.count))
+    }
+
+    /// Gives back the buffer of a block that will not be written.
+    public func discard(_ staged: StagedBlock) { pool.give(staged.bytes) }
+
+    /// Writes what the block being filled holds that the file does not, through the page cache.
+    public func flush() throws {
+        guard filled > inFile else { return }
+        try writeBuffered(block + inFile, count: filled - inFile, at: blockStart + Int64(inFile))
+        inFile = filled
+        writtenEnd = max(writtenEnd, blockStart + Int64(filled))
+    }
+
+    private func writeBuffered(_ bytes: UnsafeMutableRawPointer, count: Int, at position: Int64) throws {
+        var done = 0
+        while done < count {
+            let n = pwrite(fd, bytes + done, count - done, off_t(position) + off_t(done))
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 { throw SystemError(call: "pwrite", errno: errno, path: path) }
+            guard n > 0 else { throw SystemError(call: "pwrite", errno: EIO, path: path) }
+            done += n
+        }
+        guard count > 0 else { return }
         // The disk starts on what came so far, while the next bytes arrive, rather than on all
         // of it at the request's end (the fsync then has little left to wait for). In windows
         // of whole pages behind the write position: a write into a page under writeback
-        // waits for the disk (stable pages), so the page the next write continues is never
-        // handed over, nor is a window of a few KiB each time (one small I/O per network
-        // read). Advice only.
-        let end = offset / Self.page * Self.page
+        // waits for the disk (stable pages). Advice only.
+        let end = (position + Int64(count)) / Self.page * Self.page
         if end - writebackFrom >= Self.writebackWindow {
             _ = clinux_start_writeback(fd, writebackFrom, end - writebackFrom)
             writebackFrom = end
         }
     }
 
-    /// Makes every byte written so far durable.
+    /// Appends `pieces` and writes them, all of it (tests, and callers without a pipeline).
+    public func write(_ pieces: [UnsafeRawBufferPointer]) throws {
+        for piece in pieces where piece.count > 0 {
+            for staged in append(piece) { try write(staged) }
+        }
+        try flush()
+    }
+
+    /// Makes every byte appended so far durable.
     public func sync() throws {
+        try flush()
         try sysCall("fdatasync", path: path) { fdatasync(fd) }
     }
 
-    /// Cuts the file back to `length` bytes (a chunk whose checksum did not match).
+    /// Cuts the file back to `length` bytes (a chunk whose checksum did not match); what was
+    /// appended past it goes too.
     public func truncate(to length: Int64) throws {
         try sysCall("ftruncate", path: path) { ftruncate(fd, off_t(length)) }
         offset = length
+        writtenEnd = min(writtenEnd, length)
+        try restage(at: length)
     }
+}
+
+/// A full block of an upload's bytes, waiting to be written at `start`.
+public struct StagedBlock: @unchecked Sendable {
+    let bytes: UnsafeMutableRawPointer
+    let start: Int64
+    let count: Int
+}
+
+/// Page-aligned blocks for uploads' bytes on their way to the disk, kept for the next
+/// request rather than mapped afresh for each (a few at most).
+final class StagingPool: Sendable {
+    static let blockSize = 1 << 20
+    static let kept = 4
+    private struct Free: @unchecked Sendable { var blocks: [UnsafeMutableRawPointer] = [] }
+    private let free = Mutex(Free())
+
+    func take() -> UnsafeMutableRawPointer {
+        free.withLock { $0.blocks.popLast() }
+            ?? UnsafeMutableRawPointer.allocate(byteCount: Self.blockSize, alignment: Int(PartialUploadWriter.page))
+    }
+
+    func give(_ block: UnsafeMutableRawPointer) {
+        let kept = free.withLock { free -> Bool in
+            guard free.blocks.count < Self.kept else { return false }
+            free.blocks.append(block)
+            return true
+        }
+        if !kept { block.deallocate() }
+    }
+
+    deinit { free.withLock { $0.blocks.forEach { $0.deallocate() } } }
 }
