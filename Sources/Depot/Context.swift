@@ -129,14 +129,15 @@ struct Context {
         LinkSigner(keys: try LinkKeys.load(path: LinkKeys.location(settings: config.http, layout: layout)))
     }
 
-    /// Upload links and uploads over `queue`'s catalog connection; a complete upload goes
-    /// through the same ingest as a dropped file.
+    /// Upload links and uploads over `queue`'s catalog connection (and one of `normal`
+    /// durability for each request's new offset); a complete upload goes through the same
+    /// ingest as a dropped file.
     func uploads(queue: JobQueue, store: BlobStore) throws -> Uploads {
         Uploads(database: queue.catalog.database, partials: try PartialUploads(layout: layout),
                 ingestor: Ingestor(store: store, catalog: queue.catalog, detectType: Self.detectType,
                                    logger: Logger(label: "depot.ingest")),
                 signer: try linkSigner(), settings: config.http, collections: collections, detectType: Self.detectType,
-                logger: Logger(label: "depot.upload"))
+                logger: Logger(label: "depot.upload"), offsets: try openDatabase(durability: .normal))
     }
 
     /// What the HTTP server works with: its own catalog connection (downloads and API reads
