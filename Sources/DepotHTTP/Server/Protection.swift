@@ -110,6 +110,12 @@ final class ConnectionTimeoutHandler: HTTPMessageHandler {
     /// Per request in flight, in order: whether the connection may stay open after its
     /// response (HTTP/1.0 without `Connection: keep-alive`, or `Connection: close`, may not).
     private var keepAlive: [Bool] = []
+    /// The client has sent its last byte (FIN). Nothing more can arrive, so the connection is
+    /// closed once nothing is owed to it — here, on the event loop, rather than whenever
+    /// Hummingbird's per-connection task gets to see its request stream end: the slot a
+    /// connection holds against its client's cap is given back at once, however busy the
+    /// task pool is.
+    private var inputClosed = false
 
     init(header: TimeAmount, idle: TimeAmount) {
         self.header = header
@@ -136,6 +142,17 @@ final class ConnectionTimeoutHandler: HTTPMessageHandler {
         context.fireChannelRead(data)
     }
 
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case ChannelEvent.inputClosed = event {
+            inputClosed = true
+            if open == 0 {
+                context.close(promise: nil)
+                return
+            }
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         guard case .end = unwrapOutboundIn(data) else {
             context.write(data, promise: promise)
@@ -151,7 +168,7 @@ final class ConnectionTimeoutHandler: HTTPMessageHandler {
             handler.open -= 1
             // RFC 9112 §9.3: an HTTP/1.0 request without keep-alive, or one that said close,
             // ends its connection with its response (Hummingbird would leave it open).
-            if !mayStay {
+            if !mayStay || (handler.inputClosed && handler.open == 0) {
                 context.close(promise: nil)
                 return
             }
