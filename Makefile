@@ -20,9 +20,10 @@ DEB_TEST   += postgresql
 # bench/gc.sh fills its million-version catalog under eatmydata (fsync off for the fixture only).
 DEB_TEST   += eatmydata
 BIN        := .build/release/depot
-# The release binary links the Swift runtime statically, so that the binary `make install` and
-# `make deb` ship runs without the toolchain in /opt/swift.
-RELEASE    := -c release --product depot --static-swift-stdlib
+# The release binaries (depot, and depot-worker beside it: the processors) link the Swift
+# runtime statically, so that what `make install` and `make deb` ship runs without the
+# toolchain in /opt/swift.
+RELEASE    := -c release --static-swift-stdlib
 
 # `make install`: PREFIX, SYSCONFDIR and DESTDIR as usual; the rest follow from PREFIX (see
 # scripts/install.sh). systemd reads units, sysusers.d and tmpfiles.d under /usr/local/lib too.
@@ -61,7 +62,8 @@ test-deps: deps
 	  /usr/bin/python3 -m pip install -q --break-system-packages nltk sumy yake rouge-score fpdf2
 
 build: deps
-	$(SWIFT) build $(RELEASE)
+	$(SWIFT) build $(RELEASE) --product depot
+	$(SWIFT) build $(RELEASE) --product depot-worker
 
 demo: build
 	@test -d $(DEMO)/inbox || $(BIN) init $(DEMO)

@@ -8,6 +8,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "depot", targets: ["Depot"]),
+        .executable(name: "depot-worker", targets: ["DepotWorker"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -107,10 +108,19 @@ let package = Package(
             name: "DepotGenerate",
             dependencies: ["DepotCore", "DepotCurl"]
         ),
-        // Type detection and the processors, one file each; they run inside worker processes.
+        // What a file is and which processor takes each kind of job for it: type detection
+        // from the bytes, the processors' names, kinds and scores, their config ([speech]),
+        // the daemon↔worker messages.
+        // No C library: the daemon links this, never the processors.
+        .target(
+            name: "DepotDetect",
+            dependencies: ["DepotCore"]
+        ),
+        // The processors, one file each, and the worker's main loop; they run inside worker
+        // processes (the `depot-worker` executable).
         .target(
             name: "DepotProcess",
-            dependencies: ["DepotCore", "CPoppler", "CZip", "CXML2", "CFFmpeg", "DepotCurl", "DepotGenerate", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["DepotCore", "DepotDetect", "CPoppler", "CZip", "CXML2", "CFFmpeg", "DepotCurl", "DepotGenerate", .product(name: "Logging", package: "swift-log")]
         ),
         // The durable queue of job kinds: parameters, priorities, dependencies, leases, retries.
         // No parser is linked: HTTP, the outbox and the CLI use it without the C libraries.
@@ -121,7 +131,7 @@ let package = Package(
         // Runs the queue's jobs in worker processes started on demand, within their limits.
         .target(
             name: "DepotRunner",
-            dependencies: ["DepotCore", "DepotStore", "DepotQueue", "DepotProcess", "CLinux",
+            dependencies: ["DepotCore", "DepotStore", "DepotQueue", "DepotDetect", "CLinux",
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "Metrics", package: "swift-metrics")]
         ),
@@ -155,16 +165,28 @@ let package = Package(
                            .product(name: "Metrics", package: "swift-metrics"),
                            .product(name: "Prometheus", package: "swift-prometheus")]
         ),
-        // The `depot` command and the service.
+        // The `depot` command and the service. It links no processor (no FFmpeg, poppler, cairo,
+        // libzip or libxml2): those run in `depot-worker` processes.
         .executableTarget(
             name: "Depot",
             dependencies: [
-                "DepotCore", "DepotStore", "DepotWatch", "DepotProcess", "DepotQueue", "DepotRunner", "DepotOutbox", "DepotHTTP", "CLinux",
+                "DepotCore", "DepotStore", "DepotWatch", "DepotDetect", "DepotGenerate", "DepotQueue", "DepotRunner", "DepotOutbox",
+                "DepotHTTP", "CLinux",
                 "DepotAnalytics",
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+
+        // `depot-worker`: the processors in a process of their own, started by `depot serve`
+        // for jobs and by `depot extract`/`render`/`generate` for one local file.
+        .executableTarget(
+            name: "DepotWorker",
+            dependencies: [
+                "DepotCore", "DepotProcess", "DepotGenerate",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
 

@@ -8,7 +8,7 @@
 # Where things go comes from the environment, with the defaults of `make install`:
 #   DESTDIR       staging root, prepended to every path (a package's tree); empty: this machine
 #   PREFIX        /usr/local
-#   BINDIR        $PREFIX/bin                       the depot binary
+#   BINDIR        $PREFIX/bin                       the depot and depot-worker binaries
 #   SYSCONFDIR    /etc                              depot/depot.toml, written only if missing
 #   UNITDIR       $PREFIX/lib/systemd/system        depot.service, with its paths set to these
 #   SYSUSERSDIR   $PREFIX/lib/sysusers.d            depot.conf: the user and group
@@ -69,6 +69,11 @@ install_files() {
     "$(d "$MANDIR/man1")" "$(d "$BASHCOMPDIR")" "$(d "$ZSHCOMPDIR")" "$(d "$FISHCOMPDIR")"
 
   install -m 0755 "$binary" "$(d "$BINDIR/depot")"
+  # The processors' executable, which depot starts from beside itself.
+  local worker
+  worker="$(dirname "$binary")/depot-worker"
+  [ -x "$worker" ] || { echo "install.sh: $worker (the processors' executable, built with depot) is missing" >&2; exit 66; }
+  install -m 0755 "$worker" "$(d "$BINDIR/depot-worker")"
 
   # The unit names the binary, the config and the docs by path: set them to where they are
   # installed. Every substitution must hit its line, or the unit would point at nothing.
@@ -136,7 +141,7 @@ install_files() {
 }
 
 uninstall_files() {
-  rm -f "$(d "$BINDIR/depot")" "$(d "$UNITDIR/depot.service")" "$(d "$SYSUSERSDIR/depot.conf")" \
+  rm -f "$(d "$BINDIR/depot")" "$(d "$BINDIR/depot-worker")" "$(d "$UNITDIR/depot.service")" "$(d "$SYSUSERSDIR/depot.conf")" \
     "$(d "$TMPFILESDIR/depot.conf")" "$(d "$MANDIR/man1/depot.1")" "$(d "$MANDIR/man1/depot.1.gz")" \
     "$(d "$BASHCOMPDIR/depot")" "$(d "$ZSHCOMPDIR/_depot")" "$(d "$FISHCOMPDIR/depot.fish")"
   rm -rf "$(d "$DATADIR/depot")" "$(d "$DOCDIR")"

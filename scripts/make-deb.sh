@@ -53,7 +53,7 @@ env DESTDIR="$stage" PREFIX=/usr BINDIR=/usr/bin SYSCONFDIR=/etc UNITDIR=/lib/sy
 
 # Debian policy: a stripped binary (as dh_strip does it), compressed man pages, a changelog and
 # a copyright file.
-strip --remove-section=.comment --remove-section=.note --strip-unneeded "$stage/usr/bin/depot"
+strip --remove-section=.comment --remove-section=.note --strip-unneeded "$stage/usr/bin/depot" "$stage/usr/bin/depot-worker"
 gzip -9n "$stage/usr/share/man/man1/depot.1"
 
 commit="$(git -C "$here" describe --always --dirty 2>/dev/null || echo unknown)"
@@ -101,7 +101,7 @@ mkdir -p "$work/source/debian"
 printf 'Source: depot\nMaintainer: %s\n\nPackage: depot\nArchitecture: any\n' "$maintainer" > "$work/source/debian/control"
 shlibdeps_flags=()
 [ "$allow_unpackaged" = 1 ] && shlibdeps_flags+=(--ignore-missing-info)
-if ! shlibs="$(cd "$work/source" && dpkg-shlibdeps "${shlibdeps_flags[@]}" -O "$stage/usr/bin/depot" 2>"$work/shlibdeps.log")"; then
+if ! shlibs="$(cd "$work/source" && dpkg-shlibdeps "${shlibdeps_flags[@]}" -O "$stage/usr/bin/depot" "$stage/usr/bin/depot-worker" 2>"$work/shlibdeps.log")"; then
   cat "$work/shlibdeps.log" >&2
   echo "make-deb: a library the binary links belongs to no Debian package (the Swift runtime?):" >&2
   echo "make-deb: build it with --static-swift-stdlib (make deb does), or pass --allow-unpackaged-libs" >&2

@@ -4,7 +4,7 @@ import DepotCore
 import DepotGenerate
 import DepotHTTP
 import DepotOutbox
-import DepotProcess
+import DepotDetect
 import DepotQueue
 import DepotRunner
 import DepotStore
@@ -157,13 +157,13 @@ struct Context {
 
     /// The test processors exist only when the daemon's environment asks for them
     /// (DEPOT_TEST_PROCESSORS=1): no config key can turn them on.
-    static let testProcessors = TestProcessor.enabledByEnvironment
+    static let testProcessors = ProcessorChoices.testProcessorsEnabled
 
-    static let registry = ProcessorRegistry.standard(testProcessors: testProcessors)
+    static let processors = ProcessorChoices.standard(testProcessors: testProcessors)
 
     /// Picks, once, the processor of a kind of work for a media type (when the job is queued).
     static let chooseProcessor: ProcessorChooser = { kind, mediaType in
-        registry.select(kind: kind, mediaType: mediaType)?.name
+        processors.select(kind: kind, mediaType: mediaType)?.name
     }
 
     /// The media type of a stored blob, from its bytes.

@@ -1,11 +1,12 @@
 import ArgumentParser
 import DepotCore
-import DepotProcess
+import DepotDetect
+import DepotRunner
 import Foundation
 
-/// `depot extract FILE --out DIR`: runs the processor for one file in this process and prints
-/// the artifacts it wrote, for debugging a file and for the benchmarks (hidden). The daemon
-/// never does this: its processors run in worker processes.
+/// `depot extract FILE --out DIR`: runs the processors the daemon would choose for one file, in
+/// a worker process as its jobs run, and prints the artifacts they wrote, for debugging a file
+/// and for the benchmarks (hidden).
 struct ExtractCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "extract",
@@ -34,27 +35,28 @@ struct ExtractCommand: ParsableCommand {
         // Each kind runs by itself, as its own job does in the daemon: a thumbnail cairo cannot
         // draw (pdf.js issue19634.pdf) is reported and keeps the text, structure and metadata
         // extract wrote. The exit status is the first kind's (extract's by default).
-        let registry = ProcessorRegistry.standard()
         let chosen = kinds.isEmpty ? ["extract", "thumbnail"] : kinds
-        guard chosen.contains(where: { registry.select(kind: $0, mediaType: mediaType) != nil }) else {
+        let results = try Context.localRun(nil).run(path: file, mediaType: mediaType, name: name, kinds: chosen,
+                                                    parameters: [:], outputDirectory: out)
+        guard !results.isEmpty else {
             FileHandle.standardError.write(Data("depot extract: \(file): no processor does \(chosen.joined(separator: " or ")) for \(mediaType)\n".utf8))
             throw ExitCode(1)
         }
-        var firstFailed = false
-        for (index, kind) in chosen.enumerated() where registry.select(kind: kind, mediaType: mediaType) != nil {
-            do {
-                let artifacts = try registry.runLocally(path: file, mediaType: mediaType, name: name, kinds: [kind],
-                                                        parameters: [:], outputDirectory: out)
-                for artifact in artifacts {
-                    print("\(artifact.kind)\t\(artifact.mimeType)\t\(artifact.producer) \(artifact.producerVersion)")
-                }
-            } catch {
-                let reason = "\(error)"
-                let named = reason.hasPrefix(kind + ":") ? reason : "\(kind): \(reason)"
-                FileHandle.standardError.write(Data("depot extract: \(file): \(named)\n".utf8))
-                if index == 0 { firstFailed = true }
-            }
+        if try !printArtifacts(results, command: "extract", file: file)[0] { throw ExitCode(1) }
+    }
+}
+
+/// Prints each artifact of `results` as a line (kind, type, producer) and each failure on
+/// stderr; returns, per result, whether it succeeded.
+func printArtifacts(_ results: [Result<[ProducedArtifact], LocalRun.Failure>], command: String, file: String) throws -> [Bool] {
+    results.map { result in
+        switch result {
+        case .success(let artifacts):
+            for artifact in artifacts { print("\(artifact.kind)\t\(artifact.mimeType)\t\(artifact.producer) \(artifact.producerVersion)") }
+            return true
+        case .failure(let failure):
+            FileHandle.standardError.write(Data("depot \(command): \(file): \(failure)\n".utf8))
+            return false
         }
-        if firstFailed { throw ExitCode(1) }
     }
 }

@@ -1,7 +1,8 @@
 import ArgumentParser
 import DepotCore
 import DepotGenerate
-import DepotProcess
+import DepotDetect
+import DepotRunner
 import DepotQueue
 import Foundation
 
@@ -103,38 +104,19 @@ struct GenerateCommand: ParsableCommand {
         do { parameters = try JobKinds.generate.resolve(try given) } catch let error as JobQueueError {
             throw CommandFailure(.usage, error.description)
         }
-        do {
-            let context = try Context.resolve(rootOptions)
-            let processor = context.generateProcessor(breakerFile: nil)
-            let artifacts: [ProducedArtifact]
-            if let file {
-                let name = (file as NSString).lastPathComponent
-                let mediaType = try TypeDetector.detect(path: file, name: name)
-                artifacts = try ProcessorRegistry.standard(generate: processor).runLocally(
-                    path: file, mediaType: mediaType, name: name, kinds: [ProcessorKind.extract, ProcessorKind.generate],
-                    parameters: parameters, outputDirectory: out)
-            } else {
-                var inputs: [String: String] = [:]
-                for kind in JobKinds.generate.reads where FileManager.default.fileExists(atPath: folder! + "/" + kind) { inputs[kind] = folder! + "/" + kind }
-                artifacts = try processor.process(ProcessorInput(path: "/dev/null", mediaType: "text/plain", name: "", parameters: parameters,
-                                                                 outputDirectory: out, inputs: inputs))
-            }
-            for artifact in artifacts { print("\(artifact.kind)\t\(artifact.mimeType)\t\(artifact.producer) \(artifact.producerVersion)") }
-        } catch {
-            FileHandle.standardError.write(Data("depot generate: \(file ?? folder ?? ""): \(error)\n".utf8))
-            throw ExitCode(1)
+        let run = Context.localRun(try Context.resolve(rootOptions))
+        let results: [Result<[ProducedArtifact], LocalRun.Failure>]
+        if let file {
+            let name = (file as NSString).lastPathComponent
+            let mediaType = try TypeDetector.detect(path: file, name: name)
+            results = try run.run(path: file, mediaType: mediaType, name: name, kinds: [ProcessorKind.extract, ProcessorKind.generate],
+                                  parameters: parameters, outputDirectory: out)
+        } else {
+            var inputs: [String: String] = [:]
+            for kind in JobKinds.generate.reads where FileManager.default.fileExists(atPath: folder! + "/" + kind) { inputs[kind] = folder! + "/" + kind }
+            results = try run.run(path: "/dev/null", mediaType: "text/plain", name: "", kinds: [ProcessorKind.generate],
+                                  parameters: parameters, outputDirectory: out, inputs: inputs)
         }
-    }
-}
-
-extension Context {
-    /// The generate processor with the engines `[generate]` configures; its prompts beside the
-    /// config file unless `[generate] prompts` says where; the breaker's state shared by the
-    /// root's workers in state/generate-breaker.json.
-    func generateProcessor(breakerFile: String? = "") -> GenerateProcessor {
-        let prompts = configPath.map { (($0 as NSString).deletingLastPathComponent as NSString).appendingPathComponent("prompts") }
-        let file = breakerFile == "" ? layout.state + "/generate-breaker.json" : breakerFile
-        return GenerateProcessor(engines: GenerateSetup.engines(config.generate, promptsFolder: prompts, breakerFile: file),
-                                 fallback: config.generate.fallback)
+        if try printArtifacts(results, command: "generate", file: file ?? folder ?? "").contains(false) || results.isEmpty { throw ExitCode(1) }
     }
 }

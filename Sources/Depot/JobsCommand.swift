@@ -252,7 +252,7 @@ struct JobsCommand: ParsableCommand {
 
 extension Context {
     /// The daemon's job runner: its own catalog connection, so that jobs finishing never wait
-    /// behind the ingest's lock, and workers that are this very binary (`depot worker`).
+    /// behind the ingest's lock, and workers that are `depot-worker` processes.
     func jobRunner(logger: Logger) throws -> JobRunner {
         // The runner's own transactions (leases, heartbeats, results) need not wait for an fsync
         // each: WAL keeps them atomic and in order, the next full commit of the ingest makes them
@@ -260,10 +260,19 @@ extension Context {
         // result recomputed — events are at-least-once anyway). Artifact blobs are still fsynced
         // before the transaction that names them.
         let queue = try openQueue(durability: .normal)
-        // /proc/self/exe is this very binary even after an upgrade replaced the file on disk,
-        // so daemon and workers always speak the same protocol.
         return JobRunner(queue: queue, store: try openStore(), layout: layout,
-                         workerCommand: ["/proc/self/exe", "worker"] + JobRunner.workerArguments(config.jobs)
-                            + ["--root", layout.root] + (configPath.map { ["--config", $0] } ?? []), logger: logger)
+                         workerCommand: [JobRunner.workerExecutable] + JobRunner.workerArguments(config.jobs) + workerRootArguments,
+                         logger: logger)
+    }
+
+    /// What tells a worker the config its processors read ([generate], [speech]).
+    var workerRootArguments: [String] {
+        ["--root", layout.root] + (configPath.map { ["--config", $0] } ?? [])
+    }
+
+    /// One local file's jobs in a worker of their own, without limits or niceness (the
+    /// commands and benchmarks that look at one file); `context` gives the config.
+    static func localRun(_ context: Context?) -> LocalRun {
+        LocalRun(workerCommand: [JobRunner.workerExecutable, "--nice", "0"] + (context?.workerRootArguments ?? []))
     }
 }

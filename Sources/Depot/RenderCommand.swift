@@ -1,6 +1,6 @@
 import ArgumentParser
 import DepotCore
-import DepotProcess
+import DepotDetect
 import DepotQueue
 import Foundation
 
@@ -119,14 +119,12 @@ struct RenderCommand: ParsableCommand {
         } catch let error as JobQueueError {
             throw CommandFailure(.usage, error.description)
         }
-        do {
-            let artifacts = try ProcessorRegistry.standard().runLocally(path: file, mediaType: mediaType, name: name,
-                                                                        kinds: [ProcessorKind.rendition], parameters: parameters,
-                                                                        outputDirectory: out)
-            for artifact in artifacts { print("\(artifact.kind)\t\(artifact.mimeType)\t\(artifact.producer) \(artifact.producerVersion)") }
-        } catch {
-            FileHandle.standardError.write(Data("depot render: \(file): \(error)\n".utf8))
+        let results = try Context.localRun(nil).run(path: file, mediaType: mediaType, name: name, kinds: [ProcessorKind.rendition],
+                                                    parameters: parameters, outputDirectory: out)
+        guard !results.isEmpty else {
+            FileHandle.standardError.write(Data("depot render: \(file): no processor renders \(mediaType)\n".utf8))
             throw ExitCode(1)
         }
+        if try !printArtifacts(results, command: "render", file: file)[0] { throw ExitCode(1) }
     }
 }

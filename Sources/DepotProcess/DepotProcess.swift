@@ -1,60 +1,11 @@
-// DepotProcess: what runs inside a worker process — type detection from the bytes
-// (Detection/), the processors, one per (job kind, media type) family (Text/, PDF/, OOXML/,
+// DepotProcess: what runs inside a worker process — the processors, one per (job kind, media type) family (Text/, PDF/, OOXML/,
 // Testing/), the registry that names them (ProcessorRegistry.swift), and the worker's side of
 // the parent↔worker protocol (Worker/). Nothing here touches the catalog or the queue: a
 // worker reads one blob, runs the one processor the daemon named, and writes artifact files;
 // the daemon stores and records them. The C libraries (poppler, cairo, libzip, libxml2) are
 // wrapped beside the processor that uses them, one small class per C object kind.
+@_exported import DepotDetect
 import DepotCore
-
-/// The job kinds processors do. The queue (DepotQueue's `JobKinds`) defines the kinds, with
-/// their parameters and limits; these are the same names, spelled once for this target,
-/// which does not link the queue.
-public enum ProcessorKind {
-    /// Text, structure and metadata from the file itself. Parameter: `max_pages`.
-    public static let extract = "extract"
-    /// A small picture of the document, after extract, in a job of its own. Parameter: `width`.
-    public static let thumbnail = "thumbnail"
-    /// Summary, chapters, quiz and keywords from extract's artifacts, which come as the job's
-    /// inputs. Parameters: `summary_words`, `questions`, `difficulty`, `language`, `engine`, ….
-    public static let generate = "generate"
-    /// Seek previews of a video (storyboard.jpg sheets + storyboard.vtt). Parameters: `interval`, `width`.
-    public static let storyboard = "storyboard"
-    /// The loudness envelope of audio as waveform.png. Parameters: `width`, `height`.
-    public static let waveform = "waveform"
-    /// Embedded text subtitles as WebVTT, and transcript.vtt/.txt from the best text source
-    /// (subtitles, else speech to text through the `[speech]` endpoint).
-    public static let transcript = "transcript"
-    /// A rendition on request: an H.264/AAC MP4, audio only (AAC, Opus) or a still frame.
-    /// Parameters: `output`, `width`, `height`, `crf`, `preset`, `threads`, `audio_codec`,
-    /// `audio_bitrate`, `time`, `image` (read by `RenditionRequest`).
-    public static let rendition = "rendition"
-}
-
-/// One artifact a processor wrote into the job's output folder.
-public struct ProducedArtifact: Codable, Sendable, Equatable {
-    /// The artifact's name in the outbox, which is also its kind: "text.txt".
-    public var kind: String
-    public var mimeType: String
-    /// The file inside the output folder.
-    public var file: String
-    public var producer: String
-    public var producerVersion: String
-
-    public init(kind: String, mimeType: String, file: String, producer: String, producerVersion: String) {
-        self.kind = kind
-        self.mimeType = mimeType
-        self.file = file
-        self.producer = producer
-        self.producerVersion = producerVersion
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case kind, file, producer
-        case mimeType = "mime_type"
-        case producerVersion = "producer_version"
-    }
-}
 
 /// What a processor is given: the blob, its detected type, the job's parameters, and where to write.
 public struct ProcessorInput: Sendable {
@@ -92,20 +43,26 @@ public struct ProcessorInput: Sendable {
 
 /// Does one kind of job for some media types.
 public protocol Processor: Sendable {
-    /// Stable name, unique in a registry: the daemon records it on the job when it queues the
-    /// job, the worker looks the processor up by it, and it is the artifacts' producer
-    /// ("depot-pdf", "depot-pdf-thumbnail").
-    var name: String { get }
+    /// Its name, kind and scores (DepotDetect's `ProcessorChoice`): what the daemon chooses by
+    /// when it queues a job, without this code.
+    var choice: ProcessorChoice { get }
     var version: String { get }
-    /// The job kind it does (`ProcessorKind.extract`, `.thumbnail`).
-    var kind: String { get }
     /// Every artifact kind it can write (kind → MIME type), and nothing else.
     var artifactKinds: [String: String] { get }
-    /// How well it handles `mediaType` (0: not at all).
-    func score(mediaType: String) -> Int
     /// Writes its artifacts into `input.outputDirectory` and lists them.
     /// - Throws: `DocumentError` when the file cannot be read as what it claims to be; the
     ///   errors of system calls (`SystemError`) as they come. `ProcessorFailure.isTransient`
     ///   says which of them may pass on a retry.
     func process(_ input: ProcessorInput) throws -> [ProducedArtifact]
+}
+
+extension Processor {
+    /// Stable name, unique in a registry: the daemon records it on the job when it queues the
+    /// job, the worker looks the processor up by it, and it is the artifacts' producer
+    /// ("depot-pdf", "depot-pdf-thumbnail").
+    public var name: String { choice.name }
+    /// The job kind it does (`ProcessorKind.extract`, `.thumbnail`).
+    public var kind: String { choice.kind }
+    /// How well it handles `mediaType` (0: not at all).
+    public func score(mediaType: String) -> Int { choice.score(mediaType: mediaType) }
 }

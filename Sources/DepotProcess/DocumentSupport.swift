@@ -1,21 +1,15 @@
 import DepotCore
 import Foundation
 
-/// A processor for document media types whose work is bounded by `DocumentLimits`: it scores
-/// its types and runs with its limits, the job's parameters of its kind put in their place.
+/// A processor for document media types whose work is bounded by `DocumentLimits`: it runs
+/// with its limits, the job's parameters of its kind put in their place.
 public protocol DocumentProcessor: Processor {
-    /// The media types it reads.
-    static var mediaTypes: [String] { get }
     var limits: DocumentLimits { get }
     /// Does the job with `limits`: this processor's own, with the job's parameters applied.
     func process(_ input: ProcessorInput, limits: DocumentLimits) throws -> [ProducedArtifact]
 }
 
 extension DocumentProcessor {
-    public func score(mediaType: String) -> Int {
-        Self.mediaTypes.contains(mediaType) ? 20 : 0
-    }
-
     public func process(_ input: ProcessorInput) throws -> [ProducedArtifact] {
         try process(input, limits: limits.applying(input.parameters, kind: kind))
     }
@@ -33,9 +27,7 @@ public protocol DocumentExtractor: DocumentProcessor {
 }
 
 extension DocumentExtractor {
-    public var kind: String { ProcessorKind.extract }
     public var artifactKinds: [String: String] { ArtifactWriter.documentKinds }
-    public static var mediaTypes: [String] { [mediaType] }
 
     public func process(_ input: ProcessorInput, limits: DocumentLimits) throws -> [ProducedArtifact] {
         try Self.extract(from: input.path, into: input.outputDirectory, limits: limits, producer: name, version: version,

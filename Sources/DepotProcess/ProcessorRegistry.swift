@@ -1,64 +1,45 @@
 import DepotCore
 
-/// The processors one process knows, by name. The daemon asks it once per job, when it
-/// queues the job, which processor does a kind of work for a media type (`select`) and
-/// records that name; the worker then runs exactly the named one (`processor(named:)`), so a
-/// job never changes hands between queueing and running.
+/// The processors one process knows, by name. The daemon chooses, when it queues a job,
+/// which processor does a kind of work for a media type, from their `ProcessorChoices` alone,
+/// and records that name; the worker then runs exactly the named one (`processor(named:)`),
+/// so a job never changes hands between queueing and running.
 public struct ProcessorRegistry: Sendable {
     public let processors: [any Processor]
+    /// Their names, kinds and scores, in tie-break order: what `select` chooses by.
+    public let choices: ProcessorChoices
 
-    /// - Precondition: no two processors share a name (a name identifies a processor across
-    ///   the daemon and its workers).
+    /// - Precondition: no two processors share a name.
     public init(processors: [any Processor]) {
-        var seen = Set<String>()
-        for processor in processors {
-            precondition(seen.insert(processor.name).inserted, "two processors are named \(processor.name)")
-        }
         self.processors = processors
+        self.choices = ProcessorChoices(processors.map(\.choice))
     }
 
-    /// The built-in processors, in tie-break order; the test processor first when enabled
-    /// (it only ever scores for `TypeDetector.testMediaType`, which detection gives only when
-    /// asked to, so it never takes a real file).
+    /// The built-in processors, in the daemon's tie-break order (`ProcessorChoices.standard`),
+    /// each with its work.
     /// - Parameters:
     ///   - generate: the generate processor with the engines configured (`[generate]`).
     ///   - speech: the speech-to-text endpoint the transcript processor calls (`[speech]`).
+    /// - Precondition: every standard choice has a processor here and every processor here is
+    ///   a standard choice.
     public static func standard(testProcessors: Bool = false, generate: GenerateProcessor = GenerateProcessor(),
                                 speech: SpeechSettings = SpeechSettings()) -> ProcessorRegistry {
-        var list: [any Processor] = []
-        if testProcessors { list.append(TestProcessor()) }
-        list.append(TextProcessor())
-        list.append(PDFProcessor())
-        list.append(PDFThumbnailProcessor())
-        list.append(DOCXProcessor())
-        list.append(PPTXProcessor())
-        list.append(OOXMLThumbnailProcessor())
-        list.append(ProtectedOfficeProcessor())
-        list.append(MediaExtractProcessor())
-        list.append(MediaThumbnailProcessor())
-        list.append(StoryboardProcessor())
-        list.append(WaveformProcessor())
-        list.append(TranscriptProcessor(settings: speech))
-        list.append(RenditionProcessor())
-        list.append(generate)
-        return ProcessorRegistry(processors: list)
+        let work: [any Processor] = [
+            TestProcessor(), TextProcessor(), PDFProcessor(), PDFThumbnailProcessor(), DOCXProcessor(), PPTXProcessor(),
+            OOXMLThumbnailProcessor(), ProtectedOfficeProcessor(), MediaExtractProcessor(), MediaThumbnailProcessor(),
+            StoryboardProcessor(), WaveformProcessor(), TranscriptProcessor(settings: speech), RenditionProcessor(), generate,
+        ]
+        let byName = Dictionary(uniqueKeysWithValues: work.map { ($0.name, $0) })
+        let choices = ProcessorChoices.standard(testProcessors: true).choices
+        precondition(Set(choices.map(\.name)) == Set(byName.keys), "the standard processors and their choices differ")
+        let listed = testProcessors ? choices : choices.filter { $0.name != ProcessorChoice.test.name }
+        return ProcessorRegistry(processors: listed.map { byName[$0.name]! })
     }
 
-    /// The processor that does `kind` for `mediaType`: the highest score wins; on a tie the
-    /// one registered first wins, so the choice never depends on hashing or timing
-    /// (paperless-ngx's parser registry does the same with its weights). Nil when none does
-    /// (the queue records such a job as unsupported and never hands it to a worker).
+    /// The processor that does `kind` for `mediaType`, as the daemon chooses it
+    /// (`ProcessorChoices.select`); nil when none does.
     public func select(kind: String, mediaType: String) -> (any Processor)? {
-        var best: (any Processor)?
-        var bestScore = 0
-        for processor in processors where processor.kind == kind {
-            let score = processor.score(mediaType: mediaType)
-            if score > bestScore {
-                best = processor
-                bestScore = score
-            }
-        }
-        return best
+        choices.select(kind: kind, mediaType: mediaType).flatMap { processor(named: $0.name) }
     }
 
     /// The processor with this name, whatever its kind.

@@ -6,7 +6,7 @@
 // It owns no table: it changes jobs through the queue and records artifacts through the
 // store's catalog, in one transaction.
 import DepotCore
-import DepotProcess
+import DepotDetect
 import DepotQueue
 import DepotStore
 import Foundation
@@ -67,6 +67,13 @@ public final class JobRunner: @unchecked Sendable {
 
     /// The worker's arguments after the subcommand name: its hard limits. Each job's own
     /// memory and CPU limits come with the job, within these.
+    /// The `depot-worker` executable: beside the running one (`/usr/bin/depot` and
+    /// `/usr/bin/depot-worker`, or a build's folder), the path resolved once per process.
+    public static let workerExecutable: String = {
+        let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        return ((me as NSString).deletingLastPathComponent as NSString).appendingPathComponent("depot-worker")
+    }()
+
     public static func workerArguments(_ settings: JobsSettings) -> [String] {
         ["--memory-limit", "\(settings.largestMemoryLimit)", "--cpu-seconds", "\(max(1, settings.cpuLimit.components.seconds))",
          "--open-files", "\(settings.openFiles)", "--nice", "\(settings.nice)"]

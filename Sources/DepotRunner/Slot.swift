@@ -1,5 +1,5 @@
 import DepotCore
-import DepotProcess
+import DepotDetect
 import DepotQueue
 import DepotStore
 import Foundation

@@ -1,6 +1,6 @@
 import CLinux
 import DepotCore
-import DepotProcess
+import DepotDetect
 import Foundation
 #if canImport(Glibc)
 import Glibc

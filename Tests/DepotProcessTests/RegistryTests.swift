@@ -6,12 +6,12 @@ import Testing
 
 /// A processor that does nothing, with the scores it is given.
 private struct Fixed: Processor {
-    let name: String
+    let choice: ProcessorChoice
     var version = "1"
-    var kind = ProcessorKind.extract
     let artifactKinds: [String: String] = [:]
-    let scores: [String: Int]
-    func score(mediaType: String) -> Int { scores[mediaType] ?? 0 }
+    init(name: String, kind: String = ProcessorKind.extract, scores: [String: Int]) {
+        choice = ProcessorChoice(name: name, kind: kind) { scores[$0] ?? 0 }
+    }
     func process(_ input: ProcessorInput) throws -> [ProducedArtifact] { [] }
 }
 
@@ -31,7 +31,10 @@ struct RegistryTests {
     }
 
     @Test func standardRegistrySelectsByKindAndType() {
+        // The worker's registry and what the daemon chooses by (`ProcessorChoices`, without
+        // the processors' code) give the same answers.
         let standard = ProcessorRegistry.standard()
+        let daemon = ProcessorChoices.standard()
         let expected: [(String, String, String?)] = [
             ("extract", "text/markdown", "depot-text"), ("extract", "text/plain", "depot-text"),
             ("extract", "application/pdf", "depot-pdf"), ("thumbnail", "application/pdf", "depot-pdf-thumbnail"),
@@ -43,6 +46,7 @@ struct RegistryTests {
         ]
         for (kind, type, name) in expected {
             #expect(standard.select(kind: kind, mediaType: type)?.name == name, "\(kind) \(type)")
+            #expect(daemon.select(kind: kind, mediaType: type)?.name == name, "\(kind) \(type)")
         }
     }
 

@@ -9,7 +9,7 @@ import Logging
 import Testing
 
 /// A root with a store, the catalog and the queue, and a runner whose workers are the built
-/// `depot worker` with the test processors.
+/// `depot-worker` with the test processors.
 final class RunnerFixture {
     let dir = TemporaryDirectory()
     let layout: RootLayout
@@ -33,7 +33,7 @@ final class RunnerFixture {
         var environment = ProcessInfo.processInfo.environment
         environment["DEPOT_TEST_PROCESSORS"] = "1"
         runner = JobRunner(queue: queue, store: store, layout: layout,
-                           workerCommand: [depotBinary, "worker"] + JobRunner.workerArguments(settings),
+                           workerCommand: [depotWorkerBinary] + JobRunner.workerArguments(settings),
                            environment: environment, logger: Logger(label: "test.runner"))
     }
 

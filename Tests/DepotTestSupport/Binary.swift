@@ -14,6 +14,11 @@ public let depotBinary: String = {
     return exe.deletingLastPathComponent().appendingPathComponent("depot").path
 }()
 
+/// The `depot-worker` binary beside `depotBinary`: the processors' executable.
+public let depotWorkerBinary: String = {
+    ((depotBinary as NSString).deletingLastPathComponent as NSString).appendingPathComponent("depot-worker")
+}()
+
 extension Tag {
     /// Tests that start daemons, worker processes or other programs, or wait on real time:
     /// `make test-fast` leaves them out.

@@ -37,7 +37,7 @@ func pdfFile(_ objects: [String]) -> [UInt8] {
 }
 
 /// The pipeline of job kinds and its worker processes, through the real `depot serve`,
-/// `depot worker` and `depot jobs`.
+/// `depot-worker` and `depot jobs`.
 @Suite(.serialized, .tags(.slow), .slowTest) struct JobsEndToEndTests {
     /// Test-friendly job settings: fast retries, a short timeout, a small memory limit.
     static func jobsConfig(maxAttempts: Int = 1, timeout: String = "3s", memory: String = "1GiB", lease: String = "30s",
@@ -188,6 +188,16 @@ func pdfFile(_ objects: [String]) -> [UInt8] {
         #expect(waitUntil(seconds: 15) { (try? jobs(root).first?.state) == .running }, "\(server.stderr)")
         let workers = workerPIDs(parent: server.process.processIdentifier)
         #expect(!workers.isEmpty)
+        // The parsers' libraries are mapped by the workers only: never by the daemon, which
+        // holds the catalog, the store and the HTTP server.
+        let parsers = ["libavformat", "libavcodec", "libpoppler", "libcairo", "libzip", "libxml2"]
+        func maps(_ pid: Int32) -> String {
+            String(decoding: FileHandle(forReadingAtPath: "/proc/\(pid)/maps")?.readDataToEndOfFile() ?? Data(), as: UTF8.self)
+        }
+        func mapped(_ pid: Int32) -> Set<String> { Set(parsers.filter { maps(pid).contains("/\($0).so") }) }
+        #expect(maps(server.process.processIdentifier).contains("/libsqlite3.so"))
+        #expect(mapped(server.process.processIdentifier).isEmpty, "\(mapped(server.process.processIdentifier))")
+        #expect(workers.allSatisfy { mapped($0) == Set(parsers) }, "\(workers.map(mapped))")
         server.signal(SIGKILL)
         server.wait()
         // Its workers notice that their parent is gone and leave.
@@ -334,7 +344,7 @@ func pdfFile(_ objects: [String]) -> [UInt8] {
     }
 }
 
-/// Children of `parent` whose command line is `… worker …`.
+/// Children of `parent` that are `depot-worker` processes.
 func workerPIDs(parent: Int32) -> [Int32] {
     guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
     return entries.compactMap { Int32($0) }.filter { pid in
@@ -343,7 +353,7 @@ func workerPIDs(parent: Int32) -> [Int32] {
         let fields = stat[stat.index(after: close)...].split(separator: " ")
         guard fields.count > 1, Int32(fields[1]) == parent,
               let cmdline = try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline")) else { return false }
-        return cmdline.split(separator: 0).contains { String(decoding: $0, as: UTF8.self) == "worker" }
+        return cmdline.split(separator: 0).first.map { String(decoding: $0, as: UTF8.self).hasSuffix("/depot-worker") } ?? false
     }
 }
 

@@ -5,7 +5,7 @@ import DepotTestSupport
 import Foundation
 import Testing
 
-/// Video and images through the real `depot serve` and its `depot worker` processes: a video
+/// Video and images through the real `depot serve` and its `depot-worker` processes: a video
 /// gets metadata.json and thumbnail.jpg; a HEIC photo ends "unsupported", shown as such by
 /// `depot jobs`, with the reason.
 @Suite(.serialized, .tags(.slow), .slowTest) struct MediaEndToEndTests {

@@ -156,7 +156,7 @@ func ownerAndMode(_ path: String) throws -> (user: String, group: String, mode: 
         // The binary, and the files it finds beside it.
         #expect(try await mustRun("/usr/bin/depot", ["--version"]).trimmingCharacters(in: .whitespacesAndNewlines) == version)
         let files = try await mustRun("/usr/bin/dpkg", ["-L", "depot"])
-        for path in ["/usr/bin/depot", "/lib/systemd/system/depot.service", "/usr/lib/sysusers.d/depot.conf",
+        for path in ["/usr/bin/depot", "/usr/bin/depot-worker", "/lib/systemd/system/depot.service", "/usr/lib/sysusers.d/depot.conf",
                      "/usr/lib/tmpfiles.d/depot.conf", "/etc/depot/depot.toml", "/usr/share/depot/config/depot.toml",
                      "/usr/share/depot/inbox-layout/README.md", "/usr/share/doc/depot/README.md",
                      "/usr/share/doc/depot/systemd.md", "/usr/share/doc/depot/copyright", "/usr/share/man/man1/depot.1.gz",
@@ -338,7 +338,7 @@ func ownerAndMode(_ path: String) throws -> (user: String, group: String, mode: 
             let state = try? await runProgram("/usr/bin/systemctl", ["is-active", "depot.service"])
             #expect(state?.stdout != "active\n", "depot.service still runs after dpkg -r")
         }
-        for path in ["/usr/bin/depot", unitPath, "/usr/share/man/man1/depot.1.gz", "/usr/share/doc/depot", "/usr/share/depot",
+        for path in ["/usr/bin/depot", "/usr/bin/depot-worker", unitPath, "/usr/share/man/man1/depot.1.gz", "/usr/share/doc/depot", "/usr/share/depot",
                      "/usr/lib/sysusers.d/depot.conf", "/usr/lib/tmpfiles.d/depot.conf"] {
             #expect(!Machine.exists(path), "\(path) is still there after dpkg -r")
         }

@@ -42,16 +42,20 @@ public struct DepotConfig: Sendable, Equatable {
     }
 
     /// Reads and parses a config file.
-    public static func load(path: String, sections: [any ConfigSection.Type]) throws -> DepotConfig {
-        try parse(toml: try readTextFile(path), source: path, sections: sections)
+    /// - Parameter partial: read only `sections` and pass over the file's others (a worker
+    ///   process reading the few it needs of a file its daemon has checked whole).
+    public static func load(path: String, sections: [any ConfigSection.Type], partial: Bool = false) throws -> DepotConfig {
+        try parse(toml: try readTextFile(path), source: path, sections: sections, partial: partial)
     }
 
-    /// Parses config text; unknown keys are errors so that a typo never silently does nothing.
-    public static func parse(toml text: String, source: String, sections: [any ConfigSection.Type]) throws -> DepotConfig {
+    /// Parses config text; unknown keys are errors so that a typo never silently does nothing
+    /// (unless `partial`: then only the top level's other sections are passed over).
+    public static func parse(toml text: String, source: String, sections: [any ConfigSection.Type],
+                             partial: Bool = false) throws -> DepotConfig {
         let top = try TableReader.parse(toml: text, source: source)
         var config = DepotConfig(sections: sections)
         config.source = source
-        try top.allow(Set(["root", "log", "collections"] + sections.map { $0.key }))
+        if !partial { try top.allow(Set(["root", "log", "collections"] + sections.map { $0.key })) }
         if let root = try top.string("root") { config.root = root }
         if let log = try top.table("log") {
             try log.allow(["level"])

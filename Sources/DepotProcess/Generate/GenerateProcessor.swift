@@ -6,9 +6,8 @@ import Foundation
 /// wrote (text.txt and structure.json, or a transcript), which the runner hands over as the
 /// job's inputs. It reads no original file: the blob path is not opened.
 public struct GenerateProcessor: Processor {
-    public let name = "depot-generate"
+    public var choice: ProcessorChoice { .generate }
     public let version = "1"
-    public let kind = ProcessorKind.generate
     public var artifactKinds: [String: String] { GenerationOutput.artifactKinds }
     /// The engines this worker may use, by name; "builtin" always.
     let engines: [String: any GenerationEngine]
@@ -20,17 +19,6 @@ public struct GenerateProcessor: Processor {
         for engine in engines { map[engine.name] = engine }
         self.engines = map
         self.fallback = fallback
-    }
-
-    /// Everything with text: documents, text, and (once they are transcribed) audio and video.
-    public func score(mediaType: String) -> Int {
-        if mediaType == TypeDetector.testMediaType { return 0 }
-        if mediaType.hasPrefix("text/") || mediaType == "application/pdf" || mediaType.hasPrefix("video/") || mediaType.hasPrefix("audio/")
-            || mediaType == "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-            || mediaType == "application/vnd.openxmlformats-officedocument.presentationml.presentation" {
-            return 10
-        }
-        return 0
     }
 
     public func process(_ input: ProcessorInput) throws -> [ProducedArtifact] {

@@ -9,15 +9,12 @@ import Foundation
 /// under `problems`, so a partial result says what it lacks.
 public struct MediaExtractProcessor: Processor {
     public static let schema = "depot.media.metadata/1"
-    public let name = "depot-media"
+    public var choice: ProcessorChoice { .media }
     public let version = "1"
-    public let kind = ProcessorKind.extract
     public let artifactKinds = ["metadata.json": "application/json"]
     public var limits = MediaLimits()
 
     public init() {}
-
-    public func score(mediaType: String) -> Int { MediaTypes.kind(of: mediaType) != nil ? 20 : 0 }
 
     public func process(_ input: ProcessorInput) throws -> [ProducedArtifact] {
         input.progress(5, "reading the container")

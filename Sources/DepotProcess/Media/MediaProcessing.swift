@@ -28,18 +28,7 @@ public struct MediaLimits: Sendable, Equatable {
     }
 }
 
-/// The media types the FFmpeg processors take, by class, and what this build cannot decode.
-public enum MediaTypes {
-    public static var all: [String] { MediaSignatures.videoTypes + MediaSignatures.audioTypes + MediaSignatures.imageTypes }
-
-    /// "video", "audio" or "image" for a media type the processors take, nil for others.
-    public static func kind(of mediaType: String) -> String? {
-        if MediaSignatures.videoTypes.contains(mediaType) { return "video" }
-        if MediaSignatures.audioTypes.contains(mediaType) { return "audio" }
-        if MediaSignatures.imageTypes.contains(mediaType) { return "image" }
-        return nil
-    }
-
+extension MediaTypes {
     /// Why this build cannot read `mediaType` at all (nil: it can try).
     public static func unsupportedReason(_ mediaType: String) -> String? {
         switch mediaType {

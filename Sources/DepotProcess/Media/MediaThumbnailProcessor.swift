@@ -9,15 +9,12 @@ import Foundation
 /// - images: `thumbnail.jpg` of the first frame, the EXIF orientation applied;
 /// - audio: the embedded cover art as `cover.jpg` (none: no artifact).
 public struct MediaThumbnailProcessor: Processor {
-    public let name = "depot-media-thumbnail"
+    public var choice: ProcessorChoice { .mediaThumbnail }
     public let version = "1"
-    public let kind = ProcessorKind.thumbnail
     public let artifactKinds = ["thumbnail.jpg": "image/jpeg", "cover.jpg": "image/jpeg"]
     public var limits = MediaLimits()
 
     public init() {}
-
-    public func score(mediaType: String) -> Int { MediaTypes.kind(of: mediaType) != nil ? 20 : 0 }
 
     public func process(_ input: ProcessorInput) throws -> [ProducedArtifact] {
         let limits = limits.applying(input.parameters, kind: kind)

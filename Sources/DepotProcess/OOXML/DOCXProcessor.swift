@@ -10,7 +10,7 @@ import Foundation
 /// `OOXMLThumbnailProcessor`'s. Styles and numbering are read by `WordStyles` and
 /// `WordNumbering`, the body by `WordBodyReader`.
 public struct DOCXProcessor: DocumentExtractor {
-    public let name = "depot-docx"
+    public var choice: ProcessorChoice { .docx }
     public let version = "2"
     public let limits: DocumentLimits
 

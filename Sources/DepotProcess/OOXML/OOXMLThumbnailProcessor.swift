@@ -7,17 +7,14 @@
 /// artifact. The `width` parameter is not applied: the picture is passed on as it was saved
 /// (scaling it needs an image library, which the FFmpeg wrappers will bring).
 public struct OOXMLThumbnailProcessor: DocumentProcessor {
-    public let name = "depot-ooxml-thumbnail"
+    public var choice: ProcessorChoice { .ooxmlThumbnail }
     public let version = "1"
-    public let kind = ProcessorKind.thumbnail
     public let artifactKinds = ["thumbnail.jpg": "image/jpeg", "thumbnail.png": "image/png"]
     public let limits: DocumentLimits
 
     public init(limits: DocumentLimits = DocumentLimits()) {
         self.limits = limits
     }
-
-    public static let mediaTypes = [DOCXProcessor.mediaType, PPTXProcessor.mediaType]
 
     public func process(_ input: ProcessorInput, limits: DocumentLimits) throws -> [ProducedArtifact] {
         try Self.copyThumbnail(from: input.path, mediaType: input.mediaType, into: input.outputDirectory, limits: limits,

@@ -10,7 +10,7 @@ import Foundation
 /// Slide order is presentation.xml's `sldIdLst` resolved through its relationships, never
 /// the part names: slide7.xml may well be shown first.
 public struct PPTXProcessor: DocumentExtractor {
-    public let name = "depot-pptx"
+    public var choice: ProcessorChoice { .pptx }
     public let version = "2"
     public let limits: DocumentLimits
 

@@ -3,16 +3,11 @@
 /// without the password, so it yields metadata.json with `status: "password_required"`, like
 /// an encrypted PDF: the document's state, recorded as processed, not a failure to retry.
 public struct ProtectedOfficeProcessor: Processor {
-    public let name = "depot-protected-office"
+    public var choice: ProcessorChoice { .protectedOffice }
     public let version = "1"
-    public let kind = ProcessorKind.extract
     public let artifactKinds = ["metadata.json": "application/json"]
 
     public init() {}
-
-    public func score(mediaType: String) -> Int {
-        mediaType == TypeDetector.protectedOOXML ? 20 : 0
-    }
 
     public func process(_ input: ProcessorInput) throws -> [ProducedArtifact] {
         var writer = ArtifactWriter(directory: input.outputDirectory, producer: name, version: version)

@@ -19,7 +19,7 @@ import Glibc
 /// encrypted); one that needs a password yields metadata.json with `status:
 /// "password_required"` and nothing else: that is the document's state, not a failure to retry.
 public struct PDFProcessor: DocumentExtractor {
-    public let name = "depot-pdf"
+    public var choice: ProcessorChoice { .pdf }
     public let version = "2"
     public let limits: DocumentLimits
 
@@ -27,7 +27,7 @@ public struct PDFProcessor: DocumentExtractor {
         self.limits = limits
     }
 
-    public static let mediaType = "application/pdf"
+    public static let mediaType = TypeDetector.pdf
     /// structure.json's shape: docs/schemas/structure.pdf.schema.json.
     public static let structureSchema = "depot.structure.pdf/2"
 

@@ -10,17 +10,14 @@
 /// that needs a password, or has no pages, has no picture to make: the job succeeds with no
 /// artifact, as extract recorded the document's state already.
 public struct PDFThumbnailProcessor: DocumentProcessor {
-    public let name = "depot-pdf-thumbnail"
+    public var choice: ProcessorChoice { .pdfThumbnail }
     public let version = "1"
-    public let kind = ProcessorKind.thumbnail
     public let artifactKinds = ["thumbnail.png": "image/png"]
     public let limits: DocumentLimits
 
     public init(limits: DocumentLimits = DocumentLimits()) {
         self.limits = limits
     }
-
-    public static let mediaTypes = [PDFProcessor.mediaType]
 
     public func process(_ input: ProcessorInput, limits: DocumentLimits) throws -> [ProducedArtifact] {
         input.progress(5, "rendering page 1")

@@ -12,20 +12,14 @@ import Foundation
 /// Parameters are read by `RenditionRequest`, which the queue used to refuse a bad request
 /// before it was queued. Progress follows the media time encoded.
 public struct RenditionProcessor: Processor {
-    public let name = "depot-rendition"
+    public var choice: ProcessorChoice { .rendition }
     public let version = "1"
-    public let kind = ProcessorKind.rendition
     /// By name pattern: the video's size and the frame's time are in their names.
     public let artifactKinds = ["rendition-video-*": "video/mp4", "rendition-audio.m4a": "audio/mp4",
                                 "rendition-audio.opus": "audio/ogg", "rendition-frame-*": "image/jpeg"]
     public var limits = MediaLimits()
 
     public init() {}
-
-    public func score(mediaType: String) -> Int {
-        let kind = MediaTypes.kind(of: mediaType)
-        return kind == "video" || kind == "audio" ? 20 : 0
-    }
 
     public func process(_ input: ProcessorInput) throws -> [ProducedArtifact] {
         let request: RenditionRequest

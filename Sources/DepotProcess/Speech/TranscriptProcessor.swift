@@ -13,9 +13,8 @@ import DepotCore
 /// Without subtitles it makes no transcript, and says why in its last progress message, when
 /// speech to text is not configured or the file has no audio.
 public struct TranscriptProcessor: Processor {
-    public let name = "depot-transcript"
+    public var choice: ProcessorChoice { .transcript }
     public let version = "1"
-    public let kind = ProcessorKind.transcript
     public var artifactKinds: [String: String] {
         var kinds = ["transcript.vtt": "text/vtt; charset=utf-8", "transcript.txt": "text/plain; charset=utf-8"]
         for language in EmbeddedSubtitles.declaredLanguages { kinds["subtitles.\(language).vtt"] = "text/vtt; charset=utf-8" }
@@ -26,8 +25,6 @@ public struct TranscriptProcessor: Processor {
     public init(settings: SpeechSettings = SpeechSettings()) {
         self.settings = settings
     }
-
-    public func score(mediaType: String) -> Int { mediaType.hasPrefix("audio/") || mediaType.hasPrefix("video/") ? 20 : 0 }
 
     public func process(_ input: ProcessorInput) throws -> [ProducedArtifact] {
         input.progress(1, "reading subtitle streams")

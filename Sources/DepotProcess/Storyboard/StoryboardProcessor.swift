@@ -6,9 +6,8 @@ import DepotCore
 /// Parameters: `interval` (seconds between tiles of a long video; shorter videos get less)
 /// and `width` (of a tile, pixels).
 public struct StoryboardProcessor: Processor {
-    public let name = "depot-storyboard"
+    public var choice: ProcessorChoice { .storyboard }
     public let version = "1"
-    public let kind = ProcessorKind.storyboard
     public var artifactKinds: [String: String] {
         var kinds = ["storyboard.vtt": "text/vtt; charset=utf-8"]
         for sheet in StoryboardPlan.allSheetNames { kinds[sheet] = "image/jpeg" }
@@ -16,8 +15,6 @@ public struct StoryboardProcessor: Processor {
     }
 
     public init() {}
-
-    public func score(mediaType: String) -> Int { mediaType.hasPrefix("video/") ? 20 : 0 }
 
     public func process(_ input: ProcessorInput) throws -> [ProducedArtifact] {
         let interval = try input.parameters["interval"].map { value -> Double in

@@ -26,24 +26,17 @@ import Glibc
 ///
 /// Anything else (and SLEEP once it has slept) is read as plain text by `TextProcessor`.
 public struct TestProcessor: Processor {
-    public let name = "depot-test"
+    public var choice: ProcessorChoice { .test }
     public let version = "1"
-    public let kind = ProcessorKind.extract
     public let artifactKinds = TextProcessor().artifactKinds
-    static let marker = Array("DEPOT-TEST-".utf8)
+    static let marker = TypeDetector.testMarker
     /// What BLOAT keeps for the rest of the worker's life.
     static let kept = Mutex<[UInt]>([])
 
     /// Whether the test processors are enabled in this process's environment.
-    public static var enabledByEnvironment: Bool {
-        ProcessInfo.processInfo.environment["DEPOT_TEST_PROCESSORS"] == "1"
-    }
+    public static var enabledByEnvironment: Bool { ProcessorChoices.testProcessorsEnabled }
 
     public init() {}
-
-    public func score(mediaType: String) -> Int {
-        mediaType == TypeDetector.testMediaType ? 1000 : 0
-    }
 
     /// The error FAIL and FAIL-TRANSIENT throw.
     struct Failure: Error, CustomStringConvertible {

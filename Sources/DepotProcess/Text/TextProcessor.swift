@@ -9,9 +9,8 @@ import Foundation
 /// bounded memory: decoding, line ends, line counting and the Markdown outline all work on
 /// one chunk and a little state carried over (a cut character, a CR, the previous line).
 public struct TextProcessor: Processor {
-    public let name = "depot-text"
+    public var choice: ProcessorChoice { .text }
     public let version = "2"
-    public let kind = ProcessorKind.extract
     public let artifactKinds = ["text.txt": "text/plain; charset=utf-8", "structure.json": "application/json",
                                 "metadata.json": "application/json"]
     /// structure.json's shape: docs/schemas/structure.text.schema.json.
@@ -23,14 +22,6 @@ public struct TextProcessor: Processor {
 
     public init(chunkBytes: Int = 1 << 20) {
         self.chunkBytes = max(chunkBytes, 1)
-    }
-
-    public func score(mediaType: String) -> Int {
-        switch mediaType {
-        case "text/markdown": return 20
-        case "text/plain": return 10
-        default: return mediaType.hasPrefix("text/") ? 5 : 0
-        }
     }
 
     public func process(_ input: ProcessorInput) throws -> [ProducedArtifact] {

@@ -128,14 +128,11 @@ public enum WaveformMaker {
 
 /// Waveform for audio → `waveform.png`. Parameters: `width`, `height` (pixels).
 public struct WaveformProcessor: Processor {
-    public let name = "depot-waveform"
+    public var choice: ProcessorChoice { .waveform }
     public let version = "1"
-    public let kind = ProcessorKind.waveform
     public let artifactKinds = ["waveform.png": "image/png"]
 
     public init() {}
-
-    public func score(mediaType: String) -> Int { mediaType.hasPrefix("audio/") ? 20 : 0 }
 
     public func process(_ input: ProcessorInput) throws -> [ProducedArtifact] {
         func pixels(_ name: String, _ range: ClosedRange<Int>, _ fallback: Int) throws -> Int {

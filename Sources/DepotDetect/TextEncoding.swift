@@ -81,7 +81,7 @@ public enum TextEncoding: String, Sendable, CaseIterable {
 
 /// The length of `bytes`' longest prefix that ends on a UTF-8 sequence boundary: at most the
 /// last three bytes (an unfinished multi-byte sequence) are left out.
-func completeUTF8Prefix(_ bytes: [UInt8]) -> Int {
+package func completeUTF8Prefix(_ bytes: [UInt8]) -> Int {
     var i = bytes.count
     var back = 0
     while i > 0 && back < 4 {

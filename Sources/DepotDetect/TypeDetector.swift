@@ -10,11 +10,12 @@ import Foundation
 public enum TypeDetector {
     /// How much of the file's start is examined.
     public static let headBytes = 64 * 1024
-    static let maxZipEntries = 20_000
+    package static let maxZipEntries = 20_000
 
     public static let octetStream = "application/octet-stream"
     /// A file of no bytes: nothing to process, whatever its name says (file(1)'s name for it).
     public static let empty = "application/x-empty"
+    public static let pdf = "application/pdf"
     public static let docx = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
     public static let pptx = "application/vnd.openxmlformats-officedocument.presentationml.presentation"
     public static let xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -25,6 +26,8 @@ public enum TypeDetector {
     /// What detection gives a file that starts with the test processor's "DEPOT-TEST-" marker,
     /// when it is asked to look for it (`testMarkers`: only with `DEPOT_TEST_PROCESSORS=1`).
     public static let testMediaType = "application/x-depot-test"
+    /// The test processor's marker, the first bytes of a test file.
+    public static let testMarker = Array("DEPOT-TEST-".utf8)
 
     /// The media type of `bytes`; `name` breaks ties only (Markdown vs plain text).
     ///
@@ -35,7 +38,7 @@ public enum TypeDetector {
     public static func detect(_ bytes: any RandomAccessBytes, name: String, testMarkers: Bool = false) -> String {
         guard let head = try? bytes.read(at: 0, count: headBytes) else { return octetStream }
         if head.isEmpty && bytes.size == 0 { return empty }
-        if testMarkers && head.starts(with: TestProcessor.marker) { return testMediaType }
+        if testMarkers && head.starts(with: testMarker) { return testMediaType }
         return detect(head: head, of: bytes, name: name)
     }
 
@@ -53,14 +56,14 @@ public enum TypeDetector {
         }
         func ascii(_ text: String, at offset: Int = 0) -> Bool { starts(Array(text.utf8), at: offset) }
 
-        if ascii("%PDF-") { return "application/pdf" }
+        if ascii("%PDF-") { return pdf }
         // Readers (Acrobat, poppler, pdf.js) also take a header found later in the first KiB,
         // after junk a gateway or a generator put in front (pdf.js's issue6069.pdf), and even
         // no header before the first object (bug1606566.pdf). Such a file must also end like a
         // PDF, so a note that merely mentions "%PDF-" or "0 obj" early stays text.
         let start = Array(head.prefix(1024))
         if (contains(start, Array("%PDF-".utf8)) || contains(start, Array(" 0 obj".utf8))) && endsLikePDF(bytes) {
-            return "application/pdf"
+            return pdf
         }
         // UTF-16 and UTF-32 with a BOM, before MPEG audio: FF FE also reads as a (rare) MPEG-1
         // layer I frame sync.
@@ -102,7 +105,7 @@ public enum TypeDetector {
     }
 
     /// Plain text or Markdown, for a head in UTF-16 or UTF-32 (decoded to look for Markdown).
-    static func unicodeTextKind(_ head: [UInt8], _ encoding: TextEncoding, skip: Int, name: String) -> String {
+    package static func unicodeTextKind(_ head: [UInt8], _ encoding: TextEncoding, skip: Int, name: String) -> String {
         var decoder = TextDecoder(encoding)
         let text = decoder.decode(head[skip...], final: false)
         return looksLikeMarkdown(text) || hasMarkdownName(name) ? "text/markdown" : "text/plain"
@@ -110,13 +113,13 @@ public enum TypeDetector {
 
     /// Whether the file's last KiB has a PDF's end: "%%EOF", or at least "startxref" (a
     /// trailer cut short, which readers still take).
-    static func endsLikePDF(_ file: any RandomAccessBytes) -> Bool {
+    package static func endsLikePDF(_ file: any RandomAccessBytes) -> Bool {
         let count = Int(min(file.size, 1024))
         guard let tail = try? file.read(at: file.size - Int64(count), count: count) else { return false }
         return contains(tail, Array("%%EOF".utf8)) || contains(tail, Array("startxref".utf8))
     }
 
-    static func hasMarkdownName(_ name: String) -> Bool {
+    package static func hasMarkdownName(_ name: String) -> Bool {
         let lower = name.lowercased()
         return lower.hasSuffix(".md") || lower.hasSuffix(".markdown")
     }
@@ -129,7 +132,7 @@ public enum TypeDetector {
     /// name is only a convention (the package relationships name it: pandoc's
     /// alternate_document_path.docx has word/document2.xml), so when the usual name is absent
     /// the format's folder decides.
-    static func zipType(_ names: [String]) -> String {
+    package static func zipType(_ names: [String]) -> String {
         let set = Set(names.map { $0.lowercased() })
         guard set.contains("[content_types].xml") else { return "application/zip" }
         if set.contains("word/document.xml") { return docx }
@@ -144,7 +147,7 @@ public enum TypeDetector {
 
     /// The names in the ZIP local file headers found in `head` (signature, then the name at
     /// offset 30), for a ZIP whose central directory cannot be read.
-    static func localEntryNames(_ head: [UInt8]) -> [String] {
+    package static func localEntryNames(_ head: [UInt8]) -> [String] {
         var names: [String] = []
         var i = 0
         while i + 30 <= head.count {
@@ -165,7 +168,7 @@ public enum TypeDetector {
     }
 
     /// An MPEG audio frame header: 11 sync bits, a valid version, layer and bitrate.
-    static func isMPEGAudioFrame(_ head: [UInt8]) -> Bool {
+    package static func isMPEGAudioFrame(_ head: [UInt8]) -> Bool {
         guard head.count >= 4, head[0] == 0xFF, head[1] & 0xE0 == 0xE0 else { return false }
         let version = (head[1] >> 3) & 0x3, layer = (head[1] >> 1) & 0x3
         let bitrate = head[2] >> 4, sampleRate = (head[2] >> 2) & 0x3
@@ -174,7 +177,7 @@ public enum TypeDetector {
 
     /// "text/plain" or "text/markdown" when the bytes are text: valid UTF-8 (a character cut
     /// at the end of a truncated head is fine) or 8-bit text with few control bytes, no NULs.
-    static func textKind(_ head: [UInt8], truncated: Bool) -> String? {
+    package static func textKind(_ head: [UInt8], truncated: Bool) -> String? {
         guard !head.contains(0) else { return nil }
         if !isValidUTF8(head, allowCutEnd: truncated) {
             // Legacy 8-bit text (Latin-1, Windows-1252): printable bytes, few controls.
@@ -189,7 +192,7 @@ public enum TypeDetector {
 
     /// Markdown structure: an ATX heading ("# Title"), a Setext underline under a text line,
     /// or a fenced code block.
-    static func looksLikeMarkdown(_ text: String) -> Bool {
+    package static func looksLikeMarkdown(_ text: String) -> Bool {
         var previous = ""
         for raw in text.split(separator: "\n", omittingEmptySubsequences: false).prefix(2000) {
             let line = raw.hasSuffix("\r") ? String(raw.dropLast()) : String(raw)
@@ -204,7 +207,7 @@ public enum TypeDetector {
         return false
     }
 
-    static func isValidUTF8(_ bytes: [UInt8], allowCutEnd: Bool) -> Bool {
+    package static func isValidUTF8(_ bytes: [UInt8], allowCutEnd: Bool) -> Bool {
         var i = 0
         let n = bytes.count
         while i < n {
@@ -227,7 +230,7 @@ public enum TypeDetector {
         return true
     }
 
-    static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
+    package static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
         guard !needle.isEmpty, haystack.count >= needle.count else { return false }
         for start in 0...(haystack.count - needle.count) where haystack[start] == needle[0] {
             if Array(haystack[start..<start + needle.count]) == needle { return true }

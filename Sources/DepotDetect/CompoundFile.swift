@@ -7,15 +7,15 @@ import DepotCore
 /// Only the directory is read: the header, the FAT sectors the directory chain passes
 /// through, and at most `maxDirectorySectors` directory sectors, each read bounded and
 /// checked against the file's size, so a hostile file costs a few KiB of reads.
-enum CompoundFile {
-    static let magic: [UInt8] = [0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1]
-    static let maxDirectorySectors = 64
+package enum CompoundFile {
+    package static let magic: [UInt8] = [0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1]
+    package static let maxDirectorySectors = 64
     /// Sector numbers at and above this are markers (end of chain, free, FAT, DIFAT).
-    static let maxRegularSector: UInt32 = 0xFFFF_FFFA
+    package static let maxRegularSector: UInt32 = 0xFFFF_FFFA
 
     /// The names of the entries in the directory (storages and streams), or nil when the
     /// file is not a readable compound file.
-    static func entryNames(_ file: any RandomAccessBytes) throws -> [String]? {
+    package static func entryNames(_ file: any RandomAccessBytes) throws -> [String]? {
         let header = try file.read(at: 0, count: 512)
         guard header.count == 512, Array(header[0..<8]) == magic else { return nil }
         let shift = Int(le16(header, 0x1E))
@@ -58,7 +58,7 @@ enum CompoundFile {
     }
 
     /// What a compound file holds, by the streams its format names.
-    static func mediaType(_ names: [String]) -> String {
+    package static func mediaType(_ names: [String]) -> String {
         let set = Set(names)
         if set.contains("EncryptedPackage") && set.contains("EncryptionInfo") { return TypeDetector.protectedOOXML }
         if set.contains("WordDocument") { return "application/msword" }

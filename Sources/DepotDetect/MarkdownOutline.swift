@@ -75,7 +75,7 @@ public enum MarkdownOutline {
     }
 
     /// An ATX heading: up to 3 spaces, 1–6 `#`, then a space or the end; closing `#`s dropped.
-    static func atxHeading(_ line: String) -> (level: Int, title: String)? {
+    package static func atxHeading(_ line: String) -> (level: Int, title: String)? {
         let indent = line.prefix(while: { $0 == " " }).count
         guard indent < 4 else { return nil }
         let body = line.dropFirst(indent)
@@ -96,7 +96,7 @@ public enum MarkdownOutline {
     }
 
     /// A Setext underline: up to 3 spaces, then only `=` (level 1) or only `-` (level 2).
-    static func setextLevel(_ line: String) -> Int? {
+    package static func setextLevel(_ line: String) -> Int? {
         let indent = line.prefix(while: { $0 == " " }).count
         guard indent < 4 else { return nil }
         let body = line.dropFirst(indent).trimmingCharacters(in: .whitespaces)

@@ -7,21 +7,21 @@ import DepotCore
 ///
 /// Every read is bounded: the last 22 + 65535 (comment) + 1024 bytes for the end record, and
 /// a directory of at most `maxDirectoryBytes`.
-struct ZipDirectory {
-    static let maxDirectoryBytes = 4 << 20
+package struct ZipDirectory {
+    package static let maxDirectoryBytes = 4 << 20
 
-    let bytes: any RandomAccessBytes
+    package let bytes: any RandomAccessBytes
     /// Where the end record (with its comment) ends, and the file's size.
-    let archiveEnd: Int64
-    let fileSize: Int64
-    let entries: Int
-    let directoryOffset: Int64
-    let directorySize: Int
+    package let archiveEnd: Int64
+    package let fileSize: Int64
+    package let entries: Int
+    package let directoryOffset: Int64
+    package let directorySize: Int
 
     /// The last end record whose comment fits in the file; nil when there is none, or for
     /// ZIP64 (left to libzip alone). Bytes may follow the record (a newline a transfer
     /// appended): up to 1 KiB of them is looked past.
-    static func read(_ bytes: any RandomAccessBytes) throws -> ZipDirectory? {
+    package static func read(_ bytes: any RandomAccessBytes) throws -> ZipDirectory? {
         let tailLength = Int(min(bytes.size, 22 + 65535 + 1024))
         let start = bytes.size - Int64(tailLength)
         let tail = try bytes.read(at: start, count: tailLength)
@@ -45,7 +45,7 @@ struct ZipDirectory {
     /// The member names, decoded as UTF-8 with replacement, as far as the directory can be
     /// walked (a damaged record ends the list); nil when there is no directory to read or it
     /// lists more than `maxEntries`. For detection, which wants the names that are there.
-    func entryNames(maxEntries: Int) throws -> [String]? {
+    package func entryNames(maxEntries: Int) throws -> [String]? {
         guard entries <= maxEntries, let cd = try directory() else { return nil }
         var names: [String] = []
         _ = forEachRecord(in: cd) { _, name in
@@ -57,7 +57,7 @@ struct ZipDirectory {
 
     /// The entry names as stored in the central directory, in order (nil for one that is not
     /// valid UTF-8, such as a CP437 name); nil when the directory cannot be walked.
-    func storedNames() throws -> [String?]? {
+    package func storedNames() throws -> [String?]? {
         guard let cd = try directory() else { return nil }
         var names: [String?] = []
         let complete = forEachRecord(in: cd) { _, name in
@@ -70,7 +70,7 @@ struct ZipDirectory {
     /// Whether every central directory entry's local header has the same name, method,
     /// flags, CRC and sizes (libzip's rule for data descriptors included) and at most the
     /// version it needs; the modification time alone may differ.
-    func headersAgreeExceptTimes() throws -> Bool {
+    package func headersAgreeExceptTimes() throws -> Bool {
         guard let cd = try directory() else { return false }
         return try forEachRecord(in: cd) { p, name in
             let local = try bytes.read(at: Int64(le32(cd, p + 42)), count: 30 + name.count)

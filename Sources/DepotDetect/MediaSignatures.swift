@@ -3,22 +3,22 @@ import DepotCore
 /// The magic numbers of audio, video and image formats beyond the few `TypeDetector` checks
 /// itself, and the ISO base media (MP4) box walk that tells audio-only MP4 from video. Only
 /// bytes: libavformat's probing runs in the worker, never in the daemon.
-enum MediaSignatures {
+package enum MediaSignatures {
     /// The media types the media processors take (`MediaProcessing`), by class.
-    static let videoTypes = ["video/mp4", "video/quicktime", "video/webm", "video/x-matroska", "video/x-msvideo", "video/ogg",
+    package static let videoTypes = ["video/mp4", "video/quicktime", "video/webm", "video/x-matroska", "video/x-msvideo", "video/ogg",
                              "video/x-flv", "video/mp2t", "video/mpeg", "video/x-ms-asf", "video/3gpp"]
-    static let audioTypes = ["audio/mp4", "audio/mpeg", "audio/aac", "audio/flac", "audio/ogg", "audio/wav", "audio/aiff",
+    package static let audioTypes = ["audio/mp4", "audio/mpeg", "audio/aac", "audio/flac", "audio/ogg", "audio/wav", "audio/aiff",
                              "audio/x-ms-wma", "audio/x-flv", "audio/x-matroska", "audio/webm"]
-    static let imageTypes = ["image/jpeg", "image/png", "image/gif", "image/webp", "image/bmp", "image/tiff",
+    package static let imageTypes = ["image/jpeg", "image/png", "image/gif", "image/webp", "image/bmp", "image/tiff",
                              "image/vnd.adobe.photoshop", "image/jp2", "image/avif", "image/heic"]
 
     /// ASF's header object GUID (WMA, WMV) and its video stream type GUID.
-    static let asfHeader: [UInt8] = [0x30, 0x26, 0xB2, 0x75, 0x8E, 0x66, 0xCF, 0x11, 0xA6, 0xD9, 0x00, 0xAA, 0x00, 0x62, 0xCE, 0x6C]
-    static let asfVideoMedia: [UInt8] = [0xC0, 0xEF, 0x19, 0xBC, 0x4D, 0x5B, 0xCF, 0x11, 0xA8, 0xFD, 0x00, 0x80, 0x5F, 0x5C, 0x44, 0x2B]
-    static let jp2Signature: [UInt8] = [0x00, 0x00, 0x00, 0x0C, 0x6A, 0x50, 0x20, 0x20, 0x0D, 0x0A, 0x87, 0x0A]
+    package static let asfHeader: [UInt8] = [0x30, 0x26, 0xB2, 0x75, 0x8E, 0x66, 0xCF, 0x11, 0xA6, 0xD9, 0x00, 0xAA, 0x00, 0x62, 0xCE, 0x6C]
+    package static let asfVideoMedia: [UInt8] = [0xC0, 0xEF, 0x19, 0xBC, 0x4D, 0x5B, 0xCF, 0x11, 0xA8, 0xFD, 0x00, 0x80, 0x5F, 0x5C, 0x44, 0x2B]
+    package static let jp2Signature: [UInt8] = [0x00, 0x00, 0x00, 0x0C, 0x6A, 0x50, 0x20, 0x20, 0x0D, 0x0A, 0x87, 0x0A]
 
     /// The type of the formats whose first bytes say it all (nil: none of them).
-    static func mediaType(_ head: [UInt8]) -> String? {
+    package static func mediaType(_ head: [UInt8]) -> String? {
         func starts(_ magic: [UInt8], at offset: Int = 0) -> Bool {
             head.count >= offset + magic.count && Array(head[offset..<offset + magic.count]) == magic
         }
@@ -44,7 +44,7 @@ enum MediaSignatures {
     }
 
     /// An ADTS AAC frame header at `offset`: 12 sync bits, layer 0, a valid sampling index.
-    static func isADTS(_ head: [UInt8], at offset: Int) -> Bool {
+    package static func isADTS(_ head: [UInt8], at offset: Int) -> Bool {
         guard offset >= 0, head.count >= offset + 7 else { return false }
         let b1 = head[offset + 1], b2 = head[offset + 2]
         guard head[offset] == 0xFF, b1 & 0xF6 == 0xF0, (b2 >> 2) & 0x0F < 13 else { return false }
@@ -56,7 +56,7 @@ enum MediaSignatures {
     }
 
     /// The length of an ID3v2 tag at the start (10-byte header + syncsafe size), 0 without one.
-    static func id3Length(_ head: [UInt8]) -> Int {
+    package static func id3Length(_ head: [UInt8]) -> Int {
         guard head.count >= 10, head[0] == 0x49, head[1] == 0x44, head[2] == 0x33 else { return 0 }
         let size = (Int(head[6] & 0x7F) << 21) | (Int(head[7] & 0x7F) << 14) | (Int(head[8] & 0x7F) << 7) | Int(head[9] & 0x7F)
         return 10 + size + (head[5] & 0x10 != 0 ? 10 : 0)
@@ -65,7 +65,7 @@ enum MediaSignatures {
     /// An ISO base media file (ftyp at 4): HEIF/AVIF images by their brands, QuickTime, and
     /// MP4 told apart as audio or video by its tracks' handlers (an M4A is often branded
     /// "mp42" or "isom" like any video), read from the moov box wherever it is in the file.
-    static func isoMediaType(_ head: [UInt8], of bytes: any RandomAccessBytes) -> String {
+    package static func isoMediaType(_ head: [UInt8], of bytes: any RandomAccessBytes) -> String {
         let ftypSize = Int(be32(head, 0))
         var brands = [String(decoding: head[8..<12], as: UTF8.self)]
         var i = 16
@@ -88,7 +88,7 @@ enum MediaSignatures {
     /// types, read from the Tracks element of the first Segment. A file whose tracks cannot be
     /// found (broken EBML, tracks past the first 16 MiB) is taken for video, as before: its
     /// processors then say what is wrong.
-    static func matroskaType(_ head: [UInt8], of bytes: any RandomAccessBytes) -> String {
+    package static func matroskaType(_ head: [UInt8], of bytes: any RandomAccessBytes) -> String {
         let webm = TypeDetector.contains(Array(head.prefix(64)), Array("webm".utf8))
         let types = matroskaTrackTypes(bytes)
         // TrackType 1 is video, 2 audio (17 subtitles, 18 buttons, 32 control, 3 complex).
@@ -105,7 +105,7 @@ enum MediaSignatures {
     /// there is none within reach): the EBML header and the Segment's top-level children are
     /// walked by their sizes (at most 256 of them, 16 MiB in), the Tracks element read whole up
     /// to 1 MiB.
-    static func matroskaTrackTypes(_ bytes: any RandomAccessBytes) -> Set<UInt64> {
+    package static func matroskaTrackTypes(_ bytes: any RandomAccessBytes) -> Set<UInt64> {
         /// An element's ID (marker bits kept), data size (nil: unknown) and header length.
         func element(at offset: Int64) -> (id: UInt64, size: UInt64?, header: Int64)? {
             guard let head = try? bytes.read(at: offset, count: 12), !head.isEmpty,
@@ -134,7 +134,7 @@ enum MediaSignatures {
     }
 
     /// The TrackType (0x83) values of the TrackEntry (0xAE) elements in a Tracks element's data.
-    static func trackTypes(in tracks: [UInt8]) -> Set<UInt64> {
+    package static func trackTypes(in tracks: [UInt8]) -> Set<UInt64> {
         var found = Set<UInt64>()
         func children(_ start: Int, _ end: Int, _ visit: (UInt64, Int, Int) -> Void) {
             var i = start
@@ -160,7 +160,7 @@ enum MediaSignatures {
     /// An EBML variable-length integer at `offset`: its length comes from the first byte's
     /// leading zeros (1–8); an ID keeps its marker bit, a size drops it, and a size of all ones
     /// is "unknown".
-    static func ebmlVint(_ b: [UInt8], at offset: Int, keepMarker: Bool) -> (value: UInt64, length: Int, unknown: Bool)? {
+    package static func ebmlVint(_ b: [UInt8], at offset: Int, keepMarker: Bool) -> (value: UInt64, length: Int, unknown: Bool)? {
         guard offset >= 0, offset < b.count, b[offset] != 0 else { return nil }
         let length = b[offset].leadingZeroBitCount + 1
         guard offset + length <= b.count else { return nil }
@@ -175,7 +175,7 @@ enum MediaSignatures {
 
     /// The handler types ("vide", "soun", "text") of the tracks in the file's moov box: the
     /// top-level boxes are walked (at most 64), the moov read whole up to 8 MiB.
-    static func trackHandlers(_ bytes: any RandomAccessBytes) -> Set<String> {
+    package static func trackHandlers(_ bytes: any RandomAccessBytes) -> Set<String> {
         var offset: Int64 = 0
         for _ in 0..<64 {
             guard let header = try? bytes.read(at: offset, count: 16), header.count >= 8 else { return [] }
@@ -200,7 +200,7 @@ enum MediaSignatures {
 
     /// Every "hdlr" box's handler type in a moov box's content: its boxes nest (trak → mdia →
     /// hdlr); a hdlr's type sits 8 bytes after its header (version, flags, pre_defined).
-    static func handlers(in moov: [UInt8]) -> Set<String> {
+    package static func handlers(in moov: [UInt8]) -> Set<String> {
         var found = Set<String>()
         func walk(_ start: Int, _ end: Int, depth: Int) {
             var i = start
@@ -217,7 +217,7 @@ enum MediaSignatures {
         return found
     }
 
-    static func be32(_ b: [UInt8], _ i: Int) -> UInt32 {
+    package static func be32(_ b: [UInt8], _ i: Int) -> UInt32 {
         guard b.count >= i + 4 else { return 0 }
         return UInt32(b[i]) << 24 | UInt32(b[i + 1]) << 16 | UInt32(b[i + 2]) << 8 | UInt32(b[i + 3])
     }
