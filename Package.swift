@@ -196,6 +196,7 @@ let package = Package(
         .testTarget(name: "DepotCoreTests", dependencies: ["DepotTestSupport", "DepotCore"]),
         .testTarget(name: "DepotStoreTests", dependencies: ["DepotTestSupport", "DepotStore", "DepotCore"]),
         .testTarget(name: "DepotWatchTests", dependencies: ["DepotTestSupport", "DepotWatch", "DepotCore"]),
+        .testTarget(name: "DepotDetectTests", dependencies: ["DepotTestSupport", "DepotDetect", "DepotCore"]),
         .testTarget(name: "DepotProcessTests", dependencies: ["DepotTestSupport", "DepotProcess", "DepotCore", "CPoppler", "CFFmpeg",
                                                             "DepotQueue", "DepotGenerate"]),
         .testTarget(name: "DepotGenerateTests", dependencies: ["DepotTestSupport", "DepotGenerate", "DepotCore"]),
@@ -210,5 +211,7 @@ let package = Package(
         // End-to-end: runs the built `depot` binary against real folders; also the whole
         // config file (every module's section) and the architecture's rules (who holds SQL).
         .testTarget(name: "DepotTests", dependencies: ["DepotTestSupport", "DepotStore", "DepotQueue", "DepotCore", "Depot"]),
+        // The `depot-worker` executable, run as the daemon runs it: options, config, protocol.
+        .testTarget(name: "DepotWorkerTests", dependencies: ["DepotTestSupport", "DepotDetect", "DepotCore", "DepotWorker"]),
     ]
 )

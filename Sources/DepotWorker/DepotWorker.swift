@@ -49,8 +49,10 @@ struct WorkerCommand: ParsableCommand {
             let layout = RootLayout(root: root ?? settings.root)
             let prompts = ((path as NSString).deletingLastPathComponent as NSString).appendingPathComponent("prompts")
             let generation = settings[GenerateSettings.self]
-            generate = GenerateProcessor(engines: GenerateSetup.engines(generation, promptsFolder: prompts,
-                                                                         breakerFile: layout.state + "/generate-breaker.json"),
+            // The breaker's state is shared by the root's workers in state/; a root not laid
+            // out (a config for `depot generate --file` alone) keeps it in this process.
+            let breaker = try statIfExists(layout.state) != nil ? layout.state + "/generate-breaker.json" : nil
+            generate = GenerateProcessor(engines: GenerateSetup.engines(generation, promptsFolder: prompts, breakerFile: breaker),
                                          fallback: generation.fallback)
             speech = settings[SpeechSettings.self]
         }

@@ -91,6 +91,21 @@ struct PDFProcessorTests {
         #expect(!(try dir.allOutput()).contains("secret words"))
     }
 
+    @Test func passwordProtectedOfficeFileGivesStatusNotFailure() throws {
+        let dir = try TempDir()
+        let path = dir.path + "/protected.bin"
+        try makeProtectedOffice(path)
+        let type = try TypeDetector.detect(path: path, name: "report.docx")
+        let processor = try #require(ProcessorRegistry.standard().select(kind: "extract", mediaType: type))
+        #expect(processor.name == "depot-protected-office")
+        let out = try dir.folder("out")
+        let produced = try processor.process(ProcessorInput(path: path, mediaType: type, name: "report.docx", outputDirectory: out))
+        #expect(produced.map(\.kind) == ["metadata.json"])
+        let metadata = try dir.json("out/metadata.json")
+        #expect(metadata["status"] as? String == "password_required")
+        #expect(metadata["encrypted"] as? Bool == true)
+    }
+
     @Test func ownerPasswordOnlyPDFIsReadAndMarkedEncrypted() throws {
         let dir = try TempDir()
         makePDF(dir.path + "/plain.pdf", pages: [["readable words"]])

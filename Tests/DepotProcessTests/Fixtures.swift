@@ -252,23 +252,6 @@ func makeRawPDF(_ path: String, content: String, annotations: [String] = [], for
 
 // MARK: other files
 
-/// Writes a password-protected DOCX, encrypted with msoffcrypto-tool (PyPI) as Office does:
-/// the OOXML package inside a compound file's EncryptedPackage stream.
-func makeProtectedOffice(_ path: String) throws {
-    try python("""
-        import io, sys, zipfile
-        from msoffcrypto.format.ooxml import OOXMLFile
-        package = io.BytesIO()
-        with zipfile.ZipFile(package, 'w') as z:
-            z.writestr('[Content_Types].xml', '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"/>')
-            z.writestr('word/document.xml', '<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body><w:p><w:r><w:t>secret</w:t></w:r></w:p></w:body></w:document>')
-            z.writestr('word/filler.bin', bytes(range(256)) * 64)
-        package.seek(0)
-        with open(sys.argv[1], 'wb') as out:
-            OOXMLFile(package).encrypt('password', out)
-        """, [path])
-}
-
 /// The width and height in a PNG's IHDR chunk.
 func pngSize(_ bytes: [UInt8]) throws -> (width: Int, height: Int) {
     try #require(bytes.count >= 24 && bytes.starts(with: [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]), "not a PNG")

@@ -298,15 +298,6 @@ struct StoreFixture {
     }
 }
 
-/// A value another thread sets.
-private final class Locked<T>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored: T
-    init(_ value: T) { stored = value }
-    func set(_ value: T) { lock.withLock { stored = value } }
-    var value: T { lock.withLock { stored } }
-}
-
 @Suite struct RetentionRuleTests {
     static let hour: Int64 = 3_600_000_000_000
     static let day: Int64 = 24 * hour

@@ -23,31 +23,9 @@ public func makeMedia(_ path: String, inputs: [String], output: [String]) throws
 }
 
 func runTool(_ tool: String, _ arguments: [String]) throws -> Data {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: tool)
-    process.arguments = arguments
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    // Stderr is read on its own thread so that a chatty tool never blocks on a full pipe.
-    let errors = LockedData()
-    let reader = Thread { errors.set(err.fileHandleForReading.readDataToEndOfFile()) }
-    reader.start()
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    while !errors.done { usleep(1000) }
-    guard process.terminationStatus == 0 else {
-        throw TestFailure("\(tool) \(arguments.joined(separator: " ")) failed: \(String(decoding: errors.data, as: UTF8.self))")
+    let result = try runBlocking(tool, arguments)
+    guard result.status == 0 else {
+        throw TestFailure("\(tool) \(arguments.joined(separator: " ")) failed: \(result.stderr)")
     }
-    return data
-}
-
-private final class LockedData: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = Data()
-    private var finished = false
-    func set(_ data: Data) { lock.withLock { value = data; finished = true } }
-    var done: Bool { lock.withLock { finished } }
-    var data: Data { lock.withLock { value } }
+    return result.stdoutData
 }

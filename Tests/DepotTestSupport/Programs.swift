@@ -61,3 +61,20 @@ public struct TestFailure: Error, CustomStringConvertible {
     public let description: String
     public init(_ description: String) { self.description = description }
 }
+
+/// Writes a password-protected DOCX, encrypted with msoffcrypto-tool (PyPI) as Office does:
+/// the OOXML package inside a compound file's EncryptedPackage stream.
+public func makeProtectedOffice(_ path: String) throws {
+    try python("""
+        import io, sys, zipfile
+        from msoffcrypto.format.ooxml import OOXMLFile
+        package = io.BytesIO()
+        with zipfile.ZipFile(package, 'w') as z:
+            z.writestr('[Content_Types].xml', '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"/>')
+            z.writestr('word/document.xml', '<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body><w:p><w:r><w:t>secret</w:t></w:r></w:p></w:body></w:document>')
+            z.writestr('word/filler.bin', bytes(range(256)) * 64)
+        package.seek(0)
+        with open(sys.argv[1], 'wb') as out:
+            OOXMLFile(package).encrypt('password', out)
+        """, [path])
+}

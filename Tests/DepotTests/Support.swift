@@ -5,53 +5,11 @@ import DepotTestSupport
 import Foundation
 import Testing
 
-struct RunResult {
-    var status: Int32
-    var stdoutData: Data
-    var stderr: String
-    var stdout: String { String(decoding: stdoutData, as: UTF8.self) }
-    var output: String { stdout + stderr }
-}
-
 /// Runs `depot ARGS…` to completion (under `prefix`, e.g. timeout(1), when given).
 @discardableResult
 func depot(_ arguments: [String], prefix: [String] = []) throws -> RunResult {
     prefix.isEmpty ? try runBlocking(depotBinary, arguments)
         : try runBlocking(prefix[0], Array(prefix.dropFirst()) + [depotBinary] + arguments)
-}
-
-/// Runs a program to completion, blocking the calling thread, with no input; `environment`
-/// replaces the test's own when given. Both pipes are read while it runs, so a chatty child
-/// never blocks on a full pipe.
-func runBlocking(_ path: String, _ arguments: [String], environment: [String: String]? = nil) throws -> RunResult {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: path)
-    process.arguments = arguments
-    if let environment { process.environment = environment }
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    process.standardInput = FileHandle.nullDevice
-    try process.run()
-    let errData = Locked(Data())
-    let reader = Thread { errData.set(err.fileHandleForReading.readDataToEndOfFile()) }
-    reader.start()
-    let outData = out.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    while !errData.isSet { usleep(1000) }
-    return RunResult(status: process.terminationStatus, stdoutData: outData,
-                     stderr: String(decoding: errData.value, as: UTF8.self))
-}
-
-/// A value set once by another thread.
-final class Locked<T>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored: T
-    private var wasSet = false
-    init(_ value: T) { stored = value }
-    func set(_ value: T) { lock.withLock { stored = value; wasSet = true } }
-    var value: T { lock.withLock { stored } }
-    var isSet: Bool { lock.withLock { wasSet } }
 }
 
 /// A depot root in a temp folder, initialised with `depot init`, with test-friendly timings.

@@ -41,17 +41,6 @@ extension MediaTypes {
     }
 }
 
-/// Bytes held in memory (an attached picture for libavformat, a test's file).
-final class ByteArray: RandomAccessBytes {
-    let bytes: [UInt8]
-    var size: Int64 { Int64(bytes.count) }
-    init(_ bytes: [UInt8]) { self.bytes = bytes }
-    func read(at offset: Int64, count: Int) throws -> [UInt8] {
-        guard offset >= 0, count > 0, offset < size else { return [] }
-        return Array(bytes[Int(offset)..<min(bytes.count, Int(offset) + count)])
-    }
-}
-
 /// The work of the media processors, on one opened input.
 enum MediaWork {
     /// Opens `path`, failing for types this build cannot read with `MediaUnsupported`.
