@@ -22,6 +22,15 @@ if [ -n "${SUITES:-}" ]; then
   set -euo pipefail
   REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
   DEPOT=${DEPOT:-$REPO/.build/release/depot}
+  # The references, named with what provides them, before any file is measured.
+  for need in "pdftotext:poppler-utils" "pandoc:pandoc"; do
+    command -v "${need%%:*}" > /dev/null || { echo "quality.sh: ${need%%:*} is missing (apt-get install ${need#*:})" >&2; exit 2; }
+  done
+  for module in docx pptx; do
+    python3 -c "import $module" 2> /dev/null \
+      || { echo "quality.sh: python's $module module is missing (pip install python-$module)" >&2; exit 2; }
+  done
+  [ -x "$DEPOT" ] || { echo "quality.sh: no depot binary at $DEPOT (set DEPOT, or build it)" >&2; exit 2; }
   WORK=$(mktemp -d /var/tmp/depot-suites-bench.XXXXXX)
   trap 'rm -rf "$WORK"' EXIT
   TABLE=$(python3 "$REPO/bench/lib/suites_quality.py" "$SUITES" "$DEPOT" "$WORK")

@@ -77,6 +77,7 @@ final class WorkerProcess {
         close(errChild[1])
         guard rc == 0 else {
             close(toChild[1]); close(fromChild[0]); close(errChild[0])
+            if rc == ENOENT { throw WorkerMissing(path: command[0]) }
             throw SystemError(call: "posix_spawn", errno: rc, path: command[0])
         }
         pid = child
@@ -254,4 +255,14 @@ func signalName(_ signal: Int32) -> String {
                                   SIGPIPE: "SIGPIPE", SIGALRM: "SIGALRM", SIGTERM: "SIGTERM", SIGXCPU: "SIGXCPU", SIGXFSZ: "SIGXFSZ",
                                   SIGSYS: "SIGSYS", SIGUSR1: "SIGUSR1", SIGUSR2: "SIGUSR2"]
     return names[signal] ?? "signal \(signal)"
+}
+
+/// The processors' executable is not where it should be: a `depot` copied or installed
+/// without the `depot-worker` that belongs beside it.
+public struct WorkerMissing: Error, CustomStringConvertible {
+    public let path: String
+    public var description: String {
+        "\(path) is missing: depot runs its processors in depot-worker, which belongs beside the depot executable "
+            + "(install both with `make install` or the package, or build both products)"
+    }
 }

@@ -6,6 +6,19 @@ import Testing
 
 /// The `depot` command as a user runs it.
 @Suite(.tags(.slow), .slowTest) struct CommandTests {
+    /// A `depot` copied without its `depot-worker` says what is missing and where it belongs.
+    @Test func aDepotWithoutItsWorkerSaysWhatIsMissing() throws {
+        let dir = TemporaryDirectory()
+        let lone = dir.path + "/bin/depot"
+        try FileManager.default.createDirectory(atPath: dir.path + "/bin", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: depotBinary, toPath: lone)
+        let notes = try dir.write("notes.md", "# Notes\n")
+        let run = try runBlocking(lone, ["extract", notes, "--out", dir.path + "/out"])
+        #expect(run.status != 0)
+        #expect(run.stderr.contains("\(dir.path)/bin/depot-worker is missing: depot runs its processors in depot-worker"),
+                "\(run.stderr)")
+    }
+
     @Test func initLaysOutARootThatConfigCheckAccepts() throws {
         let root = try DemoRoot()
         for folder in ["inbox", "outbox", "store/blobs/sha256", "store/tmp", "state"] {
