@@ -151,6 +151,12 @@ struct PDFContentTests {
         let shaped = "\u{202B}\u{FEB3}\u{FEE0}\u{FE8E}\u{FEE1}\u{202C} \u{FEFB}\u{200F}"
         #expect(PDFText.normalised(shaped) == "\u{0633}\u{0644}\u{0627}\u{0645} \u{0644}\u{0627}")
         #expect(PDFText.normalised("plain text, ﬁ ligature kept") == "plain text, ﬁ ligature kept")
+        // Digits poppler put in an embedding of their own inside a right-to-left word are a
+        // word of their own; an embedding after a space or before punctuation adds nothing.
+        #expect(PDFText.normalised("\u{202B}אגף\u{202A}00:\u{202C}\u{202C}") == "אגף 00:")
+        #expect(PDFText.normalised("\u{202B}מחלקה \u{202A}:\u{202C}\u{202C}") == "מחלקה :")
+        #expect(PDFText.normalised("\u{202B}ב-\u{202A}1990\u{202C}\u{202C}") == "ב-1990")
+        #expect(PDFText.normalised("\u{202A}\u{202B}שלום\u{202C}\u{202C}") == "שלום")
     }
 
     /// A tagged PDF (cairo writes the structure tree: cairo_tag_begin) whose headings are not in
