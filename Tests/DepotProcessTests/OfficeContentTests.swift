@@ -275,6 +275,49 @@ struct DOCXContentTests {
         let lines = try dir.read("out/text.txt").split(separator: "\n").map(String.init)
         #expect(lines == ["A) alpha", "B) beta", "1. one", "Cell\t2. two 3. three"])
     }
+
+    /// Headings on a list's paragraphs (an outline level with a numbering, as POI's
+    /// stress003.docx has them, or a heading style linked to a list) show their numbers as
+    /// Word does; the headings' titles are the words alone, and body items go on counting.
+    @Test func numberedHeadingsKeepTheirNumbersInTheText() throws {
+        let dir = try TempDir()
+        let numbering = Self.part("numbering", """
+            <w:abstractNum w:abstractNumId="0">
+              <w:lvl w:ilvl="0"><w:start w:val="3"/><w:numFmt w:val="decimal"/><w:lvlText w:val="%1."/></w:lvl>
+              <w:lvl w:ilvl="1"><w:start w:val="1"/><w:numFmt w:val="decimal"/><w:lvlText w:val="%1.%2"/></w:lvl>
+            </w:abstractNum>
+            <w:num w:numId="4"><w:abstractNumId w:val="0"/></w:num>
+            """)
+        func heading(_ text: String, outline: Int) -> String {
+            "<w:p><w:pPr><w:numPr><w:ilvl w:val=\"\(outline)\"/><w:numId w:val=\"4\"/></w:numPr><w:outlineLvl w:val=\"\(outline)\"/></w:pPr>"
+                + "<w:r><w:t>\(text)</w:t></w:r></w:p>"
+        }
+        let document = wordDocument("""
+            \(heading("Scope", outline: 1))
+            \(heading("Standard", outline: 0))
+            \(heading("Name", outline: 1))
+            \(wp("The service's name."))
+            \(heading("Terms", outline: 1))
+            \(wp("Items", numID: 4, level: 1))
+            \(heading("Rules", outline: 0))
+            """)
+        let rels = """
+            <?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+            <Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">
+            <Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/numbering" Target="numbering.xml"/>
+            </Relationships>
+            """
+        try makeZip(dir.path + "/numbered.docx", docxParts(document: document, extra: [
+            ("word/_rels/document.xml.rels", rels), ("word/numbering.xml", numbering),
+        ]))
+        _ = try DOCXProcessor.extract(from: dir.path + "/numbered.docx", into: try dir.folder("out"))
+        let lines = try dir.read("out/text.txt").split(separator: "\n").map(String.init)
+        // The first, before any item of the first level: that level shows its start.
+        #expect(lines == ["3.1 Scope", "3. Standard", "3.1 Name", "The service's name.", "3.2 Terms", "  3.3 Items", "4. Rules"])
+        let headings = try #require(try dir.json("out/structure.json")["headings"] as? [[String: Any]])
+        #expect(headings.map { $0["title"] as? String } == ["Scope", "Standard", "Name", "Terms", "Rules"])
+        #expect(headings.map { $0["level"] as? Int } == [2, 1, 2, 2, 1])
+    }
 }
 
 @Suite("PPTX titles and media")

@@ -282,6 +282,12 @@ struct WordBodyReader {
             } else if !trimmed.isEmpty {
                 closeList()
             }
+            // A numbered heading ("3.4 Terms": a heading style or outline level on a list's
+            // paragraph) keeps its number in the text, as Word shows it, and moves the list's
+            // counters on; its title in the headings is the words alone.
+            if heading != nil, let numID, numID != "0", !trimmed.isEmpty {
+                text = listItem(text, numID: numID, level: paragraph.level, indented: false)
+            }
         } else if currentNoteID == nil && isList, let numID {
             // A list in a table cell is numbered as Word shows it (pandoc's
             // table_with_list_cell.docx: "1. Cell with", "2. A"); structure.json's lists are
@@ -297,15 +303,21 @@ struct WordBodyReader {
     /// `text` as an item of list `numID` at `level`: indented, after its label ("2.1.", "-"),
     /// the list's counters moved on. Each level counts from its start; an item resets the
     /// levels below it.
-    private mutating func listItem(_ text: String, numID: String, level: Int) -> String {
+    private mutating func listItem(_ text: String, numID: String, level: Int, indented: Bool = true) -> String {
         let ordered = numbering.isOrdered(numID: numID, level: level)
         var counter = counters[numID] ?? (0..<9).map { numbering.start(numID: numID, level: $0) - 1 }
         counter[level] += 1
         for deeper in (level + 1)..<9 { counter[deeper] = numbering.start(numID: numID, level: deeper) - 1 }
         counters[numID] = counter
-        let indent = String(repeating: "  ", count: level)
+        // A level above that has had no item yet shows its start, as in Word ("3.1" under
+        // a first level starting at 3 that was never used; never "2.1").
+        var shown = counter
+        for above in 0..<level where shown[above] < numbering.start(numID: numID, level: above) {
+            shown[above] = numbering.start(numID: numID, level: above)
+        }
+        let indent = indented ? String(repeating: "  ", count: level) : ""
         let format = numbering.level(numID: numID, level: level)?.format
-        let label = format == "none" ? "" : ordered ? numbering.label(numID: numID, level: level, counters: counter) : "-"
+        let label = format == "none" ? "" : ordered ? numbering.label(numID: numID, level: level, counters: shown) : "-"
         return indent + (label.isEmpty ? "" : label + " ") + text
     }
 
