@@ -51,6 +51,22 @@ struct DOCXContentTests {
     </Types>
     """
 
+    /// The text lines of a DOCX made of `document` with `numbering` as its numbering part,
+    /// extracted into DIR/out.
+    func extractNumbered(_ document: String, numbering: String, as name: String, in dir: TempDir) throws -> [String] {
+        let rels = """
+            <?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+            <Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">
+            <Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/numbering" Target="numbering.xml"/>
+            </Relationships>
+            """
+        try makeZip(dir.path + "/\(name).docx", docxParts(document: document, extra: [
+            ("word/_rels/document.xml.rels", rels), ("word/numbering.xml", numbering),
+        ]))
+        _ = try DOCXProcessor.extract(from: dir.path + "/\(name).docx", into: try dir.folder("out"))
+        return try dir.read("out/text.txt").split(separator: "\n").map(String.init)
+    }
+
     static func part(_ root: String, _ body: String) -> String {
         "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n<w:\(root) \(wordNS)>\(body)</w:\(root)>"
     }
@@ -221,17 +237,7 @@ struct DOCXContentTests {
             <w:p><w:pPr><w:framePr w:dropCap="drop" w:lines="3"/></w:pPr><w:r><w:t>O</w:t></w:r></w:p>
             <w:p><w:r><w:t xml:space="preserve">nce upon a time.</w:t></w:r></w:p>
             """)
-        let rels = """
-            <?xml version="1.0" encoding="UTF-8" standalone="yes"?>
-            <Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">
-            <Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/numbering" Target="numbering.xml"/>
-            </Relationships>
-            """
-        try makeZip(dir.path + "/labels.docx", docxParts(document: document, extra: [
-            ("word/_rels/document.xml.rels", rels), ("word/numbering.xml", numbering),
-        ]))
-        _ = try DOCXProcessor.extract(from: dir.path + "/labels.docx", into: try dir.folder("out"))
-        let lines = try dir.read("out/text.txt").split(separator: "\n").map(String.init)
+        let lines = try extractNumbered(document, numbering: numbering, as: "labels", in: dir)
         #expect(lines == [
             "iii. third", "iv. fourth", "  a) first below", "  b) second below", "v. fifth",
             "2. overridden", "  2.1. nested",
@@ -262,17 +268,7 @@ struct DOCXContentTests {
             \(wp("one", numID: 2))
             <w:tbl><w:tr><w:tc>\(wp("Cell"))</w:tc><w:tc>\(wp("two", numID: 2))\(wp("three", numID: 2))</w:tc></w:tr></w:tbl>
             """)
-        let rels = """
-            <?xml version="1.0" encoding="UTF-8" standalone="yes"?>
-            <Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">
-            <Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/numbering" Target="numbering.xml"/>
-            </Relationships>
-            """
-        try makeZip(dir.path + "/overrides.docx", docxParts(document: document, extra: [
-            ("word/_rels/document.xml.rels", rels), ("word/numbering.xml", numbering),
-        ]))
-        _ = try DOCXProcessor.extract(from: dir.path + "/overrides.docx", into: try dir.folder("out"))
-        let lines = try dir.read("out/text.txt").split(separator: "\n").map(String.init)
+        let lines = try extractNumbered(document, numbering: numbering, as: "overrides", in: dir)
         #expect(lines == ["A) alpha", "B) beta", "1. one", "Cell\t2. two 3. three"])
     }
 
@@ -301,17 +297,7 @@ struct DOCXContentTests {
             \(wp("Items", numID: 4, level: 1))
             \(heading("Rules", outline: 0))
             """)
-        let rels = """
-            <?xml version="1.0" encoding="UTF-8" standalone="yes"?>
-            <Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">
-            <Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/numbering" Target="numbering.xml"/>
-            </Relationships>
-            """
-        try makeZip(dir.path + "/numbered.docx", docxParts(document: document, extra: [
-            ("word/_rels/document.xml.rels", rels), ("word/numbering.xml", numbering),
-        ]))
-        _ = try DOCXProcessor.extract(from: dir.path + "/numbered.docx", into: try dir.folder("out"))
-        let lines = try dir.read("out/text.txt").split(separator: "\n").map(String.init)
+        let lines = try extractNumbered(document, numbering: numbering, as: "numbered", in: dir)
         // The first, before any item of the first level: that level shows its start.
         #expect(lines == ["3.1 Scope", "3. Standard", "3.1 Name", "The service's name.", "3.2 Terms", "  3.3 Items", "4. Rules"])
         let headings = try #require(try dir.json("out/structure.json")["headings"] as? [[String: Any]])
