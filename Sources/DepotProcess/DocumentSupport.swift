@@ -64,6 +64,8 @@ public struct DocumentLimits: Sendable, Equatable {
     /// PDF: structure-tree elements visited for headings (tagged PDFs), and headings kept.
     public var maxStructureElements = 1_000_000
     public var maxStructureHeadings = 10_000
+    /// PDF: form-field values and FreeText contents listed in structure.json's `annotations`.
+    public var maxStructureAnnotations = 10_000
     /// PDF: embedded files whose type is detected from their bytes (larger and later ones are
     /// listed with name and size only).
     public var maxAttachmentBytes = 64 << 20

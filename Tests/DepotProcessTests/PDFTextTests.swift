@@ -15,6 +15,12 @@ struct PDFTextTests {
         return try dir.read("out/text.txt")
     }
 
+    /// structure.json's `annotations`, from the last `extractedText` in `dir`.
+    private func structureAnnotations(_ dir: TempDir) throws -> [[String: Any]] {
+        let structure = try JSONSerialization.jsonObject(with: Data(try dir.read("out/structure.json").utf8)) as? [String: Any]
+        return try #require(structure?["annotations"] as? [[String: Any]])
+    }
+
     @Test func tableCellsOnOneRowStaySeparateWords() throws {
         // Two columns of single words: poppler's selection dumper joins a table row's cells
         // with nothing between them ("NormalHardLight", as in pdf.js's blendmode.pdf).
@@ -47,6 +53,28 @@ struct PDFTextTests {
                        objects: ["<< /Length \(cmap.utf8.count) >>\nstream\n\(cmap)\nendstream"])
         let words = try extractedText(dir, dir.path + "/hebrew.pdf").split(whereSeparator: \.isWhitespace)
         #expect(words == ["\u{05D2}\u{05D1}\u{05D0}", "\u{05D0}\u{05D4}\u{05D3}"])
+    }
+
+    @Test func rightToLeftLettersPlacedOneByOneAreOneWord() throws {
+        // Hebrew set in reading order, each letter moved back to the left of the one before
+        // (a TJ array's positive adjustments), as cairo writes right-to-left text in the drawn
+        // copy of a page with annotations (pdf.js's issue20504.pdf): poppler takes every letter
+        // for a word, and `pdftotext` prints the words. "אבג", a word space, "דה".
+        let dir = try TempDir()
+        let cmap = """
+            /CIDInit /ProcSet findresource begin 12 dict begin begincmap /CIDSystemInfo << /Registry (Adobe) /Ordering (UCS) /Supplement 0 >> def \
+            /CMapName /Adobe-Identity-UCS def /CMapType 2 def 1 begincodespacerange <00> <FF> endcodespacerange \
+            6 beginbfchar <20> <0020> <61> <05D0> <62> <05D1> <63> <05D2> <64> <05D3> <65> <05D4> endbfchar endcmap \
+            CMapName currentdict /CMap defineresource pop end end
+            """
+        // Helvetica's widths: a, b, d, e 556, c 500 (thousandths of the size); each adjustment
+        // moves back over the letter drawn and the next one, and 333 more for the word space.
+        let content = "BT /F1 24 Tf 1 0 0 1 300 700 Tm [(a) 1112 (b) 1056 (c) 1389 (d) 1112 (e)] TJ ET"
+        try makeRawPDF(dir.path + "/glyphs.pdf", content: content,
+                       font: "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /ToUnicode 6 0 R >>",
+                       objects: ["<< /Length \(cmap.utf8.count) >>\nstream\n\(cmap)\nendstream"])
+        let words = try extractedText(dir, dir.path + "/glyphs.pdf").split(whereSeparator: \.isWhitespace)
+        #expect(words.sorted() == ["\u{05D0}\u{05D1}\u{05D2}", "\u{05D3}\u{05D4}"])
     }
 
     @Test func everyLineOfARightToLeftPageIsInTheText() throws {
@@ -133,6 +161,13 @@ struct PDFTextTests {
         let text = try extractedText(dir, dir.path + "/form.pdf")
         // Where they stand, as `pdftotext` prints them: the left column, then the right one.
         #expect(text == "Application form\nAda Lovelace\nLondon\nfirst line\nsecond line\n\u{0C}")
+        // structure.json lists what each visible field holds by the top of its box (the note
+        // reaches higher than the name), with its name.
+        let annotations = try structureAnnotations(dir)
+        #expect(annotations.map { $0["name"] as? String } == ["note", "name", "city"])
+        #expect(annotations.map { $0["value"] as? String } == ["first line\rsecond line", "Ada Lovelace", "London"])
+        #expect(annotations.map { $0["type"] as? String } == ["text", "text", "combo"])
+        #expect(annotations.last?["items"] as? [String] == ["Paris", "London", "Turin"])
     }
 
     @Test func buttonCaptionsAndAppearanceOnlyTextAreInTheText() throws {
@@ -149,9 +184,10 @@ struct PDFTextTests {
         #expect(words == ["Order", "form", "Send", "order", "Signed", "by", "Grace", "Hopper"])
     }
 
-    @Test func aValueTheDrawingDoesNotShowFollowsIt() throws {
+    @Test func aValueTheDrawingShowsOtherwiseIsInTheStructureNotTheText() throws {
         // A stale appearance (pdf.js bug1825002.pdf): the page shows one text, the field holds
-        // another. Both are kept: what is drawn where it is, then the value.
+        // another. The text is what the page shows, as `pdftotext` prints it; the value is
+        // listed in structure.json with the field's name.
         let dir = try TempDir()
         let appearance = "/Tx BMC BT /F1 10 Tf 4 8 Td (Draft amount) Tj ET EMC"
         try makeRawPDF(dir.path + "/stale.pdf", content: "BT /F1 12 Tf 72 720 Td (Invoice) Tj ET", annotations: [
@@ -159,7 +195,26 @@ struct PDFTextTests {
             "<< /Type /XObject /Subtype /Form /BBox [0 0 228 30] /Resources << /Font << /F1 4 0 R >> >> /Length \(appearance.utf8.count) >>\nstream\n\(appearance)\nendstream",
         ], formFields: true)
         let text = try extractedText(dir, dir.path + "/stale.pdf")
-        #expect(text.split(whereSeparator: \.isWhitespace) == ["Invoice", "Draft", "amount", "Final", "sum"])
+        #expect(text.split(whereSeparator: \.isWhitespace) == ["Invoice", "Draft", "amount"])
+        let annotations = try structureAnnotations(dir)
+        #expect(annotations.count == 1)
+        #expect(annotations.first?["name"] as? String == "amount")
+        #expect(annotations.first?["value"] as? String == "Final sum")
+        #expect(annotations.first?["type"] as? String == "text")
+        #expect(annotations.first?["page"] as? Int == 1)
+    }
+
+    @Test func aValueWhoseBoxShowsNoTextJoinsTheText() throws {
+        // An appearance that draws no letters where the field stands (here an empty one; in
+        // pdf.js's issue16021.pdf glyphs without their letters): the value stands in for it.
+        let dir = try TempDir()
+        let appearance = "/Tx BMC EMC"
+        try makeRawPDF(dir.path + "/blank.pdf", content: "BT /F1 12 Tf 72 720 Td (Invoice) Tj ET", annotations: [
+            "<< /Type /Annot /Subtype /Widget /FT /Tx /T (amount) /V (Final sum) /DA (/Helv 12 Tf 0 g) /Rect [72 600 300 630] /F 4 /AP << /N 7 0 R >> >>",
+            "<< /Type /XObject /Subtype /Form /BBox [0 0 228 30] /Length \(appearance.utf8.count) >>\nstream\n\(appearance)\nendstream",
+        ], formFields: true)
+        #expect(try extractedText(dir, dir.path + "/blank.pdf") == "Invoice\nFinal sum\n\u{0C}")
+        #expect(try structureAnnotations(dir).map { $0["value"] as? String } == ["Final sum"])
     }
 
     @Test func invisibleTextIsKeptWhenAPageWithFieldsIsRead() throws {

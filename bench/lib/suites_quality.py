@@ -8,7 +8,8 @@ poi, python-docx, python-pptx, pandoc), each the suite's files as checked out.
 PDF: per-file word F1 vs `pdftotext -enc UTF-8` over the PDFs pdftotext reads (target: mean
 >= 0.985, none < 0.9). DOCX: word recall vs `pandoc -t plain --columns=100000` (>= 0.995; the
 figure at pandoc's default 72 columns is printed beside it, see below), and every paragraph
-python-docx sees in a "Heading*" or "Title" style among depot's headings. PPTX: slide titles and
+python-docx sees in a "Heading*" or "Title" style among depot's headings (its run text, with the
+runs in smart tags and content controls that `paragraph.text` passes over: `shown_text`). PPTX: slide titles and
 text vs python-pptx, word F1 (>= 0.995). Words: lower-cased runs of Unicode \\w after NFKC
 (pdftotext writes Arabic presentation forms, depot the base letters), compared as multisets.
 """
@@ -31,6 +32,25 @@ def files(root, ext):
         for n in sorted(names):
             if n.lower().endswith(ext):
                 yield os.path.join(base, n)
+
+
+def shown_text(paragraph):
+    """python-docx's text of a paragraph (`paragraph.text`: its runs' text, tabs and breaks
+    as python-docx writes them), counting the runs inside smart tags, custom XML and content
+    controls too, which Word shows and `paragraph.text` passes over (POI's smarttag-snippet.docx:
+    "'s Adventures in Wonderland" for the heading "Alice's Adventures in Wonderland")."""
+    from docx.oxml.ns import qn
+    from docx.text.run import Run
+    containers = {qn("w:hyperlink"), qn("w:smartTag"), qn("w:customXml"), qn("w:sdt"), qn("w:sdtContent"),
+                  qn("w:ins"), qn("w:fldSimple")}
+
+    def walk(element):
+        for child in element:
+            if child.tag == qn("w:r"):
+                yield Run(child, paragraph).text
+            elif child.tag in containers:
+                yield from walk(child)
+    return "".join(walk(paragraph._p)).strip()
 
 
 def shapes_in(shapes):
@@ -108,8 +128,8 @@ def main(suites, depot, work):
                 ours = {h["title"] for h in json.load(open(sp)).get("headings", [])}
             try:
                 import docx
-                theirs = [p.text.strip() for p in docx.Document(f).paragraphs
-                          if p.style is not None and p.style.name and (p.style.name.startswith("Heading") or p.style.name == "Title") and p.text.strip()]
+                theirs = [shown_text(p) for p in docx.Document(f).paragraphs
+                          if p.style is not None and p.style.name and (p.style.name.startswith("Heading") or p.style.name == "Title") and shown_text(p)]
             except Exception:
                 theirs = []
             heads_n += len(theirs)

@@ -3,14 +3,13 @@ import CPoppler
 /// The annotations and form fields on a page, which `pdftotext` draws and poppler's page text
 /// leaves out. The mapping lists poppler hands out are owned by `PopplerMappingList`.
 extension PDFPage {
-    /// What the page's annotations hold as values, one entry (ending in a newline) each: the
-    /// values of its text fields and choice fields and the contents of its FreeText
-    /// annotations, top to bottom and left to right. Hidden annotations (Hidden or NoView flag) are left
-    /// out, as poppler's Annot::isVisible leaves them out of the drawing. Buttons draw their
-    /// caption or a check mark, which poppler-glib does not expose; password fields draw
-    /// asterisks; both are left out.
-    func annotationEntries() -> [String] {
-        var placed: [(top: Double, left: Double, text: String)] = []
+    /// What the page's form fields and FreeText annotations hold, top to bottom and left to
+    /// right: text fields and choice fields with a value or items, and FreeText contents.
+    /// Hidden annotations (Hidden or NoView flag) are left out, as poppler's Annot::isVisible
+    /// leaves them out of the drawing. Buttons draw their caption or a check mark, which
+    /// poppler-glib does not expose; password fields draw asterisks; both are left out.
+    func annotationValues() -> [AnnotationValue] {
+        var placed: [AnnotationValue] = []
         var hidden: [PopplerRectangle] = []
         let invisible = POPPLER_ANNOT_FLAG_HIDDEN.rawValue | POPPLER_ANNOT_FLAG_NO_VIEW.rawValue
         PopplerMappingList<PopplerAnnotMapping>(poppler_page_get_annot_mapping(handle),
@@ -22,24 +21,20 @@ extension PDFPage {
                 return
             }
             guard poppler_annot_get_annot_type(annot) == POPPLER_ANNOT_FREE_TEXT,
-                  let contents = takeGString(poppler_annot_get_contents(annot)) else { return }
-            placed.append((max(area.y1, area.y2), min(area.x1, area.x2), contents))
+                  let contents = takeGString(poppler_annot_get_contents(annot)), !contents.isEmpty else { return }
+            placed.append(AnnotationValue(type: .freeText, name: nil, value: contents, items: [], drawn: contents, area: area))
         }
         PopplerMappingList<PopplerFormFieldMapping>(poppler_page_get_form_field_mapping(handle),
                                                     free: poppler_page_free_form_field_mapping).forEach { mapping in
             guard let field = mapping.field else { return }
             let area = mapping.area
             if hidden.contains(where: { Self.sameArea($0, area) }) { return }
-            guard let value = Self.fieldText(field), !value.isEmpty else { return }
-            placed.append((max(area.y1, area.y2), min(area.x1, area.x2), value))
+            guard let value = Self.fieldValue(field, area: area), !value.drawn.isEmpty || !value.value.isEmpty else { return }
+            placed.append(value)
         }
         // PDF space: y grows upwards, so the top of the page comes first with the largest y.
         placed.sort { $0.top != $1.top ? $0.top > $1.top : $0.left < $1.left }
-        return placed.map { entry in
-            // Multi-line values use CR or CR LF (PDF 32000-1 §12.7.4.3).
-            let lines = entry.text.replacingOccurrences(of: "\r\n", with: "\n").replacingOccurrences(of: "\r", with: "\n")
-            return lines.hasSuffix("\n") ? lines : lines + "\n"
-        }
+        return placed
     }
 
     /// Whether the page has annotations a viewer draws that may show text: any but links and
@@ -94,21 +89,28 @@ extension PDFPage {
         return words(content).allSatisfy { word, count in have[word, default: 0] >= count }
     }
 
-    /// The text a form field draws: a text field's value, a combo box's chosen or typed value,
-    /// every item of a list box (its appearance lists them all).
-    private static func fieldText(_ field: OpaquePointer) -> String? {
+    /// What a form field holds (nil for buttons, signatures and password fields): a text
+    /// field's value; a combo box's typed or chosen value and its items; a list box's chosen
+    /// items (one per line) and its items, which its appearance lists all of.
+    private static func fieldValue(_ field: OpaquePointer, area: PopplerRectangle) -> AnnotationValue? {
+        let name = takeGString(poppler_form_field_get_name(field))
         switch poppler_form_field_get_field_type(field) {
         case POPPLER_FORM_FIELD_TEXT:
             guard poppler_form_field_text_is_password(field) == 0 else { return nil }
-            return takeGString(poppler_form_field_text_get_text(field))
+            let text = takeGString(poppler_form_field_text_get_text(field)) ?? ""
+            return AnnotationValue(type: .text, name: name, value: text, items: [], drawn: text, area: area)
         case POPPLER_FORM_FIELD_CHOICE:
             let count = Int(poppler_form_field_choice_get_n_items(field))
+            let items = (0..<count).compactMap { takeGString(poppler_form_field_choice_get_item(field, Int32($0))) }
+            let chosen = (0..<count).filter { poppler_form_field_choice_is_item_selected(field, Int32($0)) != 0 }
+                .compactMap { takeGString(poppler_form_field_choice_get_item(field, Int32($0))) }
             if poppler_form_field_choice_get_choice_type(field) == POPPLER_FORM_CHOICE_LIST {
-                return (0..<count).compactMap { takeGString(poppler_form_field_choice_get_item(field, Int32($0))) }.joined(separator: "\n")
+                return AnnotationValue(type: .list, name: name, value: chosen.joined(separator: "\n"), items: items,
+                                       drawn: items.joined(separator: "\n"), area: area)
             }
-            if let typed = takeGString(poppler_form_field_choice_get_text(field)), !typed.isEmpty { return typed }
-            return (0..<count).filter { poppler_form_field_choice_is_item_selected(field, Int32($0)) != 0 }
-                .compactMap { takeGString(poppler_form_field_choice_get_item(field, Int32($0))) }.joined(separator: " ")
+            let typed = takeGString(poppler_form_field_choice_get_text(field)) ?? ""
+            let value = typed.isEmpty ? chosen.joined(separator: " ") : typed
+            return AnnotationValue(type: .combo, name: name, value: value, items: items, drawn: value, area: area)
         default:
             return nil
         }
@@ -116,5 +118,41 @@ extension PDFPage {
 
     private static func sameArea(_ a: PopplerRectangle, _ b: PopplerRectangle) -> Bool {
         abs(a.x1 - b.x1) < 0.5 && abs(a.y1 - b.y1) < 0.5 && abs(a.x2 - b.x2) < 0.5 && abs(a.y2 - b.y2) < 0.5
+    }
+}
+
+/// What one form field or FreeText annotation on a page holds (`PDFPage.annotationValues`).
+struct AnnotationValue {
+    enum Kind: String { case text, combo, list, freeText = "free_text" }
+
+    let type: Kind
+    /// A form field's fully qualified name; nil for FreeText.
+    let name: String?
+    /// A text field's value, a combo box's typed or chosen value, a list box's chosen items (one
+    /// per line), a FreeText's contents.
+    let value: String
+    /// A choice field's items, in order.
+    let items: [String]
+    /// The text its appearance shows: `value`, or every item of a list box.
+    let drawn: String
+    /// Where it stands: PDF space (y upwards) from the crop box's corner, as poppler maps it.
+    let area: PopplerRectangle
+
+    var top: Double { max(area.y1, area.y2) }
+    var left: Double { min(area.x1, area.x2) }
+
+    /// `drawn` as lines of the page's text, each ending in a newline (multi-line values use
+    /// CR or CR LF: PDF 32000-1 §12.7.4.3).
+    var textLines: String {
+        let lines = drawn.replacingOccurrences(of: "\r\n", with: "\n").replacingOccurrences(of: "\r", with: "\n")
+        return lines.hasSuffix("\n") ? lines : lines + "\n"
+    }
+
+    /// Its entry in structure.json's `annotations`, on 1-based page `page`.
+    func structureEntry(page: Int) -> [String: Any] {
+        var entry: [String: Any] = ["page": page, "type": type.rawValue, "value": value]
+        if let name, !name.isEmpty { entry["name"] = name }
+        if !items.isEmpty { entry["items"] = items }
+        return entry
     }
 }

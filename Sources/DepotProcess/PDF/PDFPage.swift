@@ -18,7 +18,8 @@ final class PDFPage {
         return (width, height)
     }
 
-    /// The page's text in reading order, as close to `pdftotext` as poppler-glib allows.
+    /// The page's text in reading order, as close to `pdftotext` as poppler-glib allows, and
+    /// what its form fields and FreeText annotations hold (`annotationValues`).
     ///
     /// Both read the page with poppler's text output device, but `poppler_page_get_text` dumps
     /// it differently from `pdftotext`: (1) it joins the cells of a table row into one line with
@@ -30,29 +31,59 @@ final class PDFPage {
     /// poppler-glib exposes no annotation's appearance, but it draws them: a page with
     /// annotations is drawn onto a one-page PDF in memory (cairo keeps the text of what it draws)
     /// and that page's text is read instead, unless it lacks the content stream's text
-    /// (`keepsTheText`: cairo draws no invisible text, such as a scan's OCR layer). A field's value or a
-    /// FreeText's contents (`annotationEntries`) that the drawing does not show in full follows
-    /// it: an appearance may be stale (pdf.js bug1825002.pdf draws "ABCDEFGHIJKLMN" over the
-    /// value "123,45.7A"), draw glyphs without their letters (issue16021.pdf) or right-to-left
-    /// text letter by letter (issue20504.pdf); what the page shows and what it holds both stay.
-    var text: String {
+    /// (`keepsTheText`: cairo draws no invisible text, such as a scan's OCR layer).
+    ///
+    /// The text is what the page shows. A field's value or a FreeText's contents join it only
+    /// where the drawing shows no text in the annotation's box (glyphs drawn without their
+    /// letters, as pdf.js's issue16021.pdf, or an empty appearance), or when the drawing is not
+    /// used. Where the box shows other text — a stale appearance (bug1825002.pdf draws
+    /// "ABCDEFGHIJKLMN" over the value "123,45.7A"), a list box scrolled to other items, a comb
+    /// field's cells — the text keeps what is shown and the value is in `values`, which
+    /// structure.json lists.
+    func read() -> (text: String, values: [AnnotationValue]) {
         let content = contentText
-        let entries = annotationEntries()
+        let values = annotationValues()
         var text: String
-        var extra: [String]
-        if hasDrawnAnnotations, let drawn = drawnText(), Self.keepsTheText(of: content ?? "", in: drawn) {
-            text = drawn
-            extra = entries.filter { !Self.keepsEveryWord(of: $0, in: drawn) }
+        var extra: [AnnotationValue]
+        if hasDrawnAnnotations, let drawing = drawing(), Self.keepsTheText(of: content ?? "", in: drawing.text) {
+            text = drawing.text
+            let placed = areasAreInTextSpace
+            extra = values.filter { value in
+                if Self.keepsEveryWord(of: value.drawn, in: drawing.text) { return false }
+                // A page turned a quarter puts poppler's areas elsewhere: the value joins.
+                return !placed || !Self.showsText(drawing.letters, in: value.area, pageHeight: size.1)
+            }
         } else {
-            guard let content else { return entries.joined() }
-            text = content
-            extra = entries
+            text = content ?? ""
+            extra = values
         }
+        extra.removeAll { $0.drawn.isEmpty }
         if !extra.isEmpty {
             if !text.isEmpty && !text.hasSuffix("\n") { text += "\n" }
-            text += extra.joined()
+            text += extra.map(\.textLines).joined()
         }
-        return text
+        return (text, values)
+    }
+
+    /// Whether any of `letters` (boxes in the text page's space: y downwards from the top) has
+    /// its centre in `area` (PDF space: y upwards from the bottom), give or take a point.
+    static func showsText(_ letters: [PopplerRectangle], in area: PopplerRectangle, pageHeight: Double) -> Bool {
+        let left = min(area.x1, area.x2) - 1, right = max(area.x1, area.x2) + 1
+        let top = pageHeight - max(area.y1, area.y2) - 1, bottom = pageHeight - min(area.y1, area.y2) + 1
+        return letters.contains { box in
+            let x = (box.x1 + box.x2) / 2, y = (box.y1 + box.y2) / 2
+            return x >= left && x <= right && y >= top && y <= bottom
+        }
+    }
+
+    /// Whether poppler's annotation areas (PDF space from the crop box's corner, unturned) are
+    /// in the text page's space: the page's size is its crop box's, not swapped by a quarter
+    /// turn. (poppler-glib does not give a page's /Rotate; a half turn goes unnoticed.)
+    var areasAreInTextSpace: Bool {
+        var crop = PopplerRectangle()
+        poppler_page_get_crop_box(handle, &crop)
+        let (width, height) = size
+        return abs(width - abs(crop.x2 - crop.x1)) < 0.5 && abs(height - abs(crop.y2 - crop.y1)) < 0.5
     }
 
     /// The text of the content stream, with the two repairs above; nil when poppler gives none.
@@ -88,7 +119,9 @@ final class PDFPage {
            Self.letterCount(lines) > Self.letterCount(best.text) {
             best = (lines, [])
         }
-        let text = best.boxes.withUnsafeBufferPointer { Self.separatingCells(best.text, boxes: $0) }
+        let text = best.boxes.withUnsafeBufferPointer {
+            Self.separatingCells(Self.joiningRightToLeftGlyphs(best.text, boxes: $0), boxes: $0)
+        }
         return Self.joiningHyphenatedLines(text)
     }
 
@@ -109,13 +142,18 @@ final class PDFPage {
         text.unicodeScalars.reduce(0) { $0 + (isSpace($1) || PDFText.isBidiControl($1) ? 0 : 1) }
     }
 
-    /// The text of this page as drawn with its annotations: nil when cairo cannot draw it or
-    /// poppler cannot read the drawing back.
-    func drawnText() -> String? {
+    /// The text of this page as drawn with its annotations, and the boxes of its letters (not
+    /// white space): nil when cairo cannot draw it or poppler cannot read the drawing back.
+    func drawing() -> (text: String, letters: [PopplerRectangle])? {
         let (width, height) = size
         guard width > 0, height > 0, let surface = try? CairoPDFSurface(width: width, height: height),
-              let bytes = try? surface.drawing(self), let copy = try? PDFDocument(bytes: bytes), let page = copy.page(0) else { return nil }
-        return page.contentText
+              let bytes = try? surface.drawing(self), let copy = try? PDFDocument(bytes: bytes), let page = copy.page(0),
+              let text = page.contentText else { return nil }
+        var letters: [PopplerRectangle] = []
+        if let all = page.selection(PopplerRectangle(x1: -width, y1: -height, x2: 2 * width, y2: 2 * height)) {
+            for (scalar, box) in zip(all.text.unicodeScalars, all.boxes) where !Self.isSpace(scalar) { letters.append(box) }
+        }
+        return (text, letters)
     }
 
     /// Draws the page on `context` in its current transformation (points to pixels); a

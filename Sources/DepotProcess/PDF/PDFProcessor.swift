@@ -72,6 +72,7 @@ public struct PDFProcessor: DocumentExtractor {
         var text = ""
         var pages: [[String: Any]] = []
         var characters = 0
+        var annotations: [[String: Any]] = []
         var budget = TextBudget(limit: limits.maxTextBytes)
         let textPages = min(pageCount, limits.maxTextPages)
         var firstPageSize: (Double, Double)?
@@ -88,7 +89,11 @@ public struct PDFProcessor: DocumentExtractor {
             if let label = page.label, !label.isEmpty, label != String(index + 1) { entry["label"] = label }
             if index < textPages {
                 if index % 16 == 0 { progress(5 + 75 * index / max(pageCount, 1), "page \(index + 1) of \(pageCount)") }
-                var pageText = PDFText.normalised(page.text)
+                let reading = page.read()
+                var pageText = PDFText.normalised(reading.text)
+                for value in reading.values where !value.value.isEmpty && annotations.count < limits.maxStructureAnnotations {
+                    annotations.append(value.structureEntry(page: index + 1))
+                }
                 try budget.take(pageText)
                 let count = pageText.unicodeScalars.reduce(0) { $0 + ($1.properties.isWhitespace ? 0 : 1) }
                 characters += count
@@ -112,6 +117,7 @@ public struct PDFProcessor: DocumentExtractor {
             "outline": document.outline(maxEntries: limits.maxOutlineEntries, maxDepth: limits.maxOutlineDepth),
             "headings": PDFStructureTree.headings(of: document, maxHeadings: limits.maxStructureHeadings,
                                                   maxElements: limits.maxStructureElements),
+            "annotations": annotations,
             "needs_ocr": needsOCR,
             "characters": characters,
         ]
