@@ -93,7 +93,9 @@ extension PDFPage {
     /// field's value; a combo box's typed or chosen value and its items; a list box's chosen
     /// items (one per line) and its items, which its appearance lists all of.
     private static func fieldValue(_ field: OpaquePointer, area: PopplerRectangle) -> AnnotationValue? {
-        let name = takeGString(poppler_form_field_get_name(field))
+        // The field's own name (/T), not poppler's fully qualified one: that walks the parent
+        // chain and, on pdf.js's issue12963.pdf, does not come back.
+        let name = takeGString(poppler_form_field_get_partial_name(field))
         switch poppler_form_field_get_field_type(field) {
         case POPPLER_FORM_FIELD_TEXT:
             guard poppler_form_field_text_is_password(field) == 0 else { return nil }
@@ -126,7 +128,7 @@ struct AnnotationValue {
     enum Kind: String { case text, combo, list, freeText = "free_text" }
 
     let type: Kind
-    /// A form field's fully qualified name; nil for FreeText.
+    /// A form field's own name (/T, its last part); nil for FreeText.
     let name: String?
     /// A text field's value, a combo box's typed or chosen value, a list box's chosen items (one
     /// per line), a FreeText's contents.
