@@ -42,15 +42,8 @@ struct PDFTextTests {
         // mapped to א…ה by a ToUnicode CMap). poppler-glib writes them as two RLE … PDF
         // fragments with no space between; `pdftotext` writes "גבא אהד".
         let dir = try TempDir()
-        let cmap = """
-            /CIDInit /ProcSet findresource begin 12 dict begin begincmap /CIDSystemInfo << /Registry (Adobe) /Ordering (UCS) /Supplement 0 >> def \
-            /CMapName /Adobe-Identity-UCS def /CMapType 2 def 1 begincodespacerange <00> <FF> endcodespacerange \
-            6 beginbfchar <20> <0020> <61> <05D0> <62> <05D1> <63> <05D2> <64> <05D3> <65> <05D4> endbfchar endcmap \
-            CMapName currentdict /CMap defineresource pop end end
-            """
         try makeRawPDF(dir.path + "/hebrew.pdf", content: "BT /F1 24 Tf 1 0 0 1 200 700 Tm (dea abc) Tj ET",
-                       font: "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /ToUnicode 6 0 R >>",
-                       objects: ["<< /Length \(cmap.utf8.count) >>\nstream\n\(cmap)\nendstream"])
+                       font: mappedHelvetica, objects: [toUnicode(hebrew)])
         let words = try extractedText(dir, dir.path + "/hebrew.pdf").split(whereSeparator: \.isWhitespace)
         #expect(words == ["\u{05D2}\u{05D1}\u{05D0}", "\u{05D0}\u{05D4}\u{05D3}"])
     }
@@ -61,18 +54,11 @@ struct PDFTextTests {
         // copy of a page with annotations (pdf.js's issue20504.pdf): poppler takes every letter
         // for a word, and `pdftotext` prints the words. "אבג", a word space, "דה".
         let dir = try TempDir()
-        let cmap = """
-            /CIDInit /ProcSet findresource begin 12 dict begin begincmap /CIDSystemInfo << /Registry (Adobe) /Ordering (UCS) /Supplement 0 >> def \
-            /CMapName /Adobe-Identity-UCS def /CMapType 2 def 1 begincodespacerange <00> <FF> endcodespacerange \
-            6 beginbfchar <20> <0020> <61> <05D0> <62> <05D1> <63> <05D2> <64> <05D3> <65> <05D4> endbfchar endcmap \
-            CMapName currentdict /CMap defineresource pop end end
-            """
         // Helvetica's widths: a, b, d, e 556, c 500 (thousandths of the size); each adjustment
         // moves back over the letter drawn and the next one, and 333 more for the word space.
         let content = "BT /F1 24 Tf 1 0 0 1 300 700 Tm [(a) 1112 (b) 1056 (c) 1389 (d) 1112 (e)] TJ ET"
         try makeRawPDF(dir.path + "/glyphs.pdf", content: content,
-                       font: "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /ToUnicode 6 0 R >>",
-                       objects: ["<< /Length \(cmap.utf8.count) >>\nstream\n\(cmap)\nendstream"])
+                       font: mappedHelvetica, objects: [toUnicode(hebrew)])
         let words = try extractedText(dir, dir.path + "/glyphs.pdf").split(whereSeparator: \.isWhitespace)
         #expect(words.sorted() == ["\u{05D0}\u{05D1}\u{05D2}", "\u{05D3}\u{05D4}"])
     }
@@ -82,17 +68,10 @@ struct PDFTextTests {
         // poppler-glib's selection from the page's top left to its bottom right keeps two of
         // them ("אהד", "דאב"); `pdftotext` prints all four.
         let dir = try TempDir()
-        let cmap = """
-            /CIDInit /ProcSet findresource begin 12 dict begin begincmap /CIDSystemInfo << /Registry (Adobe) /Ordering (UCS) /Supplement 0 >> def \
-            /CMapName /Adobe-Identity-UCS def /CMapType 2 def 1 begincodespacerange <00> <FF> endcodespacerange \
-            6 beginbfchar <20> <0020> <61> <05D0> <62> <05D1> <63> <05D2> <64> <05D3> <65> <05D4> endbfchar endcmap \
-            CMapName currentdict /CMap defineresource pop end end
-            """
         let lines = [("abc", 400, 700), ("dea", 420, 660), ("bad", 380, 620), ("ecb", 410, 580)]
         let content = "BT /F1 24 Tf\n" + lines.map { "1 0 0 1 \($0.1) \($0.2) Tm (\($0.0)) Tj\n" }.joined() + "ET"
         try makeRawPDF(dir.path + "/lines.pdf", content: content,
-                       font: "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /ToUnicode 6 0 R >>",
-                       objects: ["<< /Length \(cmap.utf8.count) >>\nstream\n\(cmap)\nendstream"])
+                       font: mappedHelvetica, objects: [toUnicode(hebrew)])
         let words = try extractedText(dir, dir.path + "/lines.pdf").split(whereSeparator: \.isWhitespace)
         #expect(words == ["\u{05D2}\u{05D1}\u{05D0}", "\u{05D0}\u{05D4}\u{05D3}", "\u{05D3}\u{05D0}\u{05D1}", "\u{05D1}\u{05D2}\u{05D4}"])
     }
@@ -124,15 +103,8 @@ struct PDFTextTests {
         // many Arabic fonts maps glyphs to them), drawn left to right in visual order, "لا" as
         // the lam-alef ligature U+FEFB. poppler writes the forms, wrapped in RLE … PDF.
         let dir = try TempDir()
-        let cmap = """
-            /CIDInit /ProcSet findresource begin 12 dict begin begincmap /CIDSystemInfo << /Registry (Adobe) /Ordering (UCS) /Supplement 0 >> def \
-            /CMapName /Adobe-Identity-UCS def /CMapType 2 def 1 begincodespacerange <00> <FF> endcodespacerange \
-            6 beginbfchar <20> <0020> <61> <FEFB> <62> <FEE1> <63> <FE8E> <64> <FEE0> <65> <FEB3> endbfchar endcmap \
-            CMapName currentdict /CMap defineresource pop end end
-            """
         try makeRawPDF(dir.path + "/arabic.pdf", content: "BT /F1 24 Tf 1 0 0 1 200 700 Tm (a bcde) Tj ET",
-                       font: "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /ToUnicode 6 0 R >>",
-                       objects: ["<< /Length \(cmap.utf8.count) >>\nstream\n\(cmap)\nendstream"])
+                       font: mappedHelvetica, objects: [toUnicode(arabic)])
         let text = try extractedText(dir, dir.path + "/arabic.pdf")
         #expect(text.split(whereSeparator: \.isWhitespace) == ["\u{0633}\u{0644}\u{0627}\u{0645}", "\u{0644}\u{0627}"])
         #expect(!text.unicodeScalars.contains { (0x200E...0x200F).contains($0.value) || (0x202A...0x202E).contains($0.value)
@@ -252,4 +224,22 @@ struct PDFTextTests {
         let text = try extractedText(dir, dir.path + "/note.pdf")
         #expect(text == "Reviewed draft\nApproved by Grace\n\u{0C}")
     }
+}
+
+/// Helvetica whose a…e (and space) a ToUnicode CMap (object 6, `toUnicode`) maps to other letters.
+private let mappedHelvetica = "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /ToUnicode 6 0 R >>"
+/// a…e as א…ה.
+private let hebrew = "<61> <05D0> <62> <05D1> <63> <05D2> <64> <05D3> <65> <05D4>"
+/// a…e as Arabic presentation forms: lam-alef, meem, alef, lam, seen.
+private let arabic = "<61> <FEFB> <62> <FEE1> <63> <FE8E> <64> <FEE0> <65> <FEB3>"
+
+/// The ToUnicode CMap stream that maps space to space and a…e as `letters` (bfchar pairs).
+private func toUnicode(_ letters: String) -> String {
+    let cmap = """
+        /CIDInit /ProcSet findresource begin 12 dict begin begincmap /CIDSystemInfo << /Registry (Adobe) /Ordering (UCS) /Supplement 0 >> def \
+        /CMapName /Adobe-Identity-UCS def /CMapType 2 def 1 begincodespacerange <00> <FF> endcodespacerange \
+        6 beginbfchar <20> <0020> \(letters) endbfchar endcmap \
+        CMapName currentdict /CMap defineresource pop end end
+        """
+    return "<< /Length \(cmap.utf8.count) >>\nstream\n\(cmap)\nendstream"
 }
