@@ -6,7 +6,7 @@ DEMO       ?= $(CURDIR)/demo
 # fonts-urw-base35: metric-compatible faces for the 14 standard PDF fonts, which PDFs use without
 # embedding them; drawn with another face (DejaVu), words come apart ("O rder") in the text read
 # back from a drawn page and in thumbnails.
-DEB_BUILD  := libsqlite3-dev libpq-dev libssl-dev libcurl4-openssl-dev pkg-config libpoppler-glib-dev libcairo2-dev libzip-dev libxml2-dev poppler-data \
+DEB_BUILD  := libsqlite3-dev libpq-dev libssl-dev libcurl4-openssl-dev pkg-config libpoppler-glib-dev libpoppler-private-dev libcairo2-dev libzip-dev libxml2-dev poppler-data \
               fonts-urw-base35 libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev
 # Tests also use: sqlite3 (inspecting catalogs), systemd (systemd-analyze security), qpdf (encrypted PDFs), python3 (DOCX/PPTX fixtures), fonts-dejavu-core (text in test PDFs), python3-jsonschema (artifact schemas).
 # PackageTests build and install the Debian package: dpkg-dev (dpkg-shlibdeps), man-db (man -l).

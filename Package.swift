@@ -54,6 +54,13 @@ let package = Package(
             pkgConfig: "poppler-glib",
             providers: [.apt(["libpoppler-glib-dev", "libcairo2-dev"])]
         ),
+        // poppler's core under poppler-glib (Debian's libpoppler-private-dev), for the page text
+        // poppler-glib cannot give: text beyond a page's crop box. C calls over C++, in one file.
+        .target(
+            name: "CPopplerCore",
+            cxxSettings: [.unsafeFlags(["-I/usr/include/poppler", "-std=c++17"])],
+            linkerSettings: [.linkedLibrary("poppler")]
+        ),
         .systemLibrary(
             name: "CZip",
             pkgConfig: "libzip",
@@ -120,7 +127,7 @@ let package = Package(
         // processes (the `depot-worker` executable).
         .target(
             name: "DepotProcess",
-            dependencies: ["DepotCore", "DepotDetect", "CPoppler", "CZip", "CXML2", "CFFmpeg", "DepotCurl", "DepotGenerate", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["DepotCore", "DepotDetect", "CPoppler", "CPopplerCore", "CZip", "CXML2", "CFFmpeg", "DepotCurl", "DepotGenerate", .product(name: "Logging", package: "swift-log")]
         ),
         // The durable queue of job kinds: parameters, priorities, dependencies, leases, retries.
         // No parser is linked: HTTP, the outbox and the CLI use it without the C libraries.

@@ -221,14 +221,14 @@ func makeCJKPDF(_ path: String) throws {
 /// follow the annotations, numbered from 6 + the annotations' count (`extraObjectNumber`).
 func makeRawPDF(_ path: String, content: String, annotations: [String] = [], formFields: Bool = false,
                 font: String = "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
-                catalog: String = "", objects extra: [String] = []) throws {
+                catalog: String = "", page: String = "", objects extra: [String] = []) throws {
     let references = annotations.indices.map { "\($0 + 6) 0 R" }.joined(separator: " ")
     let acroForm = formFields ? " /AcroForm << /Fields [\(references)] /DA (/Helv 0 Tf 0 g) /DR << /Font << /Helv 4 0 R >> >> >>" : ""
     var objects = [
         "<< /Type /Catalog /Pages 2 0 R\(acroForm)\(catalog.isEmpty ? "" : " " + catalog) >>",
         "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
         "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R"
-            + (annotations.isEmpty ? "" : " /Annots [\(references)]") + " >>",
+            + (page.isEmpty ? "" : " " + page) + (annotations.isEmpty ? "" : " /Annots [\(references)]") + " >>",
         font,
         "<< /Length \(content.utf8.count) >>\nstream\n\(content)\nendstream",
     ]

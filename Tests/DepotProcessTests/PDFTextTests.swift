@@ -120,6 +120,26 @@ struct PDFTextTests {
         #expect(text == "The archive keeps every document it was given, compressed and checked.\n\u{0C}")
     }
 
+    @Test func textTheCropBoxLeavesOutIsInTheText() throws {
+        // The crop box keeps the page's corner at (0, 0) and shows its top left quarter only.
+        let dir = try TempDir()
+        try makeRawPDF(dir.path + "/cropped.pdf", content: """
+            BT /F1 12 Tf 72 700 Td (Shown in the corner) Tj 300 -500 Td (Kept beyond the crop) Tj ET
+            """, page: "/CropBox [0 396 306 792]")
+        let words = try extractedText(dir, dir.path + "/cropped.pdf").split(whereSeparator: \.isWhitespace)
+        #expect(words == ["Shown", "in", "the", "corner", "Kept", "beyond", "the", "crop"])
+    }
+
+    @Test func aPageWhoseCropBoxMissesItsMediaBoxHasItsText() throws {
+        // poppler clips the crop box to the media box: nothing is left of it (pdf.js's
+        // boundingBox_invalid.pdf), and poppler-glib reads no text at all there.
+        let dir = try TempDir()
+        try makeRawPDF(dir.path + "/missed.pdf", content: "BT /F1 12 Tf 72 700 Td (Read over the media box) Tj ET",
+                       page: "/CropBox [700 800 900 900]")
+        let words = try extractedText(dir, dir.path + "/missed.pdf").split(whereSeparator: \.isWhitespace)
+        #expect(words == ["Read", "over", "the", "media", "box"])
+    }
+
     @Test func filledFormFieldsAreInTheTextAndHiddenOnesAreNot() throws {
         let dir = try TempDir()
         let field = "/Type /Annot /Subtype /Widget /DA (/Helv 12 Tf 0 g)"

@@ -40,12 +40,24 @@ final class PDFPage {
     /// "ABCDEFGHIJKLMN" over the value "123,45.7A"), a list box scrolled to other items, a comb
     /// field's cells — the text keeps what is shown and the value is in `values`, which
     /// structure.json lists.
-    func read() -> (text: String, values: [AnnotationValue]) {
+    ///
+    /// A crop box is how much of a page a viewer shows, not what the page holds: cropping in a
+    /// viewer or an editor keeps the text it hides, and `pdftotext` (and pdf.js's text layer)
+    /// read it. poppler-glib reads only inside the crop box, so for a cropped page the caller
+    /// passes `mediaBoxText`, the page read over its media box by poppler's core in
+    /// `pdftotext`'s order, annotations drawn in; it is the text when it holds more letters
+    /// than what the crop box shows (pdf.js's issue16316.pdf shows one word of a paper's first
+    /// page; boundingBox_invalid.pdf's crop box misses its media box, and poppler-glib reads
+    /// nothing there). Values it does not show join it, as below.
+    func read(mediaBoxText: String? = nil) -> (text: String, values: [AnnotationValue]) {
         let content = contentText
         let values = annotationValues()
         var text: String
         var extra: [AnnotationValue]
-        if hasDrawnAnnotations, let drawing = drawing(), Self.keepsTheText(of: content ?? "", in: drawing.text) {
+        if let whole = mediaBoxText, Self.letterCount(whole) > Self.letterCount(content ?? "") {
+            text = whole
+            extra = values.filter { !Self.keepsEveryWord(of: $0.drawn, in: whole) }
+        } else if hasDrawnAnnotations, let drawing = drawing(), Self.keepsTheText(of: content ?? "", in: drawing.text) {
             text = drawing.text
             let placed = areasAreInTextSpace
             extra = values.filter { value in

@@ -69,6 +69,7 @@ public struct PDFProcessor: DocumentExtractor {
         if let modified = document.modificationDate { metadata["modified"] = isoDate(modified) }
 
         // Text, page by page, up to the page cap.
+        let core = PDFCoreDocument(path: path)
         var text = ""
         var pages: [[String: Any]] = []
         var characters = 0
@@ -89,7 +90,8 @@ public struct PDFProcessor: DocumentExtractor {
             if let label = page.label, !label.isEmpty, label != String(index + 1) { entry["label"] = label }
             if index < textPages {
                 if index % 16 == 0 { progress(5 + 75 * index / max(pageCount, 1), "page \(index + 1) of \(pageCount)") }
-                let reading = page.read()
+                // poppler's core reads a cropped page over its media box (`PDFPage.read`).
+                let reading = page.read(mediaBoxText: core?.isCropped(index) == true ? core?.mediaBoxText(index) : nil)
                 var pageText = PDFText.normalised(reading.text)
                 for value in reading.values where !value.value.isEmpty && annotations.count < limits.maxStructureAnnotations {
                     annotations.append(value.structureEntry(page: index + 1))
