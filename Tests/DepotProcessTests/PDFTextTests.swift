@@ -176,16 +176,18 @@ struct PDFTextTests {
         #expect(words == ["Order", "form", "Send", "order", "Signed", "by", "Grace", "Hopper"])
     }
 
-    @Test func aValueTheDrawingShowsOtherwiseIsInTheStructureNotTheText() throws {
+    @Test(arguments: ["", "/CropBox [36 36 576 756]"])
+    func aValueTheDrawingShowsOtherwiseIsInTheStructureNotTheText(crop: String) throws {
         // A stale appearance (pdf.js bug1825002.pdf): the page shows one text, the field holds
         // another. The text is what the page shows, as `pdftotext` prints it; the value is
-        // listed in structure.json with the field's name.
+        // listed in structure.json with the field's name. On a cropped page too, which is also
+        // read over its media box (pdf.js's bug1865341.pdf).
         let dir = try TempDir()
         let appearance = "/Tx BMC BT /F1 10 Tf 4 8 Td (Draft amount) Tj ET EMC"
         try makeRawPDF(dir.path + "/stale.pdf", content: "BT /F1 12 Tf 72 720 Td (Invoice) Tj ET", annotations: [
             "<< /Type /Annot /Subtype /Widget /FT /Tx /T (amount) /V (Final sum) /DA (/Helv 12 Tf 0 g) /Rect [72 600 300 630] /F 4 /AP << /N 7 0 R >> >>",
             "<< /Type /XObject /Subtype /Form /BBox [0 0 228 30] /Resources << /Font << /F1 4 0 R >> >> /Length \(appearance.utf8.count) >>\nstream\n\(appearance)\nendstream",
-        ], formFields: true)
+        ], formFields: true, page: crop)
         let text = try extractedText(dir, dir.path + "/stale.pdf")
         #expect(text.split(whereSeparator: \.isWhitespace) == ["Invoice", "Draft", "amount"])
         let annotations = try structureAnnotations(dir)

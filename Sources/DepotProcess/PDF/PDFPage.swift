@@ -45,19 +45,17 @@ final class PDFPage {
     /// viewer or an editor keeps the text it hides, and `pdftotext` (and pdf.js's text layer)
     /// read it. poppler-glib reads only inside the crop box, so for a cropped page the caller
     /// passes `mediaBoxText`, the page read over its media box by poppler's core in
-    /// `pdftotext`'s order, annotations drawn in; it is the text when it holds more letters
-    /// than what the crop box shows (pdf.js's issue16316.pdf shows one word of a paper's first
-    /// page; boundingBox_invalid.pdf's crop box misses its media box, and poppler-glib reads
-    /// nothing there). Values it does not show join it, as below.
+    /// `pdftotext`'s order, annotations drawn in. It is the text when it holds more letters
+    /// than the page's text read as above, which is what the crop box shows: pdf.js's
+    /// issue16316.pdf shows one word of a paper's first page, and boundingBox_invalid.pdf's
+    /// crop box misses its media box, so poppler-glib reads nothing there. Values it does not
+    /// show join it.
     func read(mediaBoxText: String? = nil) -> (text: String, values: [AnnotationValue]) {
         let content = contentText
         let values = annotationValues()
         var text: String
         var extra: [AnnotationValue]
-        if let whole = mediaBoxText, Self.letterCount(whole) > Self.letterCount(content ?? "") {
-            text = whole
-            extra = values.filter { !Self.keepsEveryWord(of: $0.drawn, in: whole) }
-        } else if hasDrawnAnnotations, let drawing = drawing(), Self.keepsTheText(of: content ?? "", in: drawing.text) {
+        if hasDrawnAnnotations, let drawing = drawing(), Self.keepsTheText(of: content ?? "", in: drawing.text) {
             text = drawing.text
             let placed = areasAreInTextSpace
             extra = values.filter { value in
@@ -68,6 +66,13 @@ final class PDFPage {
         } else {
             text = content ?? ""
             extra = values
+        }
+        // Compared with what the crop box shows, drawn annotations included: a field's own
+        // appearance is in both (bug1865341.pdf's lacks two letters its value has, and the
+        // value stays out of the text, as on an uncropped page).
+        if let whole = mediaBoxText, Self.letterCount(whole) > Self.letterCount(text) {
+            text = whole
+            extra = values.filter { !Self.keepsEveryWord(of: $0.drawn, in: whole) }
         }
         extra.removeAll { $0.drawn.isEmpty }
         if !extra.isEmpty {
