@@ -170,7 +170,7 @@ struct PDFTextTests {
         try makeRawPDF(dir.path + "/buttons.pdf", content: "BT /F1 12 Tf 72 720 Td (Order form) Tj ET", annotations: [
             "<< /Type /Annot /Subtype /Widget /FT /Btn /Ff 65536 /T (send) /MK << /CA (Send order) >> /DA (/Helv 12 Tf 0 g) /Rect [72 600 200 630] /F 4 >>",
             "<< /Type /Annot /Subtype /Widget /FT /Sig /T (signature) /Rect [72 500 300 530] /F 4 /AP << /N 8 0 R >> >>",
-            "<< /Type /XObject /Subtype /Form /BBox [0 0 228 30] /Resources << /Font << /F1 4 0 R >> >> /Length \(appearance.utf8.count) >>\nstream\n\(appearance)\nendstream",
+            appearanceStream(appearance, width: 228, height: 30),
         ], formFields: true)
         let words = try extractedText(dir, dir.path + "/buttons.pdf").split(whereSeparator: \.isWhitespace)
         #expect(words == ["Order", "form", "Send", "order", "Signed", "by", "Grace", "Hopper"])
@@ -186,7 +186,7 @@ struct PDFTextTests {
         let appearance = "/Tx BMC BT /F1 10 Tf 4 8 Td (Draft amount) Tj ET EMC"
         try makeRawPDF(dir.path + "/stale.pdf", content: "BT /F1 12 Tf 72 720 Td (Invoice) Tj ET", annotations: [
             "<< /Type /Annot /Subtype /Widget /FT /Tx /T (amount) /V (Final sum) /DA (/Helv 12 Tf 0 g) /Rect [72 600 300 630] /F 4 /AP << /N 7 0 R >> >>",
-            "<< /Type /XObject /Subtype /Form /BBox [0 0 228 30] /Resources << /Font << /F1 4 0 R >> >> /Length \(appearance.utf8.count) >>\nstream\n\(appearance)\nendstream",
+            appearanceStream(appearance, width: 228, height: 30),
         ], formFields: true, page: crop)
         let text = try extractedText(dir, dir.path + "/stale.pdf")
         #expect(text.split(whereSeparator: \.isWhitespace) == ["Invoice", "Draft", "amount"])
@@ -205,7 +205,7 @@ struct PDFTextTests {
         let appearance = "/Tx BMC EMC"
         try makeRawPDF(dir.path + "/blank.pdf", content: "BT /F1 12 Tf 72 720 Td (Invoice) Tj ET", annotations: [
             "<< /Type /Annot /Subtype /Widget /FT /Tx /T (amount) /V (Final sum) /DA (/Helv 12 Tf 0 g) /Rect [72 600 300 630] /F 4 /AP << /N 7 0 R >> >>",
-            "<< /Type /XObject /Subtype /Form /BBox [0 0 228 30] /Length \(appearance.utf8.count) >>\nstream\n\(appearance)\nendstream",
+            appearanceStream(appearance, width: 228, height: 30, fonts: false),
         ], formFields: true)
         #expect(try extractedText(dir, dir.path + "/blank.pdf") == "Invoice\nFinal sum\n\u{0C}")
         #expect(try structureAnnotations(dir).map { $0["value"] as? String } == ["Final sum"])
@@ -232,7 +232,7 @@ struct PDFTextTests {
         try makeRawPDF(dir.path + "/stamp.pdf", content: "BT /F1 12 Tf 72 720 Td (Total) Tj ET", annotations: [
             "<< /Type /Annot /Subtype /Stamp /Rect [98.68 718 140 734] /F 4 /AP << /N 7 0 R >> >>",
         ], objects: [
-            "<< /Type /XObject /Subtype /Form /BBox [0 0 60 16] /Resources << /Font << /F1 4 0 R >> >> /Length \(appearance.utf8.count) >>\nstream\n\(appearance)\nendstream",
+            appearanceStream(appearance, width: 60, height: 16),
         ])
         #expect(try extractedText(dir, dir.path + "/stamp.pdf") == "Totaldue\n\u{0C}")
     }
@@ -256,6 +256,13 @@ private let hebrew = "<61> <05D0> <62> <05D1> <63> <05D2> <64> <05D3> <65> <05D4
 private let arabic = "<61> <FEFB> <62> <FEE1> <63> <FE8E> <64> <FEE0> <65> <FEB3>"
 
 /// The ToUnicode CMap stream that maps space to space and a…e as `letters` (bfchar pairs).
+/// An annotation's appearance: a form XObject of `width` × `height` points drawing `content`,
+/// with the page's font F1 (object 4 of `makeRawPDF`) unless `fonts` is false.
+private func appearanceStream(_ content: String, width: Int, height: Int, fonts: Bool = true) -> String {
+    let resources = fonts ? " /Resources << /Font << /F1 4 0 R >> >>" : ""
+    return "<< /Type /XObject /Subtype /Form /BBox [0 0 \(width) \(height)]\(resources) /Length \(content.utf8.count) >>\nstream\n\(content)\nendstream"
+}
+
 private func toUnicode(_ letters: String) -> String {
     let cmap = """
         /CIDInit /ProcSet findresource begin 12 dict begin begincmap /CIDSystemInfo << /Registry (Adobe) /Ordering (UCS) /Supplement 0 >> def \
